@@ -1,1 +1,9 @@
-//! placeholder
+//! The data: databases, values and their encodings, the expiry index, and the number and
+//! pattern rules Redis applies to them.
+//!
+//! No I/O, no RESP, no clock: time is passed in as `now_ms`. Depends on nothing in the
+//! workspace, so persistence, replication and the engine can all share these types.
+#![forbid(unsafe_code)]
+
+pub mod glob;
+pub mod num;

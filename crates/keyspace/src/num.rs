@@ -1,0 +1,1 @@
+//! Redis number parsing and formatting. Being written.
