@@ -5,5 +5,13 @@
 //! workspace, so persistence, replication and the engine can all share these types.
 #![forbid(unsafe_code)]
 
+pub mod bytestr;
+pub mod db;
 pub mod glob;
 pub mod num;
+pub mod rand;
+pub mod value;
+
+pub use bytestr::ByteStr;
+pub use db::{Db, Entry, NO_EXPIRE};
+pub use value::{StrVal, Value};

@@ -22,6 +22,8 @@ pub struct ReplyBuf {
     pub proto: Protocol,
     /// Error replies written since the counter was last taken (INFO errorstats, EXECABORT).
     pub errors: u64,
+    /// The code (first word) of each error written since last drained, for INFO errorstats.
+    pub error_codes: Vec<String>,
 }
 
 /// Formats a double as C's `printf("%.17g")`, which Redis 7.0 uses for every double reply.
@@ -73,6 +75,7 @@ impl ReplyBuf {
             buf: BytesMut::with_capacity(256),
             proto,
             errors: 0,
+            error_codes: Vec::new(),
         }
     }
 
@@ -116,6 +119,8 @@ impl ReplyBuf {
         }
         self.buf.extend_from_slice(b"\r\n");
         self.errors += 1;
+        let code = msg.split(' ').next().unwrap_or("ERR");
+        self.error_codes.push(code.to_string());
     }
 
     fn header(&mut self, prefix: u8, n: i64) {

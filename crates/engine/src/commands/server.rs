@@ -1,0 +1,245 @@
+//! Server-level commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME MONITOR DEBUG LASTSAVE, and
+//! the engine services they share (monitor feed, evictions).
+
+use crate::client::Client;
+use crate::ctx::Ctx;
+use crate::errors;
+use crate::Engine;
+use bytes::Bytes;
+
+/// Redis's `sdscatrepr`: a quoted, escaped rendering of binary data (MONITOR, logs).
+pub fn repr(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for &b in s {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Sends a command to every MONITOR client, in Redis's line format:
+/// `+1700000000.123456 [0 127.0.0.1:5000] "set" "k" "v"`.
+pub fn feed_monitors(eng: &mut Engine, client: &Client, argv: &[Bytes], now_ms: i64) {
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        now_ms / 1000,
+        (now_ms % 1000) * 1000,
+        client.db,
+        client.addr
+    );
+    for a in argv {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    for id in eng.monitors.clone() {
+        if id == client.id {
+            continue;
+        }
+        if let Some(m) = eng.clients.get_mut(&id) {
+            m.out.simple(&line);
+            m.io.notify.notify();
+        }
+    }
+}
+
+pub fn monitor(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    if ctx.client.monitor {
+        ctx.ok();
+        return;
+    }
+    ctx.client.monitor = true;
+    ctx.eng.monitors.push(ctx.client.id);
+    ctx.ok();
+}
+
+/// Frees memory per `maxmemory-policy` until under `maxmemory`. Returns true when the server
+/// is still over the limit (the caller refuses denyoom commands with OOM).
+pub fn perform_evictions(eng: &mut Engine, _now_ms: i64) -> bool {
+    let limit = eng.conf.maxmemory;
+    if limit == 0 {
+        return false;
+    }
+    let used = || (eng.info.used_memory)().allocated;
+    if used() <= limit {
+        return false;
+    }
+    let policy = eng.conf.maxmemory_policy.clone();
+    if policy == "noeviction" {
+        return true;
+    }
+    let volatile = policy.starts_with("volatile");
+    // Evict in small rounds, re-reading the allocator, until under the limit or out of
+    // candidates. Random sampling stands in for every policy's pool for now.
+    for _ in 0..1024 {
+        if (eng.info.used_memory)().allocated <= limit {
+            return false;
+        }
+        let mut victim = None;
+        for (i, db) in eng.dbs.iter().enumerate() {
+            let e = if volatile {
+                db.random_expiring(&mut eng.rng)
+            } else {
+                db.random_entry(&mut eng.rng)
+            };
+            if let Some(e) = e {
+                victim = Some((i, e.key.to_vec()));
+                break;
+            }
+        }
+        let Some((db, key)) = victim else { return true };
+        eng.dbs[db].remove(&key);
+        eng.stats.evicted_keys += 1;
+        let del: &[u8] = if eng.conf.lazyfree_lazy_expire {
+            b"UNLINK"
+        } else {
+            b"DEL"
+        };
+        eng.stream.append_now(db, &[del, &key]);
+    }
+    (eng.info.used_memory)().allocated > limit
+}
+
+pub fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    let n = ctx.db().len();
+    ctx.out().int(n as i64);
+}
+
+/// Parses the optional ASYNC|SYNC flag of FLUSHDB/FLUSHALL.
+fn flush_flag(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<()> {
+    match argv.len() {
+        1 => Some(()),
+        2 if argv[1].eq_ignore_ascii_case(b"ASYNC") || argv[1].eq_ignore_ascii_case(b"SYNC") => {
+            Some(())
+        }
+        _ => {
+            ctx.error(errors::SYNTAX);
+            None
+        }
+    }
+}
+
+pub fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    if flush_flag(ctx, argv).is_none() {
+        return;
+    }
+    let db = ctx.client.db;
+    crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, db, None);
+    let n = ctx.eng.dbs[db].len() as u64;
+    ctx.eng.dbs[db].clear();
+    ctx.dirty(n);
+    // Propagated as the user wrote it (FLUSHDB [ASYNC|SYNC]), as Redis does.
+    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+    ctx.propagate(&args);
+    ctx.ok();
+}
+
+pub fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    if flush_flag(ctx, argv).is_none() {
+        return;
+    }
+    let mut n = 0;
+    for db in 0..ctx.eng.dbs.len() {
+        crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, db, None);
+        n += ctx.eng.dbs[db].len() as u64;
+        ctx.eng.dbs[db].clear();
+    }
+    ctx.dirty(n + 1);
+    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+    ctx.propagate(&args);
+    ctx.ok();
+}
+
+pub fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let parse = |a: &[u8]| redoubt_keyspace::num::string2ll(a).and_then(|n| i32::try_from(n).ok());
+    let Some(a) = parse(&argv[1]) else {
+        ctx.error("ERR invalid first DB index");
+        return;
+    };
+    let Some(b) = parse(&argv[2]) else {
+        ctx.error("ERR invalid second DB index");
+        return;
+    };
+    let n = ctx.eng.dbs.len() as i32;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        ctx.error(errors::DB_INDEX);
+        return;
+    }
+    let (a, b) = (a as usize, b as usize);
+    if a != b {
+        crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, a, Some(b));
+        crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, b, Some(a));
+        ctx.eng.dbs.swap(a, b);
+    }
+    ctx.dirty(1);
+    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+    ctx.propagate(&args);
+    ctx.ok();
+}
+
+pub fn time(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    let now_us = ctx.now_ms * 1000;
+    let out = ctx.out();
+    out.array_len(2);
+    out.bulk_int(now_us / 1_000_000);
+    out.bulk_int(now_us % 1_000_000);
+}
+
+pub fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let sub = argv[1].to_ascii_lowercase();
+    match (sub.as_slice(), argv.len()) {
+        (b"digest", 2) => {
+            let d = crate::digest::dataset_digest(ctx.eng);
+            ctx.out().simple(&crate::digest::hex(&d));
+        }
+        (b"digest-value", _) => {
+            let db = ctx.client.db;
+            let mut lines = Vec::new();
+            for key in &argv[2..] {
+                let mut d = [0u8; 20];
+                if let Some(e) = ctx.eng.dbs[db].get_raw(key) {
+                    crate::digest::value_digest(&mut d, e);
+                }
+                lines.push(crate::digest::hex(&d));
+            }
+            let out = ctx.out();
+            out.array_len(lines.len());
+            for l in lines {
+                out.simple(&l);
+            }
+        }
+        (b"sleep", 3) => {
+            // Like Redis, DEBUG SLEEP blocks the whole server: that is its purpose.
+            let secs: f64 = std::str::from_utf8(&argv[2])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0.0);
+            if secs > 0.0 && secs.is_finite() {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            }
+            ctx.ok();
+        }
+        (b"set-active-expire", 3) => {
+            let on = redoubt_keyspace::num::string2ll(&argv[2]).unwrap_or(0) != 0;
+            ctx.eng.conf.active_expire_enabled = on;
+            ctx.ok();
+        }
+        _ => {
+            let msg = format!(
+                "ERR unknown subcommand '{}'. Try DEBUG HELP.",
+                errors::c_str_trunc(&argv[1], 128)
+            );
+            ctx.error(&msg);
+        }
+    }
+}

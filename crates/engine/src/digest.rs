@@ -1,0 +1,63 @@
+//! DEBUG DIGEST and DEBUG DIGEST-VALUE, computed exactly as Redis 7.0's debug.c does, so a
+//! dataset can be compared between Redoubt and Redis.
+//!
+//! `mix(d, data)`: d = SHA1(d || data). `xor(d, data)`: d ^= SHA1(data). A key's digest is
+//! mix(key), mix(type as big-endian u32), mix(value), then xor("!!expire!!") if it has a TTL;
+//! the dataset digest mixes in each non-empty db's number, then xors in each key's digest.
+
+use crate::Engine;
+use redoubt_keyspace::{value::itoa_buf, Entry, Value, NO_EXPIRE};
+use sha1::{Digest, Sha1};
+
+pub type Digest20 = [u8; 20];
+
+pub fn mix(d: &mut Digest20, data: &[u8]) {
+    let mut h = Sha1::new();
+    h.update(&d[..]);
+    h.update(data);
+    d.copy_from_slice(&h.finalize());
+}
+
+pub fn xor(d: &mut Digest20, data: &[u8]) {
+    let h = Sha1::digest(data);
+    for (a, b) in d.iter_mut().zip(h.iter()) {
+        *a ^= b;
+    }
+}
+
+pub fn hex(d: &Digest20) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `xorObjectDigest` for one value (with its expiry).
+pub fn value_digest(d: &mut Digest20, entry: &Entry) {
+    mix(d, &entry.value.type_id().to_be_bytes());
+    match &entry.value {
+        Value::Str(s) => {
+            let mut t = itoa_buf::Buf::default();
+            mix(d, s.as_bytes(&mut t));
+        }
+    }
+    if entry.expire_at_ms != NO_EXPIRE {
+        xor(d, b"!!expire!!");
+    }
+}
+
+/// `computeDatasetDigest`: like Redis, it covers what is stored, including keys that are
+/// logically expired but not yet deleted.
+pub fn dataset_digest(eng: &Engine) -> Digest20 {
+    let mut fin = [0u8; 20];
+    for (j, db) in eng.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        mix(&mut fin, &(j as u32).to_be_bytes());
+        for e in db.iter() {
+            let mut d = [0u8; 20];
+            mix(&mut d, &e.key);
+            value_digest(&mut d, e);
+            xor(&mut fin, &d);
+        }
+    }
+    fin
+}

@@ -1,0 +1,178 @@
+//! Admission and execution: Redis 7.0's `processCommand` and `call`.
+//!
+//! [`Engine::execute`] runs one request for one client. The checks run in Redis's order:
+//! unknown command / subcommand, arity, authentication, commands refused inside MULTI,
+//! maxmemory, pub/sub context (RESP2), then MULTI queueing, then the call. A refusal inside
+//! MULTI also marks the transaction so EXEC answers EXECABORT (`flagTransaction`).
+
+use crate::client::{Client, ReplyMode};
+use crate::ctx::Ctx;
+use crate::errors;
+use crate::table::{flags, Command, Lookup};
+use crate::Engine;
+use bytes::Bytes;
+
+impl Engine {
+    /// Executes one request. Replies land in `client.out`; effects in the stream.
+    pub fn execute(&mut self, client: &mut Client, argv: Vec<Bytes>, now_ms: i64) {
+        if argv.is_empty() {
+            return;
+        }
+        client.last_interaction_ms = now_ms;
+        let reply_start = client.out.len();
+        self.process(client, argv, now_ms);
+        self.apply_reply_mode(client, reply_start);
+    }
+
+    fn process(&mut self, client: &mut Client, argv: Vec<Bytes>, now_ms: i64) {
+        let table = self.table.clone();
+        let cmd = match table.lookup(&argv) {
+            Lookup::Found(cmd) => cmd,
+            Lookup::UnknownSubcommand(container) => {
+                let msg = errors::unknown_subcommand(&argv[1], &container.name);
+                self.reject(client, &msg, None);
+                return;
+            }
+            Lookup::Unknown => {
+                let msg = errors::unknown_command(&argv);
+                self.reject(client, &msg, None);
+                return;
+            }
+        };
+        if !cmd.arity_ok(argv.len()) {
+            self.reject(client, &errors::wrong_args(&cmd.name), Some(cmd));
+            return;
+        }
+        if !client.authenticated && !cmd.has(flags::NO_AUTH) {
+            self.reject(client, errors::NOAUTH, Some(cmd));
+            return;
+        }
+        if client.multi.is_some() && cmd.has(flags::NO_MULTI) {
+            self.reject(
+                client,
+                "ERR Command not allowed inside a transaction",
+                Some(cmd),
+            );
+            return;
+        }
+        let is_multi_ctl = matches!(
+            cmd.name.as_str(),
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        );
+        if self.conf.maxmemory > 0 && !client.no_evict_exempt() {
+            let oom = crate::commands::server::perform_evictions(self, now_ms);
+            let deny = cmd.has(flags::DENYOOM) || (client.multi.is_some() && !is_multi_ctl);
+            if oom && deny {
+                self.reject(client, errors::OOM, Some(cmd));
+                return;
+            }
+        }
+        if client.in_pubsub()
+            && client.out.proto == redoubt_resp::Protocol::Resp2
+            && !matches!(
+                cmd.name.as_str(),
+                "ping"
+                    | "subscribe"
+                    | "ssubscribe"
+                    | "unsubscribe"
+                    | "sunsubscribe"
+                    | "psubscribe"
+                    | "punsubscribe"
+                    | "quit"
+                    | "reset"
+            )
+        {
+            let msg = format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                cmd.name
+            );
+            self.reject(client, &msg, Some(cmd));
+            return;
+        }
+        if client.multi.is_some() && !is_multi_ctl {
+            if let Some(q) = client.multi.as_mut() {
+                q.push(argv);
+            }
+            client.out.simple("QUEUED");
+            return;
+        }
+        self.call(client, cmd, &argv, now_ms, false);
+        self.stream.commit_staged();
+    }
+
+    /// Runs a command's handler and does the bookkeeping around it (Redis's `call`).
+    pub fn call(
+        &mut self,
+        client: &mut Client,
+        cmd: &Command,
+        argv: &[Bytes],
+        now_ms: i64,
+        in_exec: bool,
+    ) {
+        let Some(handler) = cmd.handler else {
+            // Containers without a subcommand never pass the arity check.
+            unreachable!("command {} has no handler", cmd.name);
+        };
+        if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) {
+            crate::commands::server::feed_monitors(self, client, argv, now_ms);
+        }
+        let errors_before = client.out.errors;
+        let mut ctx = Ctx {
+            eng: self,
+            client,
+            cmd,
+            now_ms,
+            in_exec,
+        };
+        handler(&mut ctx, argv);
+        let failed = client.out.errors > errors_before;
+        cmd.stats.calls.set(cmd.stats.calls.get() + 1);
+        if failed {
+            cmd.stats.failed_calls.set(cmd.stats.failed_calls.get() + 1);
+        }
+        self.stats.total_commands_processed += 1;
+        self.drain_errors(client);
+        client.last_cmd = cmd.name.clone();
+    }
+
+    fn drain_errors(&mut self, client: &mut Client) {
+        for code in client.out.error_codes.drain(..) {
+            self.stats.count_error(&code);
+        }
+    }
+
+    /// Refuses a command (`rejectCommand`): the error reply, the rejected-calls counter, and
+    /// inside MULTI the mark that makes EXEC abort.
+    fn reject(&mut self, client: &mut Client, msg: &str, cmd: Option<&Command>) {
+        client.out.error(msg);
+        self.drain_errors(client);
+        if let Some(cmd) = cmd {
+            cmd.stats
+                .rejected_calls
+                .set(cmd.stats.rejected_calls.get() + 1);
+        }
+        if client.multi.is_some() {
+            client.multi_dirty = true;
+        }
+    }
+
+    fn apply_reply_mode(&mut self, client: &mut Client, reply_start: usize) {
+        match client.reply_mode {
+            ReplyMode::On => {}
+            ReplyMode::Off => client.out.truncate(reply_start),
+            ReplyMode::Skip => {
+                client.out.truncate(reply_start);
+                client.reply_mode = ReplyMode::On;
+            }
+            ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skip,
+        }
+    }
+}
+
+impl Client {
+    /// Clients that never trigger evictions before their commands (none yet: the master link
+    /// will be, once replication lands).
+    pub fn no_evict_exempt(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,127 @@
+//! The replication stream: every effect, in order, as RESP bytes.
+//!
+//! `offset` counts every byte ever appended; it is `master_repl_offset`. Effects produced by
+//! one top-level command are staged in `staged` and committed together by
+//! [`ReplStream::commit_staged`]: more than one effect is wrapped in MULTI ... EXEC so the
+//! group stays atomic downstream (Redis 7.0's `propagatePendingCommands`). A SELECT is emitted
+//! whenever an effect's database differs from the last one written.
+
+use bytes::{Bytes, BytesMut};
+
+#[derive(Debug, Default)]
+pub struct ReplStream {
+    pending: BytesMut,
+    offset: u64,
+    /// Database of the last effect written; `None` forces a SELECT (new stream, new replica).
+    selected_db: Option<usize>,
+    staged: Vec<(usize, Vec<Vec<u8>>)>,
+}
+
+fn encode_into(buf: &mut BytesMut, args: &[&[u8]]) {
+    let mut n = itoa::Buffer::new();
+    buf.extend_from_slice(b"*");
+    buf.extend_from_slice(n.format(args.len()).as_bytes());
+    buf.extend_from_slice(b"\r\n");
+    for a in args {
+        buf.extend_from_slice(b"$");
+        buf.extend_from_slice(n.format(a.len()).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
+impl ReplStream {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `master_repl_offset`: bytes ever appended, including those not yet handed out.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Stages one effect of the running command.
+    pub fn stage(&mut self, db: usize, args: &[&[u8]]) {
+        self.staged
+            .push((db, args.iter().map(|a| a.to_vec()).collect()));
+    }
+
+    pub fn staged_len(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Commits the staged effects of one top-level command (or one EXEC).
+    pub fn commit_staged(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let staged = std::mem::take(&mut self.staged);
+        let wrap = staged.len() > 1;
+        if wrap {
+            self.write_raw(None, &[b"MULTI"]);
+        }
+        for (db, args) in &staged {
+            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            self.write_raw(Some(*db), &refs);
+        }
+        if wrap {
+            self.write_raw(None, &[b"EXEC"]);
+        }
+    }
+
+    /// Writes one effect immediately, outside any command (active expiry, eviction).
+    pub fn append_now(&mut self, db: usize, args: &[&[u8]]) {
+        debug_assert!(
+            self.staged.is_empty(),
+            "effects outside a command while one is staged"
+        );
+        self.write_raw(Some(db), args);
+    }
+
+    fn write_raw(&mut self, db: Option<usize>, args: &[&[u8]]) {
+        let before = self.pending.len();
+        if let Some(db) = db {
+            if self.selected_db != Some(db) {
+                let mut n = itoa::Buffer::new();
+                let d = n.format(db).as_bytes().to_vec();
+                encode_into(&mut self.pending, &[b"SELECT", &d]);
+                self.selected_db = Some(db);
+            }
+        }
+        encode_into(&mut self.pending, args);
+        self.offset += (self.pending.len() - before) as u64;
+    }
+
+    /// Hands out the bytes appended since the last call (end of batch).
+    pub fn take_pending(&mut self) -> Bytes {
+        self.pending.split().freeze()
+    }
+
+    /// Forgets the selected database, so the next effect starts with a SELECT (Redis does this
+    /// when a new replica attaches or the AOF is rewritten).
+    pub fn force_select(&mut self) {
+        self.selected_db = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_wrap_and_offset() {
+        let mut s = ReplStream::new();
+        s.stage(0, &[b"SET", b"k", b"v"]);
+        s.commit_staged();
+        s.stage(1, &[b"DEL", b"a"]);
+        s.stage(1, &[b"SET", b"b", b"1"]);
+        s.commit_staged();
+        let bytes = s.take_pending();
+        let expect = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n\
+*1\r\n$5\r\nMULTI\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n\
+*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n1\r\n*1\r\n$4\r\nEXEC\r\n";
+        assert_eq!(&bytes[..], &expect[..]);
+        assert_eq!(s.offset(), expect.len() as u64);
+    }
+}

@@ -1,0 +1,348 @@
+//! One database: a slab of entries plus a hash index, and the expiry index.
+//!
+//! Layout: entries live in `slots` and never move while they exist; `index` maps a key's
+//! hash to its slot number. Stable slots give two Redis guarantees cheaply:
+//! - SCAN: the cursor is a slot number. A key present for the whole iteration sits in one
+//!   slot the whole time, so it is returned, and exactly once (Redis only promises "at least
+//!   once"). Growth never moves entries, so resizes cannot break an iteration.
+//! - Random sampling (RANDOMKEY, eviction, active expiry) picks random slots, as Redis picks
+//!   random buckets.
+//!
+//! Keys with a TTL are also listed in `expires` (slot numbers), each entry remembering its
+//! position there so removal is O(1). Expiry is stored in the entry, as absolute unix ms.
+//!
+//! Nothing here reads the clock: callers pass `now_ms`.
+
+use crate::bytestr::ByteStr;
+use crate::rand::Rng;
+use crate::value::Value;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+/// No expiry.
+pub const NO_EXPIRE: i64 = -1;
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: ByteStr,
+    pub value: Value,
+    /// Absolute unix time in ms, or [`NO_EXPIRE`].
+    pub expire_at_ms: i64,
+    /// Position in `Db::expires`, meaningful only with a TTL.
+    exp_pos: u32,
+    /// LRU clock (seconds, 24 bits as Redis's) or LFU data; maintained by the engine.
+    pub lru: u32,
+}
+
+#[derive(Default)]
+pub struct Db {
+    index: HashTable<u32>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    expires: Vec<u32>,
+    len: usize,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+/// One SCAN step's result: the keys seen and the next cursor (0 when done).
+pub struct ScanStep<'a> {
+    pub keys: Vec<&'a Entry>,
+    pub next: u64,
+}
+
+impl Db {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn find_slot(&self, key: &[u8]) -> Option<u32> {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        self.index
+            .find(h, |&s| {
+                slots[s as usize].as_ref().is_some_and(|e| &*e.key == key)
+            })
+            .copied()
+    }
+
+    /// The entry, whether or not it is logically expired.
+    pub fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
+        let s = self.find_slot(key)?;
+        self.slots[s as usize].as_ref()
+    }
+
+    pub fn get_raw_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let s = self.find_slot(key)?;
+        self.slots[s as usize].as_mut()
+    }
+
+    /// Inserts or overwrites a value. Overwriting keeps the TTL only when `keep_ttl`.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        if let Some(s) = self.find_slot(key) {
+            let had_ttl;
+            {
+                let e = self.slots[s as usize]
+                    .as_mut()
+                    .expect("indexed slot is used");
+                e.value = value;
+                had_ttl = e.expire_at_ms != NO_EXPIRE;
+            }
+            if had_ttl && !keep_ttl {
+                self.persist_slot(s);
+            }
+            return;
+        }
+        self.insert_new(key, value);
+    }
+
+    /// Adds a key known to be absent.
+    pub fn insert_new(&mut self, key: &[u8], value: Value) {
+        debug_assert!(
+            self.find_slot(key).is_none(),
+            "insert_new on an existing key"
+        );
+        let entry = Entry {
+            key: ByteStr::new(key),
+            value,
+            expire_at_ms: NO_EXPIRE,
+            exp_pos: 0,
+            lru: 0,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(entry);
+                s
+            }
+            None => {
+                let s = u32::try_from(self.slots.len()).expect("fewer than 2^32 keys per db");
+                self.slots.push(Some(entry));
+                s
+            }
+        };
+        let h = self.hash(key);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(h, slot, |&s| {
+            hasher.hash_one(
+                &*slots[s as usize]
+                    .as_ref()
+                    .expect("indexed slot is used")
+                    .key,
+            )
+        });
+        self.len += 1;
+    }
+
+    /// Removes a key, returning its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        let found = self
+            .index
+            .find_entry(h, |&s| {
+                slots[s as usize].as_ref().is_some_and(|e| &*e.key == key)
+            })
+            .ok()?;
+        let (slot, _) = found.remove();
+        if self.slots[slot as usize]
+            .as_ref()
+            .is_some_and(|e| e.expire_at_ms != NO_EXPIRE)
+        {
+            self.unlist_expire(slot);
+        }
+        let e = self.slots[slot as usize].take();
+        self.free.push(slot);
+        self.len -= 1;
+        if self.len == 0 {
+            // Nothing to keep stable: give the memory back.
+            self.clear();
+        }
+        e
+    }
+
+    pub fn clear(&mut self) {
+        *self = Db {
+            hasher: self.hasher.clone(),
+            ..Db::default()
+        };
+    }
+
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
+        let Some(s) = self.find_slot(key) else {
+            return false;
+        };
+        let e = self.slots[s as usize]
+            .as_mut()
+            .expect("indexed slot is used");
+        if e.expire_at_ms == NO_EXPIRE {
+            e.exp_pos = self.expires.len() as u32;
+            self.expires.push(s);
+        }
+        e.expire_at_ms = at_ms;
+        true
+    }
+
+    /// Removes the TTL; returns whether there was one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        match self.find_slot(key) {
+            Some(s)
+                if self.slots[s as usize]
+                    .as_ref()
+                    .is_some_and(|e| e.expire_at_ms != NO_EXPIRE) =>
+            {
+                self.persist_slot(s);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn persist_slot(&mut self, s: u32) {
+        self.unlist_expire(s);
+        if let Some(e) = self.slots[s as usize].as_mut() {
+            e.expire_at_ms = NO_EXPIRE;
+        }
+    }
+
+    fn unlist_expire(&mut self, s: u32) {
+        let pos = self.slots[s as usize]
+            .as_ref()
+            .expect("slot in use")
+            .exp_pos as usize;
+        debug_assert_eq!(self.expires[pos], s);
+        self.expires.swap_remove(pos);
+        if let Some(&moved) = self.expires.get(pos) {
+            if let Some(e) = self.slots[moved as usize].as_mut() {
+                e.exp_pos = pos as u32;
+            }
+        }
+    }
+
+    pub fn expire_of(&self, key: &[u8]) -> i64 {
+        self.get_raw(key).map_or(NO_EXPIRE, |e| e.expire_at_ms)
+    }
+
+    /// A random key among those with a TTL (active expiry sampling).
+    pub fn random_expiring(&self, rng: &mut Rng) -> Option<&Entry> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        let s = self.expires[rng.below(self.expires.len() as u64) as usize];
+        self.slots[s as usize].as_ref()
+    }
+
+    /// A random key, or None when empty. Rejection-samples slots, then falls back to a scan
+    /// from a random point when the slab is sparse.
+    pub fn random_entry(&self, rng: &mut Rng) -> Option<&Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        let n = self.slots.len() as u64;
+        for _ in 0..16 {
+            if let Some(e) = &self.slots[rng.below(n) as usize] {
+                return Some(e);
+            }
+        }
+        let start = rng.below(n) as usize;
+        self.slots[start..]
+            .iter()
+            .chain(self.slots[..start].iter())
+            .find_map(|s| s.as_ref())
+    }
+
+    /// Visits about `count` slots from `cursor`. The cursor is a slot number.
+    pub fn scan(&self, cursor: u64, count: usize) -> ScanStep<'_> {
+        let mut keys = Vec::new();
+        let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
+        let mut visited = 0;
+        while i < self.slots.len() && visited < count.max(1) {
+            if let Some(e) = &self.slots[i] {
+                keys.push(e);
+                visited += 1;
+            }
+            i += 1;
+        }
+        let next = if i >= self.slots.len() { 0 } else { i as u64 };
+        ScanStep { keys, next }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().filter_map(|s| s.as_ref())
+    }
+
+    /// Keys whose TTL has passed, for the DEBUG/active-expire paths that must see them all.
+    pub fn expiring_slots(&self) -> usize {
+        self.expires.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::StrVal;
+
+    fn v(s: &str) -> Value {
+        Value::Str(StrVal::encode(s.as_bytes()))
+    }
+
+    #[test]
+    fn set_get_remove_and_ttl() {
+        let mut db = Db::new();
+        db.set(b"a", v("1"), false);
+        db.set(b"b", v("2"), false);
+        assert!(db.set_expire(b"a", 100));
+        assert_eq!(db.expires_len(), 1);
+        db.set(b"a", v("3"), true);
+        assert_eq!(db.expire_of(b"a"), 100);
+        db.set(b"a", v("4"), false);
+        assert_eq!(db.expire_of(b"a"), NO_EXPIRE);
+        assert_eq!(db.expires_len(), 0);
+        db.set_expire(b"b", 5);
+        assert!(db.remove(b"b").is_some());
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn scan_returns_every_stable_key_once_across_growth_and_deletes() {
+        let mut db = Db::new();
+        for i in 0..1000 {
+            db.set(format!("k{i}").as_bytes(), v("x"), false);
+        }
+        let mut seen = std::collections::HashMap::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            let step = db.scan(cursor, 10);
+            for e in &step.keys {
+                *seen.entry(e.key.to_vec()).or_insert(0) += 1;
+            }
+            cursor = step.next;
+            // Churn between steps: delete odd keys below 500, add new ones (growth).
+            round += 1;
+            let _ = db.remove(format!("k{}", 2 * round + 1).as_bytes());
+            db.set(format!("new{round}").as_bytes(), v("y"), false);
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in (500..1000).chain((0..500).step_by(2)) {
+            assert_eq!(seen.get(format!("k{i}").as_bytes()), Some(&1), "k{i}");
+        }
+    }
+}

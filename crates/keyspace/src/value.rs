@@ -1,0 +1,178 @@
+//! Values and their encodings.
+//!
+//! Strings follow Redis 7.0's three encodings because `OBJECT ENCODING` exposes them and
+//! memory depends on them: `int` (a decimal that round-trips through i64), `embstr`
+//! (at most 44 bytes, never modified in place) and `raw` (anything else, or any string that
+//! was modified in place by APPEND/SETRANGE/SETBIT). The rules are `tryObjectEncoding` and
+//! `createStringObject` in Redis's object.c.
+
+use crate::bytestr::ByteStr;
+use crate::num::string2ll;
+
+/// Longest string Redis creates as `embstr` (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
+pub const EMBSTR_SIZE_LIMIT: usize = 44;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StrVal {
+    Int(i64),
+    Emb(ByteStr),
+    Raw(Vec<u8>),
+}
+
+impl StrVal {
+    /// The encoding a freshly written string gets (Redis's `tryObjectEncoding`).
+    pub fn encode(bytes: &[u8]) -> StrVal {
+        if bytes.len() <= 20 {
+            if let Some(n) = string2ll(bytes) {
+                return StrVal::Int(n);
+            }
+        }
+        Self::no_int(bytes)
+    }
+
+    /// A string that Redis creates without trying the integer encoding
+    /// (`createStringObject`: GETRANGE results, keys turned into values...).
+    pub fn no_int(bytes: &[u8]) -> StrVal {
+        if bytes.len() <= EMBSTR_SIZE_LIMIT {
+            StrVal::Emb(ByteStr::new(bytes))
+        } else {
+            StrVal::Raw(bytes.to_vec())
+        }
+    }
+
+    pub fn from_int(n: i64) -> StrVal {
+        StrVal::Int(n)
+    }
+
+    /// Writes the string form into `out`, returning the bytes to use.
+    pub fn as_bytes<'a>(&'a self, tmp: &'a mut itoa_buf::Buf) -> &'a [u8] {
+        match self {
+            StrVal::Int(n) => tmp.format(*n),
+            StrVal::Emb(b) => b.as_bytes(),
+            StrVal::Raw(v) => v,
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut tmp = itoa_buf::Buf::default();
+        self.as_bytes(&mut tmp).to_vec()
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            StrVal::Int(n) => itoa_buf::Buf::default().format(*n).len(),
+            StrVal::Emb(b) => b.len(),
+            StrVal::Raw(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            StrVal::Int(_) => "int",
+            StrVal::Emb(_) => "embstr",
+            StrVal::Raw(_) => "raw",
+        }
+    }
+
+    /// Turns the value into a growable `raw` string for in-place edits
+    /// (Redis's `dbUnshareStringValue`).
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StrVal::Raw(_)) {
+            *self = StrVal::Raw(self.to_vec());
+        }
+        match self {
+            StrVal::Raw(v) => v,
+            _ => unreachable!("just converted to raw"),
+        }
+    }
+}
+
+/// A tiny stack buffer for integer formatting, so callers need not allocate.
+pub mod itoa_buf {
+    #[derive(Default)]
+    pub struct Buf {
+        data: [u8; 20],
+        len: usize,
+    }
+    impl Buf {
+        pub fn format(&mut self, n: i64) -> &[u8] {
+            let mut v = n.unsigned_abs();
+            let mut tmp = [0u8; 20];
+            let mut i = tmp.len();
+            loop {
+                i -= 1;
+                tmp[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            let mut out = 0;
+            if n < 0 {
+                self.data[0] = b'-';
+                out = 1;
+            }
+            let digits = tmp.len() - i;
+            // i64::MIN has 19 digits plus a sign: fits in 20.
+            self.data[out..out + digits].copy_from_slice(&tmp[i..]);
+            self.len = out + digits;
+            &self.data[..self.len]
+        }
+    }
+}
+
+/// Every value type. Only strings exist so far; lists, hashes, sets and sorted sets arrive
+/// with the data types issue and slot in here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Str(StrVal),
+}
+
+impl Value {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// Redis's OBJ_* type number, used by DEBUG DIGEST.
+    pub fn type_id(&self) -> u32 {
+        match self {
+            Value::Str(_) => 0,
+        }
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding_name(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_like_redis() {
+        assert_eq!(StrVal::encode(b"123").encoding_name(), "int");
+        assert_eq!(
+            StrVal::encode(b"-9223372036854775808").encoding_name(),
+            "int"
+        );
+        assert_eq!(StrVal::encode(b"0123").encoding_name(), "embstr");
+        assert_eq!(StrVal::encode(b" 1").encoding_name(), "embstr");
+        assert_eq!(StrVal::encode(&[b'a'; 44]).encoding_name(), "embstr");
+        assert_eq!(StrVal::encode(&[b'a'; 45]).encoding_name(), "raw");
+        let mut t = itoa_buf::Buf::default();
+        assert_eq!(
+            StrVal::Int(i64::MIN).as_bytes(&mut t),
+            b"-9223372036854775808"
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! One client connection: read, decode every complete request, execute the batch under one
+//! borrow of the engine, write all replies in one write.
+//!
+//! The engine lives in an `Rc<RefCell<_>>` on a single-threaded runtime: a batch borrows it
+//! for the whole batch and never across an `.await`, so there is no lock and no channel hop
+//! per request (see docs/ARCHITECTURE.md for the measurements behind this choice).
+//! Output written by other clients (pub/sub messages, MONITOR) lands in this client's buffer
+//! and wakes this task through `ClientIo::notify`.
+
+use crate::server::Shared;
+use bytes::BytesMut;
+use redoubt_engine::{ClientIo, ClientKind};
+use redoubt_resp::{DecodeLimits, RequestDecoder};
+use std::rc::Rc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Replies past this size are flushed before decoding more requests, so a client that
+/// pipelines without reading cannot grow our buffer without bound: TCP pushes back instead.
+const FLUSH_THRESHOLD: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+pub struct Peer {
+    pub addr: String,
+    pub laddr: String,
+    /// Loopback or unix socket: allowed in protected mode.
+    pub local: bool,
+    pub fd: i64,
+}
+
+const MAXCLIENTS: &[u8] = b"-ERR max number of clients reached\r\n";
+
+const PROTECTED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+pub async fn serve<S>(shared: Rc<Shared>, mut stream: S, peer: Peer)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let io = Rc::new(ClientIo::default());
+    let id = {
+        let mut eng = shared.engine.borrow_mut();
+        let now = crate::log::now_ms();
+        if eng.connected_clients() >= eng.conf.maxclients {
+            eng.stats.rejected_connections += 1;
+            drop(eng);
+            let _ = stream.write_all(MAXCLIENTS).await;
+            return;
+        }
+        let protected = shared.settings.borrow().protected_mode;
+        if protected && eng.conf.requirepass.is_none() && !peer.local {
+            eng.stats.rejected_connections += 1;
+            drop(eng);
+            let _ = stream.write_all(PROTECTED.as_bytes()).await;
+            return;
+        }
+        let id = eng.add_client(ClientKind::Normal, io.clone(), now);
+        if let Some(c) = eng.clients.get_mut(&id) {
+            c.addr = peer.addr.clone();
+            c.laddr = peer.laddr.clone();
+            c.fd = peer.fd;
+        }
+        id
+    };
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut decoder = RequestDecoder::new();
+    // Requests may remain buffered after a flush; process them before reading again.
+    let mut more = false;
+    loop {
+        if !more {
+            if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
+                inbuf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                _ = io.notify.notified() => {}
+                r = stream.read_buf(&mut inbuf) => match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut eng = shared.engine.borrow_mut();
+                        eng.stats.total_net_input_bytes += n as u64;
+                        eng.stats.total_reads_processed += 1;
+                    }
+                },
+            }
+        }
+        if io.killed.get() {
+            break;
+        }
+        let (out, close) = {
+            let mut guard = shared.engine.borrow_mut();
+            let eng = &mut *guard;
+            let Some(mut client) = eng.take_client(id) else {
+                break;
+            };
+            let now = crate::log::now_ms();
+            more = false;
+            let qbuf_limit = shared.settings.borrow().client_query_buffer_limit;
+            loop {
+                if client.close_after_reply {
+                    break;
+                }
+                let limits = DecodeLimits {
+                    proto_max_bulk_len: eng.conf.proto_max_bulk_len,
+                    auth_required: !client.authenticated,
+                    is_master: false,
+                };
+                match decoder.decode(&mut inbuf, &limits) {
+                    Ok(Some(req)) => eng.execute(&mut client, req.args, now),
+                    Ok(None) => break,
+                    Err(e) => {
+                        crate::verbose!(
+                            "Protocol error ({}) from client: id={} addr={}",
+                            e.0,
+                            id,
+                            client.addr
+                        );
+                        client.out.error(&format!("ERR {e}"));
+                        client.close_after_reply = true;
+                        break;
+                    }
+                }
+                if client.out.len() >= FLUSH_THRESHOLD {
+                    more = true;
+                    break;
+                }
+                if eng.shutdown.is_some() {
+                    break;
+                }
+            }
+            client.query_buf_len = inbuf.len();
+            let mut close = client.close_after_reply;
+            if inbuf.len() > qbuf_limit {
+                crate::warning!(
+                    "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+                    id,
+                    client.addr,
+                    String::from_utf8_lossy(&inbuf[..inbuf.len().min(64)])
+                );
+                eng.stats.client_query_buffer_limit_disconnections += 1;
+                close = true;
+            }
+            let out = client.out.buf.split().freeze();
+            eng.put_client(client);
+            shared.end_batch(eng);
+            eng.stats.total_net_output_bytes += out.len() as u64;
+            (out, close)
+        };
+        if !out.is_empty() {
+            shared.engine.borrow_mut().stats.total_writes_processed += 1;
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+        }
+        if close || shared.engine.borrow().shutdown.is_some() {
+            break;
+        }
+    }
+    let _ = stream.shutdown().await;
+    shared.engine.borrow_mut().remove_client(id);
+    shared.wake_shutdown_if_requested();
+}

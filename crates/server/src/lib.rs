@@ -1,0 +1,13 @@
+//! redoubt-server as a library: sockets, tasks, timers, files and the process around the
+//! engine. The binary (`main.rs`) only parses the command line and calls [`startup::main`].
+//!
+//! Owns: listeners and connection tasks ([`conn`]), the cron timer and signals
+//! ([`server`]), Redis's log format ([`log`]), allocator stats ([`mem`]), and startup and
+//! shutdown ([`startup`]). Everything about data and commands lives in `redoubt-engine`.
+
+pub mod conn;
+pub mod log;
+pub mod mem;
+pub mod server;
+pub mod startup;
+mod sys;

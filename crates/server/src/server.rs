@@ -1,0 +1,188 @@
+//! The process around the engine: listeners, connection tasks, the cron timer, signals.
+//!
+//! `run` takes the listeners and a stop signal from its caller (mini-redis's shape), so
+//! tests and the binary drive the same code.
+
+use crate::conn::{self, Peer};
+use redoubt_engine::Engine;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Notify;
+
+/// Networking and process settings the server crate owns.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub unixsocket: String,
+    pub unixsocketperm: u32,
+    pub tcp_backlog: i32,
+    pub tcp_keepalive_secs: u64,
+    pub timeout_secs: u64,
+    pub protected_mode: bool,
+    pub client_query_buffer_limit: usize,
+    pub pidfile: String,
+    pub daemonize: bool,
+    pub logfile: String,
+    pub loglevel: String,
+    pub dir: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: vec!["*".into(), "-::*".into()],
+            port: 6379,
+            unixsocket: String::new(),
+            unixsocketperm: 0,
+            tcp_backlog: 511,
+            tcp_keepalive_secs: 300,
+            timeout_secs: 0,
+            protected_mode: true,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            pidfile: String::new(),
+            daemonize: false,
+            logfile: String::new(),
+            loglevel: "notice".into(),
+            dir: String::new(),
+        }
+    }
+}
+
+pub struct Shared {
+    pub engine: RefCell<Engine>,
+    pub settings: RefCell<Settings>,
+    pub stop: Notify,
+    /// Every byte of the replication stream handed out so far goes to these consumers
+    /// (backlog, replicas and AOF attach here in later issues).
+    pub stream_taps: RefCell<Vec<Box<dyn FnMut(&[u8])>>>,
+}
+
+impl Shared {
+    pub fn new(engine: Engine, settings: Settings) -> Rc<Shared> {
+        Rc::new(Shared {
+            engine: RefCell::new(engine),
+            settings: RefCell::new(settings),
+            stop: Notify::new(),
+            stream_taps: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// The end-of-batch step: the stream's new bytes go to every consumer, in order.
+    pub fn end_batch(&self, eng: &mut Engine) {
+        let bytes = eng.end_batch();
+        if !bytes.is_empty() {
+            for tap in self.stream_taps.borrow_mut().iter_mut() {
+                tap(&bytes);
+            }
+        }
+    }
+
+    pub fn wake_shutdown_if_requested(&self) {
+        if self.engine.borrow().shutdown.is_some() {
+            self.stop.notify_one();
+        }
+    }
+}
+
+fn is_loopback(addr: &std::net::SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+async fn accept_tcp(shared: Rc<Shared>, listener: TcpListener) {
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let keepalive = shared.settings.borrow().tcp_keepalive_secs;
+        if keepalive > 0 {
+            let sock = socket2::SockRef::from(&stream);
+            let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
+            let _ = sock.set_tcp_keepalive(&ka);
+        }
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let fd = {
+            use std::os::fd::AsRawFd;
+            stream.as_raw_fd() as i64
+        };
+        let peer = Peer {
+            addr: addr.to_string(),
+            laddr,
+            local: is_loopback(&addr),
+            fd,
+        };
+        tokio::task::spawn_local(conn::serve(shared.clone(), stream, peer));
+    }
+}
+
+async fn accept_unix(shared: Rc<Shared>, listener: UnixListener, path: String) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let fd = {
+            use std::os::fd::AsRawFd;
+            stream.as_raw_fd() as i64
+        };
+        let peer = Peer {
+            addr: format!("{path}:0"),
+            laddr: path.clone(),
+            local: true,
+            fd,
+        };
+        tokio::task::spawn_local(conn::serve(shared.clone(), stream, peer));
+    }
+}
+
+/// Redis's `serverCron`: active expiry and client timeouts, `hz` times a second.
+async fn cron(shared: Rc<Shared>) {
+    loop {
+        let hz = shared.engine.borrow().conf.hz.clamp(1, 500);
+        tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))).await;
+        let now = crate::log::now_ms();
+        let mut guard = shared.engine.borrow_mut();
+        let eng = &mut *guard;
+        // ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC: 25% of each tick.
+        let budget_us = 1_000_000 * 25 / u64::from(hz) / 100;
+        let start = Instant::now();
+        eng.active_expire_cycle(now, budget_us, &|| start.elapsed().as_micros() as u64);
+        let timeout = shared.settings.borrow().timeout_secs;
+        if timeout > 0 {
+            let limit = timeout as i64 * 1000;
+            for c in eng.clients.values() {
+                let idle = now - c.last_interaction_ms;
+                // Redis never times out pub/sub clients (or, later, replicas and blocked ones).
+                if idle > limit && !c.in_pubsub() && c.kind == redoubt_engine::ClientKind::Normal {
+                    crate::verbose!("Closing idle client");
+                    c.io.killed.set(true);
+                    c.io.notify.notify();
+                }
+            }
+        }
+        shared.end_batch(eng);
+    }
+}
+
+/// Where the server listens.
+pub struct Listeners {
+    pub tcp: Vec<TcpListener>,
+    pub unix: Option<(UnixListener, String)>,
+}
+
+/// Runs the server until `shared.stop` is notified (SHUTDOWN, a signal).
+pub async fn run(shared: Rc<Shared>, listeners: Listeners) {
+    for l in listeners.tcp {
+        tokio::task::spawn_local(accept_tcp(shared.clone(), l));
+    }
+    if let Some((l, path)) = listeners.unix {
+        tokio::task::spawn_local(accept_unix(shared.clone(), l, path));
+    }
+    tokio::task::spawn_local(cron(shared.clone()));
+    shared.stop.notified().await;
+}
