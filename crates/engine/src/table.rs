@@ -117,7 +117,7 @@ impl Table {
         let info = load_info();
         let docs = load_docs();
         let mut commands: HashMap<String, Command> = HashMap::new();
-        for &(name, handler) in crate::commands::HANDLERS {
+        for &(name, handler) in crate::commands::all() {
             let (top, sub) = match name.split_once('|') {
                 Some((t, s)) => (t, Some(s)),
                 None => (name, None),

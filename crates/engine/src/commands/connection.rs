@@ -3,6 +3,7 @@
 use crate::client::ReplyMode;
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::table::Handler;
 use bytes::Bytes;
 use redoubt_resp::Protocol;
 
@@ -219,3 +220,14 @@ pub fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     c.reply_mode = ReplyMode::On;
     ctx.out().simple("RESET");
 }
+
+/// This family's commands (see `commands::all`).
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("ping", ping),
+    ("echo", echo),
+    ("quit", quit),
+    ("select", select),
+    ("auth", auth),
+    ("hello", hello),
+    ("reset", reset),
+];

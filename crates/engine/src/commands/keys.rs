@@ -1,6 +1,7 @@
 //! Generic key commands (Redis 7.0 db.c, expire.c).
 
 use crate::ctx::Ctx;
+use crate::table::Handler;
 use bytes::Bytes;
 
 /// DEL and UNLINK: same effect here (values are freed synchronously; both are cheap).
@@ -41,3 +42,11 @@ pub fn type_(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         .map_or("none", |e| e.value.type_name());
     ctx.out().simple(name);
 }
+
+/// This family's commands (see `commands::all`).
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("del", del),
+    ("unlink", unlink),
+    ("exists", exists),
+    ("type", type_),
+];

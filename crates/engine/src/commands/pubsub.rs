@@ -4,6 +4,7 @@
 use crate::client::Client;
 use crate::ctx::Ctx;
 use crate::pubsub::{write_message, write_pmessage};
+use crate::table::Handler;
 use crate::Engine;
 use bytes::Bytes;
 use redoubt_keyspace::glob::glob_match;
@@ -216,3 +217,20 @@ pub fn pubsub_numpat(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     let n = ctx.eng.pubsub.patterns.len();
     ctx.out().int(n as i64);
 }
+
+/// This family's commands (see `commands::all`).
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("subscribe", subscribe),
+    ("unsubscribe", unsubscribe),
+    ("psubscribe", psubscribe),
+    ("punsubscribe", punsubscribe),
+    ("ssubscribe", ssubscribe),
+    ("sunsubscribe", sunsubscribe),
+    ("publish", publish),
+    ("spublish", spublish),
+    ("pubsub|channels", pubsub_channels),
+    ("pubsub|numsub", pubsub_numsub),
+    ("pubsub|numpat", pubsub_numpat),
+    ("pubsub|shardchannels", pubsub_shardchannels),
+    ("pubsub|shardnumsub", pubsub_shardnumsub),
+];

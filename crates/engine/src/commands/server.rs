@@ -4,6 +4,7 @@
 use crate::client::Client;
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::table::Handler;
 use crate::Engine;
 use bytes::Bytes;
 
@@ -243,3 +244,14 @@ pub fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         }
     }
 }
+
+/// This family's commands (see `commands::all`).
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("dbsize", dbsize),
+    ("flushdb", flushdb),
+    ("flushall", flushall),
+    ("swapdb", swapdb),
+    ("time", time),
+    ("monitor", monitor),
+    ("debug", debug),
+];

@@ -2,6 +2,7 @@
 
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::table::Handler;
 use bytes::Bytes;
 use redoubt_keyspace::value::itoa_buf;
 use redoubt_keyspace::{StrVal, Value};
@@ -280,3 +281,16 @@ pub fn decrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     }
     incr_generic(ctx, argv, -by);
 }
+
+/// This family's commands (see `commands::all`).
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("get", get),
+    ("set", set),
+    ("setnx", setnx),
+    ("setex", setex),
+    ("psetex", psetex),
+    ("incr", incr),
+    ("decr", decr),
+    ("incrby", incrby),
+    ("decrby", decrby),
+];

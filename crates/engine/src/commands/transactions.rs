@@ -2,6 +2,7 @@
 
 use crate::client::{Client, WatchedKey};
 use crate::ctx::Ctx;
+use crate::table::Handler;
 use crate::table::Lookup;
 use crate::Engine;
 use bytes::Bytes;
@@ -182,3 +183,12 @@ pub fn touch_all_watched_in_db(
         }
     }
 }
+
+/// This family's commands (see `commands::all`).
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("multi", multi),
+    ("exec", exec),
+    ("discard", discard),
+    ("watch", watch),
+    ("unwatch", unwatch),
+];
