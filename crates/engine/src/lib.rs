@@ -35,6 +35,7 @@ pub mod pubsub;
 pub mod stats;
 pub mod stream;
 pub mod table;
+pub mod testing;
 
 pub use client::{Client, ClientId, ClientIo, ClientKind};
 pub use ctx::Ctx;
