@@ -120,6 +120,8 @@ pub struct Client {
     pub last_cmd: String,
     /// Flags for CLIENT LIST beyond the above (e.g. 'r' readonly), kept minimal.
     pub query_buf_len: usize,
+    /// When the output buffer first went over the soft limit (client-output-buffer-limit).
+    pub obuf_soft_since_ms: Option<i64>,
     pub argv_mem: usize,
 }
 
@@ -159,6 +161,7 @@ impl Client {
             monitor: false,
             last_cmd: "NULL".into(),
             query_buf_len: 0,
+            obuf_soft_since_ms: None,
             argv_mem: 0,
         }
     }

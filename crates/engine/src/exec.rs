@@ -19,6 +19,7 @@ impl Engine {
             return;
         }
         client.last_interaction_ms = now_ms;
+        self.now_ms = now_ms;
         let reply_start = client.out.len();
         self.process(client, argv, now_ms);
         self.apply_reply_mode(client, reply_start);

@@ -68,7 +68,22 @@ pub struct RuntimeConf {
     pub slowlog_max_len: usize,
     pub active_expire_enabled: bool,
     pub port: u16,
+    /// `client-output-buffer-limit` for normal, replica and pubsub clients.
+    pub obuf_limits: [ObufLimit; 3],
 }
+
+/// One `client-output-buffer-limit` class: bytes (0 = none) and seconds over the soft limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObufLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_secs: u64,
+}
+
+/// Index into `RuntimeConf::obuf_limits`, as Redis's CLIENT_TYPE_* order in the directive.
+pub const OBUF_NORMAL: usize = 0;
+pub const OBUF_REPLICA: usize = 1;
+pub const OBUF_PUBSUB: usize = 2;
 
 impl Default for RuntimeConf {
     fn default() -> Self {
@@ -87,6 +102,23 @@ impl Default for RuntimeConf {
             slowlog_max_len: 128,
             active_expire_enabled: true,
             port: 6379,
+            obuf_limits: [
+                ObufLimit {
+                    hard_bytes: 0,
+                    soft_bytes: 0,
+                    soft_secs: 0,
+                },
+                ObufLimit {
+                    hard_bytes: 256 << 20,
+                    soft_bytes: 64 << 20,
+                    soft_secs: 60,
+                },
+                ObufLimit {
+                    hard_bytes: 32 << 20,
+                    soft_bytes: 8 << 20,
+                    soft_secs: 60,
+                },
+            ],
         }
     }
 }
@@ -110,6 +142,8 @@ pub struct Engine {
     pub shutdown: Option<ShutdownRequest>,
     /// Server facts the engine reports but does not own (INFO server section).
     pub info: ServerFacts,
+    /// The time of the batch being executed (set by `execute` and the cron).
+    pub now_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +215,7 @@ impl Engine {
             next_client_id: 1,
             shutdown: None,
             info: ServerFacts::default(),
+            now_ms: 0,
         }
     }
 
@@ -210,6 +245,36 @@ impl Engine {
 
     pub fn put_client(&mut self, c: Box<Client>) {
         self.clients.insert(c.id, c);
+    }
+
+    /// Redis's `checkClientOutputBufferLimits`: past the hard limit, or past the soft limit
+    /// for longer than its seconds, the client is closed as soon as possible. Returns true
+    /// when the client was marked for closing.
+    pub fn check_output_limits(&self, c: &mut Client, now_ms: i64) -> bool {
+        let class = if c.in_pubsub() {
+            OBUF_PUBSUB
+        } else if c.kind == ClientKind::Replica {
+            OBUF_REPLICA
+        } else {
+            OBUF_NORMAL
+        };
+        let lim = self.conf.obuf_limits[class];
+        let used = c.out.len() as u64;
+        let hard = lim.hard_bytes > 0 && used >= lim.hard_bytes;
+        let mut soft = false;
+        if lim.soft_bytes > 0 && used >= lim.soft_bytes {
+            let since = *c.obuf_soft_since_ms.get_or_insert(now_ms);
+            soft = (now_ms - since) as u64 > lim.soft_secs * 1000;
+        } else {
+            c.obuf_soft_since_ms = None;
+        }
+        if (hard || soft) && !c.io.killed.get() {
+            c.io.killed.set(true);
+            c.io.notify.notify();
+            c.out.buf.clear();
+            return true;
+        }
+        false
     }
 
     /// True while this server replicates from a master (set by the replication issue).

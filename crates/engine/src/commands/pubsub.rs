@@ -101,9 +101,13 @@ pub fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 fn with_client(eng: &mut Engine, current: &mut Client, id: u64, f: impl FnOnce(&mut Client)) {
     if id == current.id {
         f(current);
-    } else if let Some(c) = eng.clients.get_mut(&id) {
-        f(c);
+    } else if let Some(mut c) = eng.clients.remove(&id) {
+        f(&mut c);
+        if eng.check_output_limits(&mut c, eng.now_ms) {
+            eng.stats.client_output_buffer_limit_disconnections += 1;
+        }
         c.io.notify.notify();
+        eng.clients.insert(id, c);
     }
 }
 

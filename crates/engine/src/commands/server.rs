@@ -47,9 +47,13 @@ pub fn feed_monitors(eng: &mut Engine, client: &Client, argv: &[Bytes], now_ms: 
         if id == client.id {
             continue;
         }
-        if let Some(m) = eng.clients.get_mut(&id) {
+        if let Some(mut m) = eng.clients.remove(&id) {
             m.out.simple(&line);
+            if eng.check_output_limits(&mut m, now_ms) {
+                eng.stats.client_output_buffer_limit_disconnections += 1;
+            }
             m.io.notify.notify();
+            eng.clients.insert(id, m);
         }
     }
 }
