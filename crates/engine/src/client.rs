@@ -100,6 +100,8 @@ pub struct Client {
     pub authenticated: bool,
     pub addr: String,
     pub laddr: String,
+    /// Connected over loopback or a unix socket (Redis's `islocalClient`).
+    pub local: bool,
     pub fd: i64,
     pub created_ms: i64,
     pub last_interaction_ms: i64,
@@ -145,6 +147,7 @@ impl Client {
             authenticated,
             addr: String::new(),
             laddr: String::new(),
+            local: true,
             fd: -1,
             created_ms: now_ms,
             last_interaction_ms: now_ms,

@@ -44,6 +44,27 @@ impl Engine {
             self.reject(client, &errors::wrong_args(&cmd.name), Some(cmd));
             return;
         }
+        // CMD_PROTECTED is not part of COMMAND INFO, so the two protected commands are named.
+        if cmd.name == "debug" || cmd.name == "module" {
+            let (setting, name, option) = if cmd.name == "debug" {
+                (
+                    self.conf.enable_debug_command,
+                    "DEBUG",
+                    "enable-debug-command",
+                )
+            } else {
+                (
+                    self.conf.enable_module_command,
+                    "MODULE",
+                    "enable-module-command",
+                )
+            };
+            if !setting.allows(client.local) {
+                let msg = format!("ERR {name} command not allowed. If the {option} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+                self.reject(client, &msg, Some(cmd));
+                return;
+            }
+        }
         if !client.authenticated && !cmd.has(flags::NO_AUTH) {
             self.reject(client, errors::NOAUTH, Some(cmd));
             return;

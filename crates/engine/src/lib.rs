@@ -70,6 +70,23 @@ pub struct RuntimeConf {
     pub port: u16,
     /// `client-output-buffer-limit` for normal, replica and pubsub clients.
     pub obuf_limits: [ObufLimit; 3],
+    pub enable_debug_command: Protected,
+    pub enable_module_command: Protected,
+}
+
+/// `enable-debug-command` / `enable-module-command` / `enable-protected-configs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protected {
+    No,
+    Yes,
+    Local,
+}
+
+impl Protected {
+    /// Redis's `allowProtectedAction`.
+    pub fn allows(self, local_client: bool) -> bool {
+        self == Protected::Yes || (self == Protected::Local && local_client)
+    }
 }
 
 /// One `client-output-buffer-limit` class: bytes (0 = none) and seconds over the soft limit.
@@ -119,6 +136,8 @@ impl Default for RuntimeConf {
                     soft_secs: 60,
                 },
             ],
+            enable_debug_command: Protected::No,
+            enable_module_command: Protected::No,
         }
     }
 }

@@ -77,6 +77,7 @@ where
         if let Some(c) = eng.clients.get_mut(&id) {
             c.addr = peer.addr.clone();
             c.laddr = peer.laddr.clone();
+            c.local = peer.local;
             c.fd = peer.fd;
         }
         id
