@@ -19,8 +19,8 @@
 //! REWRITE is [`rewrite_config_text`] plus [`fsio::write_config_atomic`].
 //!
 //! Invariants: every value in a [`Config`] is one its directive's parser accepted; a failed
-//! `config_set` changes nothing; parsing never panics on any input (a property test and the
-//! `config` fuzz target check this).
+//! `config_set` changes nothing; parsing never panics on any input (property tests check
+//! this; `fuzz/corpus/config` holds seeds for a fuzz target).
 //!
 //! Every behaviour here was checked against a running redis-server 7.0.15 and the tests
 //! record its answers as literals; where Redis's answer depends on a random dict order
@@ -45,9 +45,7 @@ pub use cnum::repr;
 pub use get_set::{
     sensitive_value_positions, Change, Changes, SetContext, SetError, NO_CONFIG_FILE_ERROR,
 };
-pub use parse::{
-    parse_config_text, LoadEnv, LoadError, PureEnv, MAX_INCLUDE_DEPTH, REDIS_VERSION,
-};
+pub use parse::{parse_config_text, LoadEnv, LoadError, PureEnv, MAX_INCLUDE_DEPTH, REDIS_VERSION};
 pub use rewrite::{rewrite_config_text, RewriteOptions, REWRITE_SIGNATURE};
 pub use table::{lookup, Directive, DirectiveId, Flags, Kind, NameMatch, Support, DIRECTIVES};
 pub use values::{
