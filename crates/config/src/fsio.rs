@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::argv::{assemble_config_text, ServerArgs};
-use crate::glob::string_match;
+use redoubt_keyspace::glob::glob_match as string_match;
 use crate::parse::{LoadEnv, LoadError};
 use crate::rewrite::{rewrite_config_text, RewriteOptions};
 use crate::values::Config;

@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 
 use crate::cnum::split_spaces;
-use crate::glob::string_match;
+use redoubt_keyspace::glob::glob_match as string_match;
 use crate::table::{self, DirectiveId, NameMatch};
 use crate::values::{Config, Origin, SetOutcome, Value, REPL_BACKLOG_MIN_SIZE};
 

@@ -34,7 +34,6 @@ mod argv;
 mod cnum;
 pub mod fsio;
 mod get_set;
-mod glob;
 mod parse;
 mod rewrite;
 pub mod table;
