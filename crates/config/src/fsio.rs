@@ -9,10 +9,10 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::argv::{assemble_config_text, ServerArgs};
-use redoubt_keyspace::glob::glob_match as string_match;
 use crate::parse::{LoadEnv, LoadError};
 use crate::rewrite::{rewrite_config_text, RewriteOptions};
 use crate::values::Config;
+use redoubt_keyspace::glob::glob_match as string_match;
 
 /// `strerror(errno)` for an I/O error: Rust's message without its " (os error N)" suffix.
 pub fn strerror(err: &io::Error) -> String {

@@ -16,9 +16,9 @@
 use std::collections::HashSet;
 
 use crate::cnum::split_spaces;
-use redoubt_keyspace::glob::glob_match as string_match;
 use crate::table::{self, DirectiveId, NameMatch};
 use crate::values::{Config, Origin, SetOutcome, Value, REPL_BACKLOG_MIN_SIZE};
+use redoubt_keyspace::glob::glob_match as string_match;
 
 /// The reply `CONFIG REWRITE` gets when the server was started without a file.
 pub const NO_CONFIG_FILE_ERROR: &str = "ERR The server is running without a config file";

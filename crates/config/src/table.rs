@@ -422,13 +422,13 @@ const fn shutdown_on(name: &'static str) -> Directive {
     d(name, None, MULTI, kind, NotYet, Check::ShutdownFlags)
 }
 
-const fn sds(name: &'static str) -> Directive {
+const fn sds(name: &'static str, support: Support) -> Directive {
     let kind = Kind::Str(StrSpec {
         default: None,
         empty_is_null: true,
         binary: true,
     });
-    d(name, None, SENS, kind, NotYet, Check::None)
+    d(name, None, SENS, kind, support, Check::None)
 }
 
 /// Every directive of Redis 7.0.15, in `static_configs[]` order (7.0.15's additions and the
@@ -438,10 +438,10 @@ const fn sds(name: &'static str) -> Directive {
 pub static DIRECTIVES: &[Directive] = &[
     // Bool configs.
     b("rdbchecksum", None, IMM, true, NotYet),
-    b("daemonize", None, IMM, false, NotYet),
+    b("daemonize", None, IMM, false, Support::Yes),
     b("io-threads-do-reads", None, IMM, false, Never),
     b("always-show-logo", None, IMM, false, NotYet),
-    b("protected-mode", None, 0, true, NotYet),
+    b("protected-mode", None, 0, true, Support::Yes),
     b("rdbcompression", None, 0, true, NotYet),
     b("rdb-del-sync-files", None, 0, false, NotYet),
     b("activerehashing", None, 0, true, Never),
@@ -449,10 +449,10 @@ pub static DIRECTIVES: &[Directive] = &[
     b("set-proc-title", None, IMM, true, Never),
     b("dynamic-hz", None, 0, true, NotYet),
     b("lazyfree-lazy-eviction", None, 0, false, NotYet),
-    b("lazyfree-lazy-expire", None, 0, false, NotYet),
+    b("lazyfree-lazy-expire", None, 0, false, Support::Yes),
     b("lazyfree-lazy-server-del", None, 0, false, NotYet),
-    b("lazyfree-lazy-user-del", None, 0, false, NotYet),
-    b("lazyfree-lazy-user-flush", None, 0, false, NotYet),
+    b("lazyfree-lazy-user-del", None, 0, false, Support::Yes),
+    b("lazyfree-lazy-user-flush", None, 0, false, Support::Yes),
     b("repl-disable-tcp-nodelay", None, 0, false, NotYet),
     b("repl-diskless-sync", None, 0, true, NotYet),
     b("aof-rewrite-incremental-fsync", None, 0, true, NotYet),
@@ -485,8 +485,8 @@ pub static DIRECTIVES: &[Directive] = &[
 
     // String configs.
     s("aclfile", None, IMM, ALLOW, Some(""), NotYet),
-    s("unixsocket", None, IMM, NUL, NULL, NotYet),
-    s("pidfile", None, IMM, NUL, NULL, NotYet),
+    s("unixsocket", None, IMM, NUL, NULL, Support::Yes),
+    s("pidfile", None, IMM, NUL, NULL, Support::Yes),
     s("replica-announce-ip", Some("slave-announce-ip"), 0, NUL, NULL, NotYet),
     s("masteruser", None, SENS, NUL, NULL, NotYet),
     s("cluster-announce-ip", None, 0, NUL, NULL, Never),
@@ -503,24 +503,24 @@ pub static DIRECTIVES: &[Directive] = &[
     s("ignore-warnings", None, 0, ALLOW, Some(""), NotYet),
     with_check(s("proc-title-template", None, 0, ALLOW, Some("{title} {listen-addr} {server-mode}"), Never), Check::ProcTitle),
     s("bind-source-addr", None, 0, NUL, NULL, NotYet),
-    s("logfile", None, IMM, ALLOW, Some(""), NotYet),
+    s("logfile", None, IMM, ALLOW, Some(""), Support::Yes),
 
     // SDS configs.
-    sds("masterauth"),
-    sds("requirepass"),
+    sds("masterauth", NotYet),
+    sds("requirepass", Support::Yes),
 
     // Enum configs.
     e("supervised", IMM, SUPERVISED, 0, NotYet),
     e("syslog-facility", IMM, SYSLOG_FACILITY, 128, Never),
     e("repl-diskless-load", DENY, REPL_DISKLESS_LOAD, 0, NotYet),
-    e("loglevel", 0, LOGLEVEL, 2, NotYet),
-    e("maxmemory-policy", 0, MAXMEMORY_POLICY, 8, NotYet),
+    e("loglevel", 0, LOGLEVEL, 2, Support::Yes),
+    e("maxmemory-policy", 0, MAXMEMORY_POLICY, 8, Support::Yes),
     e("appendfsync", 0, APPENDFSYNC, 2, NotYet),
     e("oom-score-adj", 0, OOM_SCORE_ADJ, 0, Never),
     e("acl-pubsub-default", 0, ACL_PUBSUB_DEFAULT, 0, NotYet),
     e("sanitize-dump-payload", 0, SANITIZE_DUMP_PAYLOAD, 0, NotYet),
-    e("enable-protected-configs", IMM, PROTECTED_ACTION, 0, NotYet),
-    e("enable-debug-command", IMM, PROTECTED_ACTION, 0, NotYet),
+    e("enable-protected-configs", IMM, PROTECTED_ACTION, 0, Support::Yes),
+    e("enable-debug-command", IMM, PROTECTED_ACTION, 0, Support::Yes),
     e("enable-module-command", IMM, PROTECTED_ACTION, 0, Never),
     e("cluster-preferred-endpoint-type", 0, ENDPOINT_TYPE, 0, Never),
     e("propagation-error-behavior", 0, PROPAGATION_ERROR_BEHAVIOR, 0, NotYet),
@@ -528,13 +528,13 @@ pub static DIRECTIVES: &[Directive] = &[
     shutdown_on("shutdown-on-sigterm"),
 
     // Integer configs.
-    int("databases", None, IMM, 1, INT_MAX, 16, NotYet),
-    int("port", None, 0, 0, 65535, 6379, NotYet),
+    int("databases", None, IMM, 1, INT_MAX, 16, Support::Yes),
+    int("port", None, 0, 0, 65535, 6379, Support::Yes),
     int("io-threads", None, IMM, 1, 128, 1, Never),
     int("auto-aof-rewrite-percentage", None, 0, 0, INT_MAX, 100, NotYet),
     int("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), 0, 0, INT_MAX, 10, Never),
     int("list-max-listpack-size", Some("list-max-ziplist-size"), 0, INT_MIN, INT_MAX, -2, NotYet),
-    int("tcp-keepalive", None, 0, 0, INT_MAX, 300, NotYet),
+    int("tcp-keepalive", None, 0, 0, INT_MAX, 300, Support::Yes),
     int("cluster-migration-barrier", None, 0, 0, INT_MAX, 1, Never),
     int("active-defrag-cycle-min", None, 0, 1, 99, 1, Never),
     int("active-defrag-cycle-max", None, 0, 1, 99, 25, Never),
@@ -546,9 +546,9 @@ pub static DIRECTIVES: &[Directive] = &[
     int("repl-diskless-sync-delay", None, 0, 0, INT_MAX, 5, NotYet),
     int("maxmemory-samples", None, 0, 1, INT_MAX, 5, NotYet),
     int("maxmemory-eviction-tenacity", None, 0, 0, 100, 10, NotYet),
-    int("timeout", None, 0, 0, INT_MAX, 0, NotYet),
+    int("timeout", None, 0, 0, INT_MAX, 0, Support::Yes),
     int("replica-announce-port", Some("slave-announce-port"), 0, 0, 65535, 0, NotYet),
-    int("tcp-backlog", None, IMM, 0, INT_MAX, 511, NotYet),
+    int("tcp-backlog", None, IMM, 0, INT_MAX, 511, Support::Yes),
     int("cluster-port", None, IMM, 0, 65535, 0, Never),
     int("cluster-announce-bus-port", None, 0, 0, 65535, 0, Never),
     int("cluster-announce-port", None, 0, 0, 65535, 0, Never),
@@ -559,7 +559,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int("rdb-key-save-delay", None, HID, INT_MIN, INT_MAX, 0, NotYet),
     int("key-load-delay", None, HID, INT_MIN, INT_MAX, 0, NotYet),
     int("active-expire-effort", None, 0, 1, 10, 1, NotYet),
-    int("hz", None, 0, 0, INT_MAX, 10, NotYet),
+    int("hz", None, 0, 0, INT_MAX, 10, Support::Yes),
     int("min-replicas-to-write", Some("min-slaves-to-write"), 0, 0, INT_MAX, 0, NotYet),
     int("min-replicas-max-lag", Some("min-slaves-max-lag"), 0, 0, INT_MAX, 10, NotYet),
     int("watchdog-period", None, HID, 0, INT_MAX, 0, Never),
@@ -567,26 +567,26 @@ pub static DIRECTIVES: &[Directive] = &[
     int("repl-diskless-sync-max-replicas", None, 0, 0, INT_MAX, 0, NotYet),
 
     // Unsigned int configs.
-    uint("maxclients", None, 0, 1, UINT_MAX, 10000, NotYet),
-    n("unixsocketperm", None, IMM, 0, 0o777, 0, true, IntFormat::Octal, NotYet),
+    uint("maxclients", None, 0, 1, UINT_MAX, 10000, Support::Yes),
+    n("unixsocketperm", None, IMM, 0, 0o777, 0, true, IntFormat::Octal, Support::Yes),
     uint("socket-mark-id", None, IMM, 0, UINT_MAX, 0, Never),
 
     // Unsigned long configs: Redis bounds-checks these as signed.
     int("active-defrag-max-scan-fields", None, 0, 1, LONG_MAX, 1000, Never),
-    int("slowlog-max-len", None, 0, 0, LONG_MAX, 128, NotYet),
+    int("slowlog-max-len", None, 0, 0, LONG_MAX, 128, Support::Yes),
     int("acllog-max-len", None, 0, 0, LONG_MAX, 128, NotYet),
 
     // Long long configs.
     int("busy-reply-threshold", Some("lua-time-limit"), 0, 0, LONG_MAX, 5000, NotYet),
     int("cluster-node-timeout", None, 0, 0, LONG_MAX, 15000, Never),
-    int("slowlog-log-slower-than", None, 0, -1, LONG_MAX, 10000, NotYet),
+    int("slowlog-log-slower-than", None, 0, -1, LONG_MAX, 10000, Support::Yes),
     int("latency-monitor-threshold", None, 0, 0, LONG_MAX, 0, NotYet),
-    mem("proto-max-bulk-len", None, 1024 * 1024, LONG_MAX, 512 * 1024 * 1024, false, NotYet),
+    mem("proto-max-bulk-len", None, 1024 * 1024, LONG_MAX, 512 * 1024 * 1024, false, Support::Yes),
     int("stream-node-max-entries", None, 0, 0, LONG_MAX, 100, NotYet),
     mem("repl-backlog-size", None, 1, LONG_MAX, 1024 * 1024, false, NotYet),
 
     // Unsigned long long configs.
-    mem("maxmemory", None, 0, ULLONG_MAX, 0, true, NotYet),
+    mem("maxmemory", None, 0, ULLONG_MAX, 0, true, Support::Yes),
     mem("cluster-link-sendbuf-limit", None, 0, ULLONG_MAX, 0, true, Never),
 
     // size_t and ssize_t configs.
@@ -599,7 +599,7 @@ pub static DIRECTIVES: &[Directive] = &[
     mem("zset-max-listpack-value", Some("zset-max-ziplist-value"), 0, LONG_MAX, 64, true, NotYet),
     mem("hll-sparse-max-bytes", None, 0, LONG_MAX, 3000, true, NotYet),
     uint("tracking-table-max-keys", None, 0, 0, LONG_MAX, 1_000_000, NotYet),
-    mem("client-query-buffer-limit", None, 1024 * 1024, LONG_MAX, 1024 * 1024 * 1024, true, NotYet),
+    mem("client-query-buffer-limit", None, 1024 * 1024, LONG_MAX, 1024 * 1024 * 1024, true, Support::Yes),
     n("maxmemory-clients", None, 0, -100, LONG_MAX, 0, false, IntFormat::MemoryOrPercent, NotYet),
 
     // time_t and off_t configs.
@@ -608,12 +608,12 @@ pub static DIRECTIVES: &[Directive] = &[
     int("loading-process-events-interval-bytes", None, HID, 1024, INT_MAX, 2 * 1024 * 1024, NotYet),
 
     // Special configs.
-    sp("dir", None, PROT | DENY, Special::Dir, NotYet),
+    sp("dir", None, PROT | DENY, Special::Dir, Support::Yes),
     sp("save", None, MULTI, Special::Save, NotYet),
-    sp("client-output-buffer-limit", None, MULTI, Special::ClientOutputBufferLimit, NotYet),
+    sp("client-output-buffer-limit", None, MULTI, Special::ClientOutputBufferLimit, Support::Yes),
     sp("oom-score-adj-values", None, MULTI, Special::OomScoreAdjValues, Never),
     sp("notify-keyspace-events", None, 0, Special::NotifyKeyspaceEvents, NotYet),
-    sp("bind", None, MULTI, Special::Bind, NotYet),
+    sp("bind", None, MULTI, Special::Bind, Support::Yes),
     sp("replicaof", Some("slaveof"), IMM | MULTI, Special::ReplicaOf, NotYet),
     sp("latency-tracking-info-percentiles", None, MULTI, Special::LatencyTrackingInfoPercentiles, NotYet),
 

@@ -102,6 +102,42 @@ pub const OBUF_NORMAL: usize = 0;
 pub const OBUF_REPLICA: usize = 1;
 pub const OBUF_PUBSUB: usize = 2;
 
+impl RuntimeConf {
+    /// Reads the hot-path settings out of the configuration store.
+    pub fn from_config(cfg: &redoubt_config::Config) -> RuntimeConf {
+        let protected = |name: &str| match cfg.get_enum(name).as_ref() {
+            "yes" => Protected::Yes,
+            "local" => Protected::Local,
+            _ => Protected::No,
+        };
+        let limits = cfg.client_output_buffer_limits();
+        let obuf = |i: usize| ObufLimit {
+            hard_bytes: limits[i].hard_limit_bytes,
+            soft_bytes: limits[i].soft_limit_bytes,
+            soft_secs: limits[i].soft_limit_seconds.max(0) as u64,
+        };
+        RuntimeConf {
+            databases: cfg.get_int("databases").max(1) as usize,
+            requirepass: cfg.get_opt_bytes("requirepass").map(|p| p.to_vec()),
+            maxclients: cfg.get_int("maxclients").max(1) as usize,
+            proto_max_bulk_len: cfg.get_int("proto-max-bulk-len"),
+            hz: cfg.get_int("hz").clamp(1, 500) as u32,
+            maxmemory: cfg.get_u64("maxmemory"),
+            maxmemory_policy: cfg.get_enum("maxmemory-policy").into_owned(),
+            lazyfree_lazy_expire: cfg.get_bool("lazyfree-lazy-expire"),
+            lazyfree_lazy_user_del: cfg.get_bool("lazyfree-lazy-user-del"),
+            lazyfree_lazy_user_flush: cfg.get_bool("lazyfree-lazy-user-flush"),
+            slowlog_log_slower_than: cfg.get_int("slowlog-log-slower-than"),
+            slowlog_max_len: cfg.get_int("slowlog-max-len").max(0) as usize,
+            active_expire_enabled: true,
+            port: cfg.get_int("port").clamp(0, 65535) as u16,
+            obuf_limits: [obuf(0), obuf(1), obuf(2)],
+            enable_debug_command: protected("enable-debug-command"),
+            enable_module_command: protected("enable-module-command"),
+        }
+    }
+}
+
 impl Default for RuntimeConf {
     fn default() -> Self {
         RuntimeConf {
@@ -163,6 +199,10 @@ pub struct Engine {
     pub info: ServerFacts,
     /// The time of the batch being executed (set by `execute` and the cron).
     pub now_ms: i64,
+    /// Every directive's value (CONFIG GET/SET/REWRITE); `conf` caches the hot ones.
+    pub config: redoubt_config::Config,
+    /// The config file's absolute path, for CONFIG REWRITE; `None` without one.
+    pub config_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +224,18 @@ pub struct ServerFacts {
     pub os: String,
     pub arch_bits: u32,
     pub used_memory: fn() -> MemoryStats,
+    /// Changes the working directory (CONFIG SET dir); returns the new absolute path.
+    pub chdir: fn(&str) -> Result<String, String>,
+    /// Rewrites the config file (CONFIG REWRITE); the error is the reply text.
+    pub rewrite_config: fn(&str, &redoubt_config::Config) -> Result<(), String>,
+}
+
+fn no_chdir(_: &str) -> Result<String, String> {
+    Err("Operation not supported".into())
+}
+
+fn no_rewrite(_: &str, _: &redoubt_config::Config) -> Result<(), String> {
+    Err("ERR Rewriting config file: Operation not supported".into())
 }
 
 /// Allocator readings for INFO memory (filled by the server crate, which owns jemalloc).
@@ -213,6 +265,8 @@ impl Default for ServerFacts {
             os: String::new(),
             arch_bits: 64,
             used_memory: no_memory_stats,
+            chdir: no_chdir,
+            rewrite_config: no_rewrite,
         }
     }
 }
@@ -235,6 +289,8 @@ impl Engine {
             shutdown: None,
             info: ServerFacts::default(),
             now_ms: 0,
+            config: redoubt_config::Config::new(),
+            config_file: None,
         }
     }
 
@@ -294,6 +350,17 @@ impl Engine {
             return true;
         }
         false
+    }
+
+    /// CONFIG RESETSTAT: counters back to zero (Redis's `resetServerStats` and command stats).
+    pub fn reset_stats(&mut self) {
+        self.stats = stats::Stats::default();
+        for cmd in self.table.iter() {
+            cmd.stats.reset();
+            for sub in cmd.subcommands.values() {
+                sub.stats.reset();
+            }
+        }
     }
 
     /// True while this server replicates from a master (set by the replication issue).

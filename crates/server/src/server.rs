@@ -30,6 +30,27 @@ pub struct Settings {
     pub dir: String,
 }
 
+impl Settings {
+    pub fn from_config(cfg: &redoubt_config::Config) -> Settings {
+        Settings {
+            bind: cfg.bind(),
+            port: cfg.get_int("port").clamp(0, 65535) as u16,
+            unixsocket: cfg.get_str("unixsocket").into_owned(),
+            unixsocketperm: cfg.get_int("unixsocketperm").clamp(0, 0o7777) as u32,
+            tcp_backlog: cfg.get_int("tcp-backlog").clamp(0, i64::from(i32::MAX)) as i32,
+            tcp_keepalive_secs: cfg.get_int("tcp-keepalive").max(0) as u64,
+            timeout_secs: cfg.get_int("timeout").max(0) as u64,
+            protected_mode: cfg.get_bool("protected-mode"),
+            client_query_buffer_limit: cfg.get_u64("client-query-buffer-limit") as usize,
+            pidfile: cfg.get_str("pidfile").into_owned(),
+            daemonize: cfg.get_bool("daemonize"),
+            logfile: cfg.get_str("logfile").into_owned(),
+            loglevel: cfg.get_enum("loglevel").into_owned(),
+            dir: cfg.dir().to_string(),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {

@@ -1,6 +1,7 @@
 //! Command handlers, one module per family. Each module lists its commands in its own
 //! `HANDLERS`; arity, flags and key positions come from Redis's metadata (`crate::meta`).
 
+pub mod config;
 pub mod connection;
 pub mod keys;
 pub mod pubsub;
@@ -13,6 +14,7 @@ use crate::table::Handler;
 /// Every implemented command (or `container|subcommand`) and its handler.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
+        config::HANDLERS,
         connection::HANDLERS,
         keys::HANDLERS,
         pubsub::HANDLERS,
