@@ -166,6 +166,23 @@ impl Engine {
     /// Refuses a command (`rejectCommand`): the error reply, the rejected-calls counter, and
     /// inside MULTI the mark that makes EXEC abort.
     fn reject(&mut self, client: &mut Client, msg: &str, cmd: Option<&Command>) {
+        if cmd.is_some_and(|c| c.name == "exec") {
+            // `execCommandAbort`: a refused EXEC discards the transaction and names why.
+            let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
+            client.multi = None;
+            client.multi_dirty = false;
+            crate::commands::transactions::unwatch_all(self, client);
+            client.out.error(&format!(
+                "EXECABORT Transaction discarded because of: {reason}"
+            ));
+            self.drain_errors(client);
+            if let Some(cmd) = cmd {
+                cmd.stats
+                    .rejected_calls
+                    .set(cmd.stats.rejected_calls.get() + 1);
+            }
+            return;
+        }
         client.out.error(msg);
         self.drain_errors(client);
         if let Some(cmd) = cmd {
