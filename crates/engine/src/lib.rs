@@ -28,6 +28,7 @@ pub mod commands;
 pub mod ctx;
 pub mod digest;
 pub mod errors;
+pub mod evict;
 pub mod exec;
 pub mod expire;
 pub mod meta;
@@ -224,6 +225,8 @@ pub struct ServerFacts {
     pub os: String,
     pub arch_bits: u32,
     pub used_memory: fn() -> MemoryStats,
+    /// A cheap reading of allocated bytes for maxmemory checks before each command.
+    pub used_memory_fast: fn() -> u64,
     /// Changes the working directory (CONFIG SET dir); returns the new absolute path.
     pub chdir: fn(&str) -> Result<String, String>,
     /// Rewrites the config file (CONFIG REWRITE); the error is the reply text.
@@ -265,6 +268,7 @@ impl Default for ServerFacts {
             os: String::new(),
             arch_bits: 64,
             used_memory: no_memory_stats,
+            used_memory_fast: || 0,
             chdir: no_chdir,
             rewrite_config: no_rewrite,
         }

@@ -57,30 +57,33 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let io = Rc::new(ClientIo::default());
-    let id = {
+    let admitted = {
         let mut eng = shared.engine.borrow_mut();
         let now = crate::log::now_ms();
+        let protected = shared.settings.borrow().protected_mode;
         if eng.connected_clients() >= eng.conf.maxclients {
             eng.stats.rejected_connections += 1;
-            drop(eng);
-            let _ = stream.write_all(MAXCLIENTS).await;
-            return;
-        }
-        let protected = shared.settings.borrow().protected_mode;
-        if protected && eng.conf.requirepass.is_none() && !peer.local {
+            Err(MAXCLIENTS)
+        } else if protected && eng.conf.requirepass.is_none() && !peer.local {
             eng.stats.rejected_connections += 1;
-            drop(eng);
-            let _ = stream.write_all(PROTECTED.as_bytes()).await;
+            Err(PROTECTED.as_bytes())
+        } else {
+            let id = eng.add_client(ClientKind::Normal, io.clone(), now);
+            if let Some(c) = eng.clients.get_mut(&id) {
+                c.addr = peer.addr.clone();
+                c.laddr = peer.laddr.clone();
+                c.local = peer.local;
+                c.fd = peer.fd;
+            }
+            Ok(id)
+        }
+    };
+    let id = match admitted {
+        Ok(id) => id,
+        Err(refusal) => {
+            let _ = stream.write_all(refusal).await;
             return;
         }
-        let id = eng.add_client(ClientKind::Normal, io.clone(), now);
-        if let Some(c) = eng.clients.get_mut(&id) {
-            c.addr = peer.addr.clone();
-            c.laddr = peer.laddr.clone();
-            c.local = peer.local;
-            c.fd = peer.fd;
-        }
-        id
     };
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = RequestDecoder::new();

@@ -72,13 +72,16 @@ impl Default for Settings {
     }
 }
 
+/// A consumer of the replication stream's bytes, called in stream order.
+pub type StreamTap = Box<dyn FnMut(&[u8])>;
+
 pub struct Shared {
     pub engine: RefCell<Engine>,
     pub settings: RefCell<Settings>,
     pub stop: Notify,
     /// Every byte of the replication stream handed out so far goes to these consumers
     /// (backlog, replicas and AOF attach here in later issues).
-    pub stream_taps: RefCell<Vec<Box<dyn FnMut(&[u8])>>>,
+    pub stream_taps: RefCell<Vec<StreamTap>>,
 }
 
 impl Shared {

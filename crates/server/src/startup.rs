@@ -158,6 +158,7 @@ async fn serve(
     engine.info.rewrite_config = rewrite_config;
     engine.info.start_ms = log::now_ms();
     engine.info.used_memory = crate::mem::read;
+    engine.info.used_memory_fast = crate::mem::used_fast;
     engine.info.run_id = run_id(seed);
     engine.info.executable = std::env::current_exe()
         .map(|p| p.display().to_string())

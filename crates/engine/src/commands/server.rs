@@ -68,51 +68,11 @@ pub fn monitor(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     ctx.ok();
 }
 
-/// Frees memory per `maxmemory-policy` until under `maxmemory`. Returns true when the server
-/// is still over the limit (the caller refuses denyoom commands with OOM).
+/// Frees memory per `maxmemory-policy` until under `maxmemory` (see `crate::evict`).
+/// Returns true when the server is still over the limit.
 pub fn perform_evictions(eng: &mut Engine, _now_ms: i64) -> bool {
-    let limit = eng.conf.maxmemory;
-    if limit == 0 {
-        return false;
-    }
-    let used = || (eng.info.used_memory)().allocated;
-    if used() <= limit {
-        return false;
-    }
-    let policy = eng.conf.maxmemory_policy.clone();
-    if policy == "noeviction" {
-        return true;
-    }
-    let volatile = policy.starts_with("volatile");
-    // Evict in small rounds, re-reading the allocator, until under the limit or out of
-    // candidates. Random sampling stands in for every policy's pool for now.
-    for _ in 0..1024 {
-        if (eng.info.used_memory)().allocated <= limit {
-            return false;
-        }
-        let mut victim = None;
-        for (i, db) in eng.dbs.iter().enumerate() {
-            let e = if volatile {
-                db.random_expiring(&mut eng.rng)
-            } else {
-                db.random_entry(&mut eng.rng)
-            };
-            if let Some(e) = e {
-                victim = Some((i, e.key.to_vec()));
-                break;
-            }
-        }
-        let Some((db, key)) = victim else { return true };
-        eng.dbs[db].remove(&key);
-        eng.stats.evicted_keys += 1;
-        let del: &[u8] = if eng.conf.lazyfree_lazy_expire {
-            b"UNLINK"
-        } else {
-            b"DEL"
-        };
-        eng.stream.append_now(db, &[del, &key]);
-    }
-    (eng.info.used_memory)().allocated > limit
+    let used = eng.info.used_memory_fast;
+    eng.evict_until_under(&used)
 }
 
 pub fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
