@@ -204,6 +204,8 @@ pub struct Engine {
     pub config: redoubt_config::Config,
     /// The config file's absolute path, for CONFIG REWRITE; `None` without one.
     pub config_file: Option<String>,
+    /// Lines DEBUG LOG asked to write; the server logs them after the batch.
+    pub log_requests: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,6 +297,7 @@ impl Engine {
             now_ms: 0,
             config: redoubt_config::Config::new(),
             config_file: None,
+            log_requests: Vec::new(),
         }
     }
 

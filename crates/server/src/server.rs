@@ -96,6 +96,9 @@ impl Shared {
 
     /// The end-of-batch step: the stream's new bytes go to every consumer, in order.
     pub fn end_batch(&self, eng: &mut Engine) {
+        for line in eng.log_requests.drain(..) {
+            crate::warning!("DEBUG LOG: {line}");
+        }
         let bytes = eng.end_batch();
         if !bytes.is_empty() {
             for tap in self.stream_taps.borrow_mut().iter_mut() {

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod debug;
 pub mod keys;
 pub mod pubsub;
 pub mod server;
@@ -16,6 +17,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
         config::HANDLERS,
         connection::HANDLERS,
+        debug::HANDLERS,
         keys::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,

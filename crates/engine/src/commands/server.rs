@@ -160,55 +160,6 @@ pub fn time(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     out.bulk_int(now_us % 1_000_000);
 }
 
-pub fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    let sub = argv[1].to_ascii_lowercase();
-    match (sub.as_slice(), argv.len()) {
-        (b"digest", 2) => {
-            let d = crate::digest::dataset_digest(ctx.eng);
-            ctx.out().simple(&crate::digest::hex(&d));
-        }
-        (b"digest-value", _) => {
-            let db = ctx.client.db;
-            let mut lines = Vec::new();
-            for key in &argv[2..] {
-                let mut d = [0u8; 20];
-                if let Some(e) = ctx.eng.dbs[db].get_raw(key) {
-                    crate::digest::value_digest(&mut d, e);
-                }
-                lines.push(crate::digest::hex(&d));
-            }
-            let out = ctx.out();
-            out.array_len(lines.len());
-            for l in lines {
-                out.simple(&l);
-            }
-        }
-        (b"sleep", 3) => {
-            // Like Redis, DEBUG SLEEP blocks the whole server: that is its purpose.
-            let secs: f64 = std::str::from_utf8(&argv[2])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0.0);
-            if secs > 0.0 && secs.is_finite() {
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
-            }
-            ctx.ok();
-        }
-        (b"set-active-expire", 3) => {
-            let on = redoubt_keyspace::num::string2ll(&argv[2]).unwrap_or(0) != 0;
-            ctx.eng.conf.active_expire_enabled = on;
-            ctx.ok();
-        }
-        _ => {
-            let msg = format!(
-                "ERR unknown subcommand '{}'. Try DEBUG HELP.",
-                errors::c_str_trunc(&argv[1], 128)
-            );
-            ctx.error(&msg);
-        }
-    }
-}
-
 /// This family's commands (see `commands::all`).
 pub static HANDLERS: &[(&str, Handler)] = &[
     ("dbsize", dbsize),
@@ -217,5 +168,4 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("swapdb", swapdb),
     ("time", time),
     ("monitor", monitor),
-    ("debug", debug),
 ];
