@@ -380,13 +380,13 @@ mod tests {
         };
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
         assert_eq!(
-            d.decode(&mut buf, &lim).unwrap_err().0,
+            d.decode(&mut buf, &lim).expect_err("refused").0,
             "unauthenticated multibulk length"
         );
         let mut d = RequestDecoder::new();
         let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
         assert_eq!(
-            d.decode(&mut buf, &lim).unwrap_err().0,
+            d.decode(&mut buf, &lim).expect_err("refused").0,
             "unauthenticated bulk length"
         );
     }

@@ -254,6 +254,8 @@ fn protocol(ctx: &mut Ctx<'_>, kind: &[u8]) {
     match kind.to_ascii_lowercase().as_slice() {
         b"string" => out.bulk(b"Hello World"),
         b"integer" => out.int(12345),
+        // Redis's literal, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         b"double" => out.double(3.141),
         b"bignum" => out.bignum("1234567999999999999999999999999999999"),
         b"null" => out.null(),
