@@ -30,6 +30,7 @@ pub mod digest;
 pub mod errors;
 pub mod exec;
 pub mod expire;
+pub mod lru;
 pub mod meta;
 pub mod pubsub;
 pub mod stats;
@@ -110,6 +111,8 @@ pub struct Engine {
     pub shutdown: Option<ShutdownRequest>,
     /// Server facts the engine reports but does not own (INFO server section).
     pub info: ServerFacts,
+    /// Access words of Redis's shared integer objects (see [`lru`]).
+    pub shared_ints: lru::SharedInts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +184,7 @@ impl Engine {
             next_client_id: 1,
             shutdown: None,
             info: ServerFacts::default(),
+            shared_ints: lru::SharedInts::default(),
         }
     }
 

@@ -2,8 +2,11 @@
 //! `HANDLERS`; arity, flags and key positions come from Redis's metadata (`crate::meta`).
 
 pub mod connection;
+pub mod expire;
 pub mod keys;
 pub mod pubsub;
+#[cfg(test)]
+mod replay_tests;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -14,6 +17,7 @@ use crate::table::Handler;
 pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
         connection::HANDLERS,
+        expire::HANDLERS,
         keys::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,
