@@ -52,85 +52,6 @@ impl Policy {
     }
 }
 
-/// Redis's 24-bit LRU clock in seconds (`LRU_CLOCK_RESOLUTION` 1000 ms).
-pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
-
-pub fn lru_clock(now_ms: i64) -> u32 {
-    ((now_ms / 1000) as u32) & LRU_CLOCK_MAX
-}
-
-/// `estimateObjectIdleTime`, in ms, from an entry's LRU stamp.
-pub fn idle_ms(lru: u32, now_ms: i64) -> u64 {
-    let clock = lru_clock(now_ms);
-    let secs = if clock >= lru {
-        clock - lru
-    } else {
-        clock + (LRU_CLOCK_MAX - lru)
-    };
-    u64::from(secs) * 1000
-}
-
-/// LFU data in the same 24 bits: the last decrement time in minutes (16 bits) and a
-/// logarithmic access counter (8 bits), as Redis's `LFULogIncr` / `LFUDecrAndReturn`.
-pub mod lfu {
-    pub const INIT_VAL: u8 = 5;
-
-    pub fn minutes(now_ms: i64) -> u32 {
-        ((now_ms / 60_000) as u32) & 0xFFFF
-    }
-
-    pub fn pack(ldt: u32, counter: u8) -> u32 {
-        (ldt << 8) | u32::from(counter)
-    }
-
-    pub fn counter(lru: u32) -> u8 {
-        (lru & 0xFF) as u8
-    }
-
-    fn elapsed_minutes(ldt: u32, now_ms: i64) -> u32 {
-        let now = minutes(now_ms);
-        if now >= ldt {
-            now - ldt
-        } else {
-            65535 - ldt + now
-        }
-    }
-
-    /// The counter after decay (`LFUDecrAndReturn`).
-    pub fn decayed(lru: u32, now_ms: i64, decay_time: u32) -> u8 {
-        let ldt = lru >> 8;
-        let c = counter(lru);
-        let periods = elapsed_minutes(ldt, now_ms)
-            .checked_div(decay_time)
-            .unwrap_or(0);
-        if periods > 0 {
-            c.saturating_sub(periods.min(255) as u8)
-        } else {
-            c
-        }
-    }
-
-    /// Logarithmic increment with probability 1/((c - INIT_VAL) * log_factor + 1).
-    pub fn log_incr(c: u8, log_factor: u32, rand01: f64) -> u8 {
-        if c == 255 {
-            return 255;
-        }
-        let base = f64::from(c.saturating_sub(INIT_VAL));
-        let p = 1.0 / (base * f64::from(log_factor) + 1.0);
-        if rand01 < p {
-            c + 1
-        } else {
-            c
-        }
-    }
-
-    /// The new LFU field after an access (`updateLFU`).
-    pub fn on_access(lru: u32, now_ms: i64, log_factor: u32, decay_time: u32, rand01: f64) -> u32 {
-        let c = decayed(lru, now_ms, decay_time);
-        pack(minutes(now_ms), log_incr(c, log_factor, rand01))
-    }
-}
-
 /// One eviction candidate: higher score is evicted first.
 #[derive(Debug, Clone)]
 struct Candidate {
@@ -152,7 +73,7 @@ impl Engine {
             return true;
         }
         let samples = self.config.get_int("maxmemory-samples").clamp(1, 64) as usize;
-        let decay = self.config.get_int("lfu-decay-time").max(0) as u32;
+        let decay = self.conf.lfu_decay_time;
         let now = self.now_ms;
         let mut pool: Vec<Candidate> = Vec::with_capacity(POOL_SIZE);
         // Bounded work per call, like Redis's eviction time limit; the next command retries.
@@ -220,9 +141,11 @@ impl Engine {
                 };
                 let Some(e) = e else { break };
                 let score = match policy {
-                    Policy::AllKeysLru | Policy::VolatileLru => idle_ms(e.lru, now),
+                    Policy::AllKeysLru | Policy::VolatileLru => {
+                        crate::lru::estimate_idle_ms(e.lru, now)
+                    }
                     Policy::AllKeysLfu | Policy::VolatileLfu => {
-                        255 - u64::from(lfu::decayed(e.lru, now, decay))
+                        255 - u64::from(crate::lru::lfu_decr_and_return(e.lru, now, decay))
                     }
                     // Sooner expiry is better.
                     _ => u64::MAX - e.expire_at_ms.max(0) as u64,
@@ -255,31 +178,5 @@ impl Engine {
         let del: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
         self.stream.append_now(db, &[del, key]);
         self.touch_watched_outside_command(db, key);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idle_time_wraps_like_redis() {
-        let now = 1_700_000_000_000;
-        assert_eq!(idle_ms(lru_clock(now), now), 0);
-        assert_eq!(idle_ms(lru_clock(now - 5_000), now), 5_000);
-    }
-
-    #[test]
-    fn lfu_counter_grows_logarithmically_and_decays() {
-        let mut c = lfu::INIT_VAL;
-        for _ in 0..100 {
-            c = lfu::log_incr(c, 10, 0.0);
-        }
-        assert_eq!(c, 105);
-        assert_eq!(lfu::log_incr(255, 10, 0.0), 255);
-        assert_eq!(lfu::log_incr(100, 10, 0.5), 100);
-        let now = 1_700_000_000_000;
-        let lru = lfu::pack(lfu::minutes(now - 3 * 60_000), 10);
-        assert_eq!(lfu::decayed(lru, now, 1), 7);
     }
 }

@@ -119,7 +119,13 @@ impl Engine {
             return;
         }
         self.call(client, cmd, &argv, now_ms, false);
-        self.stream.commit_staged();
+        if cmd.has(flags::TOUCHES_ARBITRARY_KEYS) {
+            // SCAN and RANDOMKEY may expire many unrelated keys: Redis 7.0 propagates those
+            // DELs unwrapped, as active expiry does (`propagatePendingCommands`).
+            self.stream.commit_staged_unwrapped();
+        } else {
+            self.stream.commit_staged();
+        }
     }
 
     /// Runs a command's handler and does the bookkeeping around it (Redis's `call`).
@@ -139,6 +145,7 @@ impl Engine {
             crate::commands::server::feed_monitors(self, client, argv, now_ms);
         }
         let errors_before = client.out.errors;
+        self.set_new_key_clock(now_ms);
         let mut ctx = Ctx {
             eng: self,
             client,

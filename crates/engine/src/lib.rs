@@ -31,6 +31,7 @@ pub mod errors;
 pub mod evict;
 pub mod exec;
 pub mod expire;
+pub mod lru;
 pub mod meta;
 pub mod pubsub;
 pub mod stats;
@@ -73,6 +74,8 @@ pub struct RuntimeConf {
     pub obuf_limits: [ObufLimit; 3],
     pub enable_debug_command: Protected,
     pub enable_module_command: Protected,
+    pub lfu_log_factor: f64,
+    pub lfu_decay_time: u32,
 }
 
 /// `enable-debug-command` / `enable-module-command` / `enable-protected-configs`.
@@ -135,6 +138,8 @@ impl RuntimeConf {
             obuf_limits: [obuf(0), obuf(1), obuf(2)],
             enable_debug_command: protected("enable-debug-command"),
             enable_module_command: protected("enable-module-command"),
+            lfu_log_factor: cfg.get_int("lfu-log-factor").max(0) as f64,
+            lfu_decay_time: cfg.get_int("lfu-decay-time").max(0) as u32,
         }
     }
 }
@@ -175,6 +180,8 @@ impl Default for RuntimeConf {
             ],
             enable_debug_command: Protected::No,
             enable_module_command: Protected::No,
+            lfu_log_factor: 10.0,
+            lfu_decay_time: 1,
         }
     }
 }
@@ -206,6 +213,8 @@ pub struct Engine {
     pub config_file: Option<String>,
     /// Lines DEBUG LOG asked to write; the server logs them after the batch.
     pub log_requests: Vec<String>,
+    /// Access words of Redis's shared integer objects (see [`lru`]).
+    pub shared_ints: lru::SharedInts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +307,7 @@ impl Engine {
             config: redoubt_config::Config::new(),
             config_file: None,
             log_requests: Vec::new(),
+            shared_ints: lru::SharedInts::default(),
         }
     }
 

@@ -42,6 +42,9 @@ pub struct Db {
     expires: Vec<u32>,
     len: usize,
     hasher: hashbrown::DefaultHashBuilder,
+    /// The `lru` word new entries start with (Redis's `createObject` reads the LRU clock or
+    /// the LFU initial value). The engine sets it before each command; see engine `lru.rs`.
+    pub lru_for_new: u32,
 }
 
 /// One SCAN step's result: the keys seen and the next cursor (0 when done).
@@ -122,7 +125,7 @@ impl Db {
             value,
             expire_at_ms: NO_EXPIRE,
             exp_pos: 0,
-            lru: 0,
+            lru: self.lru_for_new,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -178,6 +181,7 @@ impl Db {
     pub fn clear(&mut self) {
         *self = Db {
             hasher: self.hasher.clone(),
+            lru_for_new: self.lru_for_new,
             ..Db::default()
         };
     }

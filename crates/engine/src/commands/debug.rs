@@ -177,34 +177,34 @@ fn len_prefix(n: usize) -> usize {
     }
 }
 
-/// Shared small integers report Redis's OBJ_SHARED_REFCOUNT (INT_MAX).
-pub fn refcount(ctx: &Ctx<'_>, v: &Value) -> i64 {
-    let lru_or_lfu = ctx.eng.conf.maxmemory > 0
-        && (ctx.eng.conf.maxmemory_policy.contains("lru")
-            || ctx.eng.conf.maxmemory_policy.contains("lfu"));
-    match v {
-        Value::Str(StrVal::Int(n)) if (0..10000).contains(n) && !lru_or_lfu => i64::from(i32::MAX),
-        _ => 1,
-    }
-}
-
 fn object(ctx: &mut Ctx<'_>, key: &[u8]) {
     let db = ctx.client.db;
     let now = ctx.now_ms;
+    let policy = ctx.eng.lru_policy();
     let Some(e) = ctx.eng.dbs[db].get_raw(key) else {
         ctx.error(errors::NO_SUCH_KEY);
         return;
     };
     let addr = std::ptr::from_ref(e) as usize;
+    let shared = crate::lru::shared_index(&e.value, policy);
     let Value::Str(sv) = &e.value;
-    let line = format!(
-        "Value at:{:#x} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+    let head = format!(
+        "Value at:{:#x} refcount:{} encoding:{} serializedlength:{}",
         addr,
-        refcount(ctx, &e.value),
+        if shared.is_some() {
+            crate::lru::OBJ_SHARED_REFCOUNT
+        } else {
+            1
+        },
         e.value.encoding_name(),
         rdb_string_len(sv),
-        e.lru & crate::evict::LRU_CLOCK_MAX,
-        crate::evict::idle_ms(e.lru, now) / 1000
+    );
+    // Shared integers carry the shared object's access word, as in Redis.
+    let word = ctx.eng.access_word(e.lru, shared, now);
+    let line = format!(
+        "{head} lru:{} lru_seconds_idle:{}",
+        word & crate::lru::LRU_CLOCK_MAX,
+        crate::lru::estimate_idle_ms(word, now) / 1000
     );
     ctx.out().simple(&line);
 }

@@ -4,8 +4,11 @@
 pub mod config;
 pub mod connection;
 pub mod debug;
+pub mod expire;
 pub mod keys;
 pub mod pubsub;
+#[cfg(test)]
+mod replay_tests;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -18,6 +21,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         config::HANDLERS,
         connection::HANDLERS,
         debug::HANDLERS,
+        expire::HANDLERS,
         keys::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,
