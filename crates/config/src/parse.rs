@@ -204,6 +204,16 @@ impl Config {
                 self.put(m.id, Value::Dir(cwd));
                 return Ok(());
             }
+            // A multi-argument directive given as one non-empty argument is split by spaces
+            // (Redis 7.0: so `--save "900 1"` and `--client-output-buffer-limit "pubsub ..."`
+            // work from the command line).
+            if dir.is_multi_arg() && argv.len() == 2 && !argv[1].is_empty() {
+                let split = split_args(&argv[1]).unwrap_or_default();
+                let args: Vec<&[u8]> = split.iter().map(Vec::as_slice).collect();
+                self.set_from_args(m.id, &args, Origin::File)
+                    .map_err(LineError::Msg)?;
+                return Ok(());
+            }
             let args: Vec<&[u8]> = argv[1..].iter().map(Vec::as_slice).collect();
             self.set_from_args(m.id, &args, Origin::File)
                 .map_err(LineError::Msg)?;
