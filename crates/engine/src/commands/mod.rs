@@ -1,8 +1,10 @@
 //! Command handlers, one module per family. Each module lists its commands in its own
 //! `HANDLERS`; arity, flags and key positions come from Redis's metadata (`crate::meta`).
 
+pub mod bits;
 pub mod connection;
 pub mod keys;
+pub mod lcs;
 pub mod pubsub;
 pub mod server;
 pub mod strings;
@@ -13,8 +15,10 @@ use crate::table::Handler;
 /// Every implemented command (or `container|subcommand`) and its handler.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
+        bits::HANDLERS,
         connection::HANDLERS,
         keys::HANDLERS,
+        lcs::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,
         strings::HANDLERS,
