@@ -100,6 +100,8 @@ pub struct Client {
     pub authenticated: bool,
     pub addr: String,
     pub laddr: String,
+    /// Connected over loopback or a unix socket (Redis's `islocalClient`).
+    pub local: bool,
     pub fd: i64,
     pub created_ms: i64,
     pub last_interaction_ms: i64,
@@ -120,6 +122,8 @@ pub struct Client {
     pub last_cmd: String,
     /// Flags for CLIENT LIST beyond the above (e.g. 'r' readonly), kept minimal.
     pub query_buf_len: usize,
+    /// When the output buffer first went over the soft limit (client-output-buffer-limit).
+    pub obuf_soft_since_ms: Option<i64>,
     pub argv_mem: usize,
 }
 
@@ -143,6 +147,7 @@ impl Client {
             authenticated,
             addr: String::new(),
             laddr: String::new(),
+            local: true,
             fd: -1,
             created_ms: now_ms,
             last_interaction_ms: now_ms,
@@ -159,6 +164,7 @@ impl Client {
             monitor: false,
             last_cmd: "NULL".into(),
             query_buf_len: 0,
+            obuf_soft_since_ms: None,
             argv_mem: 0,
         }
     }

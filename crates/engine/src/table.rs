@@ -64,6 +64,15 @@ pub struct CommandStats {
     pub failed_calls: Cell<u64>,
 }
 
+impl CommandStats {
+    pub fn reset(&self) {
+        self.calls.set(0);
+        self.usec.set(0);
+        self.rejected_calls.set(0);
+        self.failed_calls.set(0);
+    }
+}
+
 pub struct Command {
     /// Redis's `fullname`: `get`, or `config|get` for a subcommand.
     pub name: String,

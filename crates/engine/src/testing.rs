@@ -18,7 +18,12 @@ impl Default for TestEngine {
 
 impl TestEngine {
     pub fn new() -> Self {
-        let mut eng = Engine::new(RuntimeConf::default(), 42);
+        // Tests use DEBUG DIGEST freely; production defaults refuse DEBUG as Redis 7.0 does.
+        let conf = RuntimeConf {
+            enable_debug_command: crate::Protected::Yes,
+            ..RuntimeConf::default()
+        };
+        let mut eng = Engine::new(conf, 42);
         let id = eng.add_client(ClientKind::Normal, Rc::new(ClientIo::default()), 1_000_000);
         TestEngine {
             eng,

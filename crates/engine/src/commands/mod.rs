@@ -2,7 +2,9 @@
 //! `HANDLERS`; arity, flags and key positions come from Redis's metadata (`crate::meta`).
 
 pub mod bits;
+pub mod config;
 pub mod connection;
+pub mod debug;
 pub mod keys;
 pub mod lcs;
 pub mod pubsub;
@@ -16,7 +18,9 @@ use crate::table::Handler;
 pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
         bits::HANDLERS,
+        config::HANDLERS,
         connection::HANDLERS,
+        debug::HANDLERS,
         keys::HANDLERS,
         lcs::HANDLERS,
         pubsub::HANDLERS,
