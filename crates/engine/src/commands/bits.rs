@@ -151,9 +151,11 @@ fn unit_arg(out: &mut ReplyBuf, arg: &[u8]) -> Option<bool> {
     }
 }
 
-/// BITCOUNT/BITPOS index rules: negative indexes count from the end of `total` units, and
-/// both ends are clamped. The result may be empty (start > end).
-fn clamp_range(total: i64, mut start: i64, mut end: i64) -> (i64, i64) {
+/// BITCOUNT/BITPOS index rules: negative indexes count from the end, both ends are clamped
+/// to the string, in bytes or (`is_bit`) bits. The bit range selected, or None when empty.
+fn bit_range(len: i64, start: i64, end: i64, is_bit: bool) -> Option<(u64, u64)> {
+    let total = if is_bit { len * 8 } else { len };
+    let (mut start, mut end) = (start, end);
     if start < 0 {
         start += total;
     }
@@ -165,7 +167,15 @@ fn clamp_range(total: i64, mut start: i64, mut end: i64) -> (i64, i64) {
     if end >= total {
         end = total - 1;
     }
-    (start, end)
+    if start > end {
+        return None;
+    }
+    let (start, end) = (start as u64, end as u64);
+    Some(if is_bit {
+        (start, end)
+    } else {
+        (start * 8, end * 8 + 7)
+    })
 }
 
 /// Set bits among bits `first..=last` of `v` (in range, first <= last).
@@ -192,7 +202,7 @@ pub fn bitcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             return;
         };
         let len = v.len() as i64;
-        let (first, last) = if argc == 4 || argc == 5 {
+        let range = if argc == 4 || argc == 5 {
             let Some(start) = range_arg(out, &argv[2]) else {
                 return;
             };
@@ -211,22 +221,16 @@ pub fn bitcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             } else {
                 false
             };
-            if is_bit {
-                clamp_range(len * 8, start, end)
-            } else {
-                let (s, e) = clamp_range(len, start, end);
-                (s * 8, e * 8 + 7)
-            }
+            bit_range(len, start, end, is_bit)
         } else if argc == 2 {
-            (0, len * 8 - 1)
+            bit_range(len, 0, -1, false)
         } else {
             out.error(errors::SYNTAX);
             return;
         };
-        if first > last {
-            out.int(0);
-        } else {
-            out.int(count_bits(v, first as u64, last as u64) as i64);
+        match range {
+            Some((first, last)) => out.int(count_bits(v, first, last) as i64),
+            None => out.int(0),
         }
     });
     if r.is_err() {
@@ -292,7 +296,7 @@ pub fn bitpos(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         };
         let len = v.len() as i64;
         let mut end_given = false;
-        let (first, last) = if (4..=6).contains(&argc) {
+        let range = if (4..=6).contains(&argc) {
             let Some(start) = range_arg(out, &argv[3]) else {
                 return;
             };
@@ -315,26 +319,21 @@ pub fn bitpos(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             } else {
                 len - 1
             };
-            if is_bit {
-                clamp_range(len * 8, start, end)
-            } else {
-                let (s, e) = clamp_range(len, start, end);
-                (s * 8, e * 8 + 7)
-            }
+            bit_range(len, start, end, is_bit)
         } else if argc == 3 {
-            (0, len * 8 - 1)
+            bit_range(len, 0, -1, false)
         } else {
             out.error(errors::SYNTAX);
             return;
         };
-        if first > last {
+        let Some((first, last)) = range else {
             out.int(-1);
             return;
-        }
-        let pos = match find_bit(v, first as u64, last as u64, bit as u8) {
+        };
+        let pos = match find_bit(v, first, last, bit as u8) {
             Some(p) => p as i64,
             None if bit == 1 || end_given => -1,
-            None => last + 1,
+            None => last as i64 + 1,
         };
         out.int(pos);
     });

@@ -581,10 +581,10 @@ pub fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let Some(v) = raw_bytes_mut(&mut ctx.eng.dbs[db], key) else {
         unreachable!("SETRANGE target exists as a string");
     };
-    // The length check above bounds `offset + len` by proto-max-bulk-len (or the master's
-    // word), so it fits in usize.
+    // The length check bounds `offset + len` by proto-max-bulk-len; only the master link is
+    // trusted past it.
     let start = offset as usize;
-    let end = start + value.len();
+    let end = start.saturating_add(value.len());
     if v.len() < end {
         v.resize(end, 0);
     }
@@ -709,6 +709,37 @@ pub fn decrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     incr_generic(ctx, argv, -by);
 }
 
+/// INCRBYFLOAT: x87 long-double arithmetic and formatting (`redoubt_keyspace::num`), the TTL
+/// kept, the result stored as a plain string (never `int`-encoded); propagated as
+/// `SET key result KEEPTTL` so replicas need not repeat the arithmetic.
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let key = &argv[1];
+    let current = match ctx.lookup_write(key) {
+        None => b"0".to_vec(),
+        Some(e) => match &e.value {
+            Value::Str(s) => s.to_vec(),
+            #[allow(unreachable_patterns)]
+            _ => {
+                ctx.error(errors::WRONGTYPE);
+                return;
+            }
+        },
+    };
+    let new = match redoubt_keyspace::num::incrbyfloat(&current, &argv[2]) {
+        Ok(v) => v,
+        Err(e) => {
+            ctx.error(e.message());
+            return;
+        }
+    };
+    let db = ctx.client.db;
+    ctx.eng.dbs[db].set(key, Value::Str(StrVal::no_int(&new)), true);
+    ctx.signal_modified(db, key);
+    ctx.dirty(1);
+    ctx.propagate(&[b"SET", key, &new, b"KEEPTTL"]);
+    ctx.out().bulk(&new);
+}
+
 /// This family's commands (see `commands::all`).
 pub static HANDLERS: &[(&str, Handler)] = &[
     ("get", get),
@@ -731,8 +762,9 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("decr", decr),
     ("incrby", incrby),
     ("decrby", decrby),
+    ("incrbyfloat", incrbyfloat),
 ];
 
 #[cfg(test)]
 #[path = "strings_tests.rs"]
-mod tests;
+pub(crate) mod tests;
