@@ -1,11 +1,13 @@
 //! Command handlers, one module per family. Each module lists its commands in its own
 //! `HANDLERS`; arity, flags and key positions come from Redis's metadata (`crate::meta`).
 
+pub mod bits;
 pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
 pub mod keys;
+pub mod lcs;
 pub mod pubsub;
 #[cfg(test)]
 mod replay_tests;
@@ -18,11 +20,13 @@ use crate::table::Handler;
 /// Every implemented command (or `container|subcommand`) and its handler.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
+        bits::HANDLERS,
         config::HANDLERS,
         connection::HANDLERS,
         debug::HANDLERS,
         expire::HANDLERS,
         keys::HANDLERS,
+        lcs::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,
         strings::HANDLERS,
