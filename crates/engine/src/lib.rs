@@ -31,6 +31,7 @@ pub mod errors;
 pub mod evict;
 pub mod exec;
 pub mod expire;
+pub mod hooks;
 pub mod lru;
 pub mod meta;
 pub mod pubsub;
@@ -213,6 +214,8 @@ pub struct Engine {
     pub config_file: Option<String>,
     /// Lines DEBUG LOG asked to write; the server logs them after the batch.
     pub log_requests: Vec<String>,
+    /// The process around the engine (files, listeners), for CONFIG SET/REWRITE.
+    pub hooks: Rc<dyn hooks::ServerHooks>,
     /// Access words of Redis's shared integer objects (see [`lru`]).
     pub shared_ints: lru::SharedInts,
 }
@@ -238,18 +241,6 @@ pub struct ServerFacts {
     pub used_memory: fn() -> MemoryStats,
     /// A cheap reading of allocated bytes for maxmemory checks before each command.
     pub used_memory_fast: fn() -> u64,
-    /// Changes the working directory (CONFIG SET dir); returns the new absolute path.
-    pub chdir: fn(&str) -> Result<String, String>,
-    /// Rewrites the config file (CONFIG REWRITE); the error is the reply text.
-    pub rewrite_config: fn(&str, &redoubt_config::Config) -> Result<(), String>,
-}
-
-fn no_chdir(_: &str) -> Result<String, String> {
-    Err("Operation not supported".into())
-}
-
-fn no_rewrite(_: &str, _: &redoubt_config::Config) -> Result<(), String> {
-    Err("ERR Rewriting config file: Operation not supported".into())
 }
 
 /// Allocator readings for INFO memory (filled by the server crate, which owns jemalloc).
@@ -280,8 +271,6 @@ impl Default for ServerFacts {
             arch_bits: 64,
             used_memory: no_memory_stats,
             used_memory_fast: || 0,
-            chdir: no_chdir,
-            rewrite_config: no_rewrite,
         }
     }
 }
@@ -307,6 +296,7 @@ impl Engine {
             config: redoubt_config::Config::new(),
             config_file: None,
             log_requests: Vec::new(),
+            hooks: Rc::new(hooks::NoHooks),
             shared_ints: lru::SharedInts::default(),
         }
     }
