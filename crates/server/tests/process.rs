@@ -277,3 +277,68 @@ fn config_set_port_and_bind_rebind_listeners() {
         || idle.is_closed(std::time::Instant::now() + Duration::from_millis(200)),
     );
 }
+
+#[test]
+fn daemonize_forks_writes_the_pidfile_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        l.local_addr().expect("addr").port()
+    };
+    let pidfile = dir.path().join("d.pid");
+    let status = std::process::Command::new(redoubt_harness::redoubt_binary().expect("binary"))
+        .args([
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .arg("--logfile")
+        .arg(dir.path().join("d.log"))
+        .status()
+        .expect("run");
+    assert!(
+        status.success(),
+        "the foreground process exits 0 after forking"
+    );
+    wait_for("the pidfile", Duration::from_secs(10), || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|s| s.trim().parse::<i32>().is_ok())
+    });
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    // If an assertion fails, the daemon must not outlive the test.
+    struct KillOnDrop(i32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &self.0.to_string()])
+                .status();
+        }
+    }
+    let _guard = KillOnDrop(pid);
+    let mut c = None;
+    wait_for("the daemon to answer", Duration::from_secs(10), || {
+        c = RawConn::connect(port).ok();
+        c.is_some()
+    });
+    let mut c = c.expect("connected");
+    assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
+    // Stop the daemon by the PID it wrote.
+    let st = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    wait_for(
+        "the daemon to exit and remove its pidfile",
+        Duration::from_secs(10),
+        || !pidfile.exists() && RawConn::connect(port).is_err(),
+    );
+}
