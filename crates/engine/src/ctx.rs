@@ -35,6 +35,10 @@ impl<'a> Ctx<'a> {
 
     /// Redis's `keyIsExpired`: strictly past the deadline.
     pub fn key_is_expired(&self, db: usize, key: &[u8]) -> bool {
+        // Most databases hold no TTLs: skip the lookup (this runs before every key access).
+        if self.eng.dbs[db].expires_len() == 0 {
+            return false;
+        }
         let at = self.eng.dbs[db].expire_of(key);
         at != NO_EXPIRE && self.now_ms > at
     }

@@ -14,7 +14,9 @@ pub struct ReplStream {
     offset: u64,
     /// Database of the last effect written; `None` forces a SELECT (new stream, new replica).
     selected_db: Option<usize>,
-    staged: Vec<(usize, Vec<Vec<u8>>)>,
+    /// Effects of the running command, encoded: (db, byte range in `staged_buf`).
+    staged: Vec<(usize, std::ops::Range<usize>)>,
+    staged_buf: BytesMut,
 }
 
 fn encode_into(buf: &mut BytesMut, args: &[&[u8]]) {
@@ -43,8 +45,9 @@ impl ReplStream {
 
     /// Stages one effect of the running command.
     pub fn stage(&mut self, db: usize, args: &[&[u8]]) {
-        self.staged
-            .push((db, args.iter().map(|a| a.to_vec()).collect()));
+        let start = self.staged_buf.len();
+        encode_into(&mut self.staged_buf, args);
+        self.staged.push((db, start..self.staged_buf.len()));
     }
 
     pub fn staged_len(&self) -> usize {
@@ -57,13 +60,13 @@ impl ReplStream {
             return;
         }
         let staged = std::mem::take(&mut self.staged);
+        let buf = self.staged_buf.split();
         let wrap = staged.len() > 1;
         if wrap {
             self.write_raw(None, &[b"MULTI"]);
         }
-        for (db, args) in &staged {
-            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-            self.write_raw(Some(*db), &refs);
+        for (db, range) in staged {
+            self.write_encoded(Some(db), &buf[range]);
         }
         if wrap {
             self.write_raw(None, &[b"EXEC"]);
@@ -73,9 +76,9 @@ impl ReplStream {
     /// Commits the staged effects one by one, without MULTI/EXEC (commands flagged
     /// `TOUCHES_ARBITRARY_KEYS`, whose only effects are independent expiry DELs).
     pub fn commit_staged_unwrapped(&mut self) {
-        for (db, args) in std::mem::take(&mut self.staged) {
-            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-            self.write_raw(Some(db), &refs);
+        let buf = self.staged_buf.split();
+        for (db, range) in std::mem::take(&mut self.staged) {
+            self.write_encoded(Some(db), &buf[range]);
         }
     }
 
@@ -89,17 +92,28 @@ impl ReplStream {
     }
 
     fn write_raw(&mut self, db: Option<usize>, args: &[&[u8]]) {
+        self.write_select(db);
         let before = self.pending.len();
-        if let Some(db) = db {
-            if self.selected_db != Some(db) {
-                let mut n = itoa::Buffer::new();
-                let d = n.format(db).as_bytes().to_vec();
-                encode_into(&mut self.pending, &[b"SELECT", &d]);
-                self.selected_db = Some(db);
-            }
-        }
         encode_into(&mut self.pending, args);
         self.offset += (self.pending.len() - before) as u64;
+    }
+
+    fn write_select(&mut self, db: Option<usize>) {
+        let Some(db) = db else { return };
+        if self.selected_db != Some(db) {
+            let before = self.pending.len();
+            let mut n = itoa::Buffer::new();
+            encode_into(&mut self.pending, &[b"SELECT", n.format(db).as_bytes()]);
+            self.selected_db = Some(db);
+            self.offset += (self.pending.len() - before) as u64;
+        }
+    }
+
+    /// Appends one encoded effect, preceded by a SELECT when its database differs.
+    fn write_encoded(&mut self, db: Option<usize>, encoded: &[u8]) {
+        self.write_select(db);
+        self.pending.extend_from_slice(encoded);
+        self.offset += encoded.len() as u64;
     }
 
     /// Hands out the bytes appended since the last call (end of batch).

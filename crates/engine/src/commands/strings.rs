@@ -307,7 +307,13 @@ fn set_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], val_at: usize, o: &ExtOpts, r:
         return;
     }
     let db = ctx.client.db;
-    ctx.eng.dbs[db].set(key, Value::Str(StrVal::encode(val)), o.keepttl);
+    let value = Value::Str(StrVal::encode(val));
+    if found {
+        ctx.eng.dbs[db].set(key, value, o.keepttl);
+    } else {
+        // Known absent: skip the second lookup.
+        ctx.eng.dbs[db].insert_new(key, value);
+    }
     ctx.signal_modified(db, key);
     ctx.dirty(1);
     if let Some(ms) = expire {
