@@ -40,10 +40,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// Redis's `expireIfNeeded`: deletes a logically expired key and records the DEL.
-    /// Returns true when the key was expired.
+    /// Returns true when the key was expired. During CLIENT PAUSE the key is reported
+    /// expired but kept, so a paused server emits no DEL.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         if !self.key_is_expired(db, key) {
             return false;
+        }
+        if self.eng.expire_paused(self.now_ms) {
+            return true;
         }
         self.eng.dbs[db].remove(key);
         self.eng.stats.expired_keys += 1;
@@ -60,7 +64,10 @@ impl<'a> Ctx<'a> {
     /// Looks a key up for reading: lazy expiry, keyspace hit/miss counters.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            self.eng.stats.keyspace_misses += 1;
+            return None;
+        }
         let found = self.eng.dbs[db].get_raw(key).is_some();
         if found {
             self.eng.stats.keyspace_hits += 1;
@@ -77,14 +84,15 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn lookup_write_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
         self.eng.dbs[db].get_raw_mut(key)
     }
 
     /// Existence without touching counters (EXISTS does count in Redis: use lookup_read).
     pub fn exists_in(&mut self, db: usize, key: &[u8]) -> bool {
-        self.expire_if_needed(db, key);
-        self.eng.dbs[db].get_raw(key).is_some()
+        !self.expire_if_needed(db, key) && self.eng.dbs[db].get_raw(key).is_some()
     }
 
     /// Records an effect in the current database.

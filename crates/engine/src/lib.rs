@@ -30,8 +30,11 @@ pub mod digest;
 pub mod errors;
 pub mod exec;
 pub mod expire;
+pub mod latency;
 pub mod meta;
+pub mod pause;
 pub mod pubsub;
+pub mod slowlog;
 pub mod stats;
 pub mod stream;
 pub mod table;
@@ -110,6 +113,14 @@ pub struct Engine {
     pub shutdown: Option<ShutdownRequest>,
     /// Server facts the engine reports but does not own (INFO server section).
     pub info: ServerFacts,
+    /// CLIENT PAUSE state; the server's connection loop postpones paused clients' commands.
+    pub pause: pause::ClientPause,
+    pub slowlog: slowlog::SlowLog,
+    /// Unix time in seconds of the last successful save (LASTSAVE, `rdb_last_save_time`).
+    /// A server that never saved reports its start time, as Redis does.
+    pub lastsave_s: i64,
+    /// `used_memory_startup`: the allocator's reading once the server is initialized.
+    pub mem_startup: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +142,36 @@ pub struct ServerFacts {
     pub os: String,
     pub arch_bits: u32,
     pub used_memory: fn() -> MemoryStats,
+    /// `master_replid`: 40 random hex digits chosen at startup.
+    pub replid: String,
+    /// A monotonic clock in microseconds, used only to measure command durations
+    /// (commandstats, latencystats, SLOWLOG); `now` remains the batch's argument.
+    pub clock_us: fn() -> u64,
+    /// CPU time used by the process (INFO cpu), read by the server crate.
+    pub cpu: fn() -> CpuUsage,
+    /// Physical memory of the machine in bytes (`total_system_memory`).
+    pub total_system_memory: u64,
+    /// `mem_allocator`, e.g. `jemalloc-5.3.0`.
+    pub mem_allocator: String,
+}
+
+/// CPU time in microseconds (getrusage), for INFO cpu.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuUsage {
+    pub sys_us: u64,
+    pub user_us: u64,
+    pub sys_children_us: u64,
+    pub user_children_us: u64,
+    pub sys_main_thread_us: u64,
+    pub user_main_thread_us: u64,
+}
+
+fn no_clock() -> u64 {
+    0
+}
+
+fn no_cpu() -> CpuUsage {
+    CpuUsage::default()
 }
 
 /// Allocator readings for INFO memory (filled by the server crate, which owns jemalloc).
@@ -160,6 +201,11 @@ impl Default for ServerFacts {
             os: String::new(),
             arch_bits: 64,
             used_memory: no_memory_stats,
+            replid: "0".repeat(40),
+            clock_us: no_clock,
+            cpu: no_cpu,
+            total_system_memory: 0,
+            mem_allocator: "libc".into(),
         }
     }
 }
@@ -181,6 +227,10 @@ impl Engine {
             next_client_id: 1,
             shutdown: None,
             info: ServerFacts::default(),
+            pause: pause::ClientPause::default(),
+            slowlog: slowlog::SlowLog::default(),
+            lastsave_s: 0,
+            mem_startup: 0,
         }
     }
 
@@ -210,6 +260,37 @@ impl Engine {
 
     pub fn put_client(&mut self, c: Box<Client>) {
         self.clients.insert(c.id, c);
+    }
+
+    /// CONFIG RESETSTAT: every counter INFO reports, per-command stats and latency
+    /// histograms, and error counts (Redis's `resetServerStats` + `resetCommandTableStats` +
+    /// `resetErrorTableStats`). `dirty` is not a statistic and survives.
+    pub fn reset_stats(&mut self) {
+        let dirty = self.stats.dirty;
+        self.stats = stats::Stats {
+            dirty,
+            ..stats::Stats::default()
+        };
+        for cmd in self.table.iter() {
+            cmd.stats.reset();
+            for sub in cmd.subcommands.values() {
+                sub.stats.reset();
+            }
+        }
+    }
+
+    /// Periodic bookkeeping from the server's cron: instantaneous metrics (sampled every
+    /// 100 ms as Redis's `trackInstantaneousMetric`) and the memory peak.
+    pub fn stats_cron(&mut self, now_ms: i64) {
+        let s = &mut self.stats;
+        let readings = [
+            s.total_commands_processed,
+            s.total_net_input_bytes,
+            s.total_net_output_bytes,
+        ];
+        s.inst.sample(now_ms, readings);
+        let used = (self.info.used_memory)().allocated;
+        self.stats.observe_memory(used);
     }
 
     /// True while this server replicates from a master (set by the replication issue).
