@@ -100,6 +100,8 @@ pub struct Client {
     pub authenticated: bool,
     pub addr: String,
     pub laddr: String,
+    /// Connected over loopback or a unix socket (Redis's `islocalClient`).
+    pub local: bool,
     pub fd: i64,
     pub created_ms: i64,
     pub last_interaction_ms: i64,
@@ -124,6 +126,8 @@ pub struct Client {
     /// connection: during a batch, the whole buffer the batch was decoded from.
     pub query_buf_len: usize,
     pub query_buf_free: usize,
+    /// When the output buffer first went over the soft limit (client-output-buffer-limit).
+    pub obuf_soft_since_ms: Option<i64>,
     /// Bytes of the arguments of the command being executed (`argv-mem`), 0 between them.
     pub argv_mem: usize,
     /// Connected through the unix socket (CLIENT LIST flag `U`).
@@ -150,6 +154,7 @@ impl Client {
             authenticated,
             addr: String::new(),
             laddr: String::new(),
+            local: true,
             fd: -1,
             created_ms: now_ms,
             last_interaction_ms: now_ms,
@@ -167,6 +172,7 @@ impl Client {
             last_cmd: "NULL".into(),
             query_buf_len: 0,
             query_buf_free: 0,
+            obuf_soft_since_ms: None,
             argv_mem: 0,
             unix_socket: false,
         }

@@ -41,7 +41,8 @@ impl<'a> Ctx<'a> {
 
     /// Redis's `expireIfNeeded`: deletes a logically expired key and records the DEL.
     /// Returns true when the key was expired. During CLIENT PAUSE the key is reported
-    /// expired but kept, so a paused server emits no DEL.
+    /// expired but kept, so a paused server emits no DEL: callers must then treat the key
+    /// as missing (the lookups below do).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         if !self.key_is_expired(db, key) {
             return false;
@@ -61,33 +62,63 @@ impl<'a> Ctx<'a> {
         true
     }
 
-    /// Looks a key up for reading: lazy expiry, keyspace hit/miss counters.
+    /// Looks a key up for reading (`lookupKeyRead`): lazy expiry, keyspace hit/miss counters,
+    /// and the access-time update OBJECT IDLETIME/FREQ read (see `crate::lru`).
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
-        if self.expire_if_needed(db, key) {
-            self.eng.stats.keyspace_misses += 1;
-            return None;
-        }
-        let found = self.eng.dbs[db].get_raw(key).is_some();
-        if found {
-            self.eng.stats.keyspace_hits += 1;
-        } else {
-            self.eng.stats.keyspace_misses += 1;
-        }
-        self.eng.dbs[db].get_raw_mut(key)
+        self.lookup_in(db, key, true, true)
     }
 
-    /// Looks a key up for writing: lazy expiry, no counters.
+    /// `lookupKeyReadWithFlags(LOOKUP_NOTOUCH)`: like [`Ctx::lookup_read`] without the
+    /// access-time update (TYPE, EXISTS, TTL, OBJECT and SCAN's TYPE filter).
+    pub fn lookup_read_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.client.db;
+        self.lookup_in(db, key, false, true)
+    }
+
+    /// Looks a key up for writing (`lookupKeyWrite`): lazy expiry and the access-time update,
+    /// no counters.
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
         self.lookup_write_in(db, key)
     }
 
     pub fn lookup_write_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup_in(db, key, true, false)
+    }
+
+    /// Redis's `lookupKey`.
+    fn lookup_in(&mut self, db: usize, key: &[u8], touch: bool, stats: bool) -> Option<&mut Entry> {
         if self.expire_if_needed(db, key) {
+            if stats {
+                self.eng.stats.keyspace_misses += 1;
+            }
             return None;
         }
-        self.eng.dbs[db].get_raw_mut(key)
+        let now_ms = self.now_ms;
+        let policy = self.eng.lru_policy();
+        let shared_init = self.eng.shared_initial_word(policy, now_ms);
+        let Engine {
+            dbs,
+            stats: counters,
+            rng,
+            shared_ints,
+            ..
+        } = &mut *self.eng;
+        let mut found = dbs[db].get_raw_mut(key);
+        if stats {
+            if found.is_some() {
+                counters.keyspace_hits += 1;
+            } else {
+                counters.keyspace_misses += 1;
+            }
+        }
+        if touch {
+            if let Some(e) = found.as_deref_mut() {
+                crate::lru::touch(shared_ints, shared_init, e, policy, rng, now_ms);
+            }
+        }
+        found
     }
 
     /// Existence without touching counters (EXISTS does count in Redis: use lookup_read).
@@ -117,10 +148,10 @@ impl<'a> Ctx<'a> {
 
     /// Deletes a key as a user command does (DEL/UNLINK), with WATCH invalidation.
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
-        if self.lookup_write_in(db, key).is_none() {
+        self.expire_if_needed(db, key);
+        if self.eng.dbs[db].remove(key).is_none() {
             return false;
         }
-        self.eng.dbs[db].remove(key);
         self.signal_modified(db, key);
         true
     }

@@ -62,3 +62,26 @@ pub fn unknown_command(argv: &[bytes::Bytes]) -> String {
         args
     )
 }
+
+/// `addReplySubcommandSyntaxError`: a known subcommand with the wrong arguments.
+pub fn subcommand_syntax(sub: &[u8], container: &str) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        c_str_trunc(sub, 128),
+        container.to_ascii_uppercase()
+    )
+}
+
+/// `addReplyHelp`: the header line, the command's own lines, then the HELP entry.
+pub fn write_help(out: &mut redoubt_resp::ReplyBuf, container: &str, lines: &[&str]) {
+    out.array_len(lines.len() + 3);
+    out.simple(&format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        container.to_ascii_uppercase()
+    ));
+    for l in lines {
+        out.simple(l);
+    }
+    out.simple("HELP");
+    out.simple("    Prints this help.");
+}

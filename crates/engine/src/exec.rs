@@ -19,6 +19,7 @@ impl Engine {
             return;
         }
         client.last_interaction_ms = now_ms;
+        self.now_ms = now_ms;
         client.argv_mem = argv.iter().map(|a| a.len()).sum();
         let reply_start = client.out.len();
         self.process(client, argv, now_ms);
@@ -47,6 +48,27 @@ impl Engine {
         if !cmd.arity_ok(argv.len()) {
             self.reject(client, &errors::wrong_args(&cmd.name), Some(cmd));
             return;
+        }
+        // CMD_PROTECTED is not part of COMMAND INFO, so the two protected commands are named.
+        if cmd.name == "debug" || cmd.name == "module" {
+            let (setting, name, option) = if cmd.name == "debug" {
+                (
+                    self.conf.enable_debug_command,
+                    "DEBUG",
+                    "enable-debug-command",
+                )
+            } else {
+                (
+                    self.conf.enable_module_command,
+                    "MODULE",
+                    "enable-module-command",
+                )
+            };
+            if !setting.allows(client.local) {
+                let msg = format!("ERR {name} command not allowed. If the {option} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+                self.reject(client, &msg, Some(cmd));
+                return;
+            }
         }
         if !client.authenticated && !cmd.has(flags::NO_AUTH) {
             self.reject(client, errors::NOAUTH, Some(cmd));
@@ -102,7 +124,13 @@ impl Engine {
             return;
         }
         self.call(client, cmd, &argv, now_ms, false);
-        self.stream.commit_staged();
+        if cmd.has(flags::TOUCHES_ARBITRARY_KEYS) {
+            // SCAN and RANDOMKEY may expire many unrelated keys: Redis 7.0 propagates those
+            // DELs unwrapped, as active expiry does (`propagatePendingCommands`).
+            self.stream.commit_staged_unwrapped();
+        } else {
+            self.stream.commit_staged();
+        }
     }
 
     /// Runs a command's handler and does the bookkeeping around it (Redis's `call`).
@@ -122,6 +150,7 @@ impl Engine {
             crate::commands::server::feed_monitors(self, client, argv, now_ms);
         }
         let errors_before = client.out.errors;
+        self.set_new_key_clock(now_ms);
         let clock = self.info.clock_us;
         let start_us = clock();
         let mut ctx = Ctx {
@@ -137,9 +166,11 @@ impl Engine {
         let st = &cmd.stats;
         st.calls.set(st.calls.get() + 1);
         st.usec.set(st.usec.get() + duration_us);
-        st.latency
-            .borrow_mut()
-            .record(duration_us.saturating_mul(1000));
+        if self.conf.latency_tracking {
+            st.latency
+                .borrow_mut()
+                .record(duration_us.saturating_mul(1000));
+        }
         if failed {
             st.failed_calls.set(st.failed_calls.get() + 1);
         }
@@ -185,6 +216,23 @@ impl Engine {
     /// Refuses a command (`rejectCommand`): the error reply, the rejected-calls counter, and
     /// inside MULTI the mark that makes EXEC abort.
     fn reject(&mut self, client: &mut Client, msg: &str, cmd: Option<&Command>) {
+        if cmd.is_some_and(|c| c.name == "exec") {
+            // `execCommandAbort`: a refused EXEC discards the transaction and names why.
+            let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
+            client.multi = None;
+            client.multi_dirty = false;
+            crate::commands::transactions::unwatch_all(self, client);
+            client.out.error(&format!(
+                "EXECABORT Transaction discarded because of: {reason}"
+            ));
+            self.drain_errors(client);
+            if let Some(cmd) = cmd {
+                cmd.stats
+                    .rejected_calls
+                    .set(cmd.stats.rejected_calls.get() + 1);
+            }
+            return;
+        }
         client.out.error(msg);
         self.drain_errors(client);
         if let Some(cmd) = cmd {

@@ -97,7 +97,7 @@ impl Engine {
     }
 
     /// WATCH invalidation when no client is executing.
-    fn touch_watched_outside_command(&mut self, db: usize, key: &[u8]) {
+    pub(crate) fn touch_watched_outside_command(&mut self, db: usize, key: &[u8]) {
         if self.watched.is_empty() {
             return;
         }

@@ -17,7 +17,13 @@ const SUB_BUCKET_HALF_COUNT_MAGNITUDE: u32 = 7;
 const SUB_BUCKET_MASK: u64 = SUB_BUCKET_COUNT - 1;
 
 /// The percentiles Redis reports by default (`latency-tracking-info-percentiles`).
-pub const PERCENTILES: [(&str, f64); 3] = [("50", 50.0), ("99", 99.0), ("99.9", 99.9)];
+pub const DEFAULT_PERCENTILES: [f64; 3] = [50.0, 99.0, 99.9];
+
+/// A percentile's name in INFO: `%f` with trailing zeros trimmed (`trimDoubleString`).
+fn percentile_name(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct LatencyHistogram {
@@ -78,14 +84,16 @@ impl LatencyHistogram {
         0
     }
 
-    /// The INFO latencystats value: `p50=1.003,p99=1.003,p99.9=1.003` (microseconds).
-    pub fn info_line(&self) -> String {
-        PERCENTILES
+    /// The INFO latencystats value for the given percentiles:
+    /// `p50=1.003,p99=1.003,p99.9=1.003` (microseconds).
+    pub fn info_line(&self, percentiles: &[f64]) -> String {
+        percentiles
             .iter()
-            .map(|(name, p)| {
+            .map(|&p| {
                 format!(
-                    "p{name}={:.3}",
-                    self.value_at_percentile(*p) as f64 / 1000.0
+                    "p{}={:.3}",
+                    percentile_name(p),
+                    self.value_at_percentile(p) as f64 / 1000.0
                 )
             })
             .collect::<Vec<_>>()
@@ -113,11 +121,17 @@ mod tests {
         for (us, want) in cases {
             let mut h = LatencyHistogram::default();
             h.record(us * 1000);
-            assert_eq!(h.info_line(), format!("p50={want},p99={want},p99.9={want}"));
+            assert_eq!(
+                h.info_line(&DEFAULT_PERCENTILES),
+                format!("p50={want},p99={want},p99.9={want}")
+            );
         }
         let mut h = LatencyHistogram::default();
         h.record(0);
-        assert_eq!(h.info_line(), "p50=0.001,p99=0.001,p99.9=0.001");
+        assert_eq!(
+            h.info_line(&DEFAULT_PERCENTILES),
+            "p50=0.001,p99=0.001,p99.9=0.001"
+        );
     }
 
     #[test]
@@ -126,12 +140,20 @@ mod tests {
         for us in [2, 3, 3] {
             h.record(us * 1000);
         }
-        assert_eq!(h.info_line(), "p50=3.007,p99=3.007,p99.9=3.007");
+        assert_eq!(
+            h.info_line(&DEFAULT_PERCENTILES),
+            "p50=3.007,p99=3.007,p99.9=3.007"
+        );
         let mut h = LatencyHistogram::default();
         for us in 1..=100 {
             h.record(us * 1000);
         }
         assert_eq!(h.value_at_percentile(50.0), 50_175);
         assert_eq!(h.value_at_percentile(99.0), 99_327);
+        assert_eq!(
+            h.info_line(&[0.0, 100.0, 12.5]),
+            "p0=1.000,p100=100.351,p12.5=13.055"
+        );
+        assert_eq!(h.info_line(&[]), "");
     }
 }

@@ -28,9 +28,11 @@ pub mod commands;
 pub mod ctx;
 pub mod digest;
 pub mod errors;
+pub mod evict;
 pub mod exec;
 pub mod expire;
 pub mod latency;
+pub mod lru;
 pub mod meta;
 pub mod pause;
 pub mod pubsub;
@@ -69,8 +71,83 @@ pub struct RuntimeConf {
     pub lazyfree_lazy_user_flush: bool,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
+    /// `latency-tracking`: per-command latency histograms for INFO latencystats.
+    pub latency_tracking: bool,
     pub active_expire_enabled: bool,
     pub port: u16,
+    /// `client-output-buffer-limit` for normal, replica and pubsub clients.
+    pub obuf_limits: [ObufLimit; 3],
+    pub enable_debug_command: Protected,
+    pub enable_module_command: Protected,
+    pub lfu_log_factor: f64,
+    pub lfu_decay_time: u32,
+}
+
+/// `enable-debug-command` / `enable-module-command` / `enable-protected-configs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protected {
+    No,
+    Yes,
+    Local,
+}
+
+impl Protected {
+    /// Redis's `allowProtectedAction`.
+    pub fn allows(self, local_client: bool) -> bool {
+        self == Protected::Yes || (self == Protected::Local && local_client)
+    }
+}
+
+/// One `client-output-buffer-limit` class: bytes (0 = none) and seconds over the soft limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObufLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_secs: u64,
+}
+
+/// Index into `RuntimeConf::obuf_limits`, as Redis's CLIENT_TYPE_* order in the directive.
+pub const OBUF_NORMAL: usize = 0;
+pub const OBUF_REPLICA: usize = 1;
+pub const OBUF_PUBSUB: usize = 2;
+
+impl RuntimeConf {
+    /// Reads the hot-path settings out of the configuration store.
+    pub fn from_config(cfg: &redoubt_config::Config) -> RuntimeConf {
+        let protected = |name: &str| match cfg.get_enum(name).as_ref() {
+            "yes" => Protected::Yes,
+            "local" => Protected::Local,
+            _ => Protected::No,
+        };
+        let limits = cfg.client_output_buffer_limits();
+        let obuf = |i: usize| ObufLimit {
+            hard_bytes: limits[i].hard_limit_bytes,
+            soft_bytes: limits[i].soft_limit_bytes,
+            soft_secs: limits[i].soft_limit_seconds.max(0) as u64,
+        };
+        RuntimeConf {
+            databases: cfg.get_int("databases").max(1) as usize,
+            requirepass: cfg.get_opt_bytes("requirepass").map(|p| p.to_vec()),
+            maxclients: cfg.get_int("maxclients").max(1) as usize,
+            proto_max_bulk_len: cfg.get_int("proto-max-bulk-len"),
+            hz: cfg.get_int("hz").clamp(1, 500) as u32,
+            maxmemory: cfg.get_u64("maxmemory"),
+            maxmemory_policy: cfg.get_enum("maxmemory-policy").into_owned(),
+            lazyfree_lazy_expire: cfg.get_bool("lazyfree-lazy-expire"),
+            lazyfree_lazy_user_del: cfg.get_bool("lazyfree-lazy-user-del"),
+            lazyfree_lazy_user_flush: cfg.get_bool("lazyfree-lazy-user-flush"),
+            slowlog_log_slower_than: cfg.get_int("slowlog-log-slower-than"),
+            slowlog_max_len: cfg.get_int("slowlog-max-len").max(0) as usize,
+            latency_tracking: cfg.get_bool("latency-tracking"),
+            active_expire_enabled: true,
+            port: cfg.get_int("port").clamp(0, 65535) as u16,
+            obuf_limits: [obuf(0), obuf(1), obuf(2)],
+            enable_debug_command: protected("enable-debug-command"),
+            enable_module_command: protected("enable-module-command"),
+            lfu_log_factor: cfg.get_int("lfu-log-factor").max(0) as f64,
+            lfu_decay_time: cfg.get_int("lfu-decay-time").max(0) as u32,
+        }
+    }
 }
 
 impl Default for RuntimeConf {
@@ -88,8 +165,30 @@ impl Default for RuntimeConf {
             lazyfree_lazy_user_flush: false,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
+            latency_tracking: true,
             active_expire_enabled: true,
             port: 6379,
+            obuf_limits: [
+                ObufLimit {
+                    hard_bytes: 0,
+                    soft_bytes: 0,
+                    soft_secs: 0,
+                },
+                ObufLimit {
+                    hard_bytes: 256 << 20,
+                    soft_bytes: 64 << 20,
+                    soft_secs: 60,
+                },
+                ObufLimit {
+                    hard_bytes: 32 << 20,
+                    soft_bytes: 8 << 20,
+                    soft_secs: 60,
+                },
+            ],
+            enable_debug_command: Protected::No,
+            enable_module_command: Protected::No,
+            lfu_log_factor: 10.0,
+            lfu_decay_time: 1,
         }
     }
 }
@@ -121,6 +220,16 @@ pub struct Engine {
     pub lastsave_s: i64,
     /// `used_memory_startup`: the allocator's reading once the server is initialized.
     pub mem_startup: u64,
+    /// The time of the batch being executed (set by `execute` and the cron).
+    pub now_ms: i64,
+    /// Every directive's value (CONFIG GET/SET/REWRITE); `conf` caches the hot ones.
+    pub config: redoubt_config::Config,
+    /// The config file's absolute path, for CONFIG REWRITE; `None` without one.
+    pub config_file: Option<String>,
+    /// Lines DEBUG LOG asked to write; the server logs them after the batch.
+    pub log_requests: Vec<String>,
+    /// Access words of Redis's shared integer objects (see [`lru`]).
+    pub shared_ints: lru::SharedInts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +262,12 @@ pub struct ServerFacts {
     pub total_system_memory: u64,
     /// `mem_allocator`, e.g. `jemalloc-5.3.0`.
     pub mem_allocator: String,
+    /// A cheap reading of allocated bytes for maxmemory checks before each command.
+    pub used_memory_fast: fn() -> u64,
+    /// Changes the working directory (CONFIG SET dir); returns the new absolute path.
+    pub chdir: fn(&str) -> Result<String, String>,
+    /// Rewrites the config file (CONFIG REWRITE); the error is the reply text.
+    pub rewrite_config: fn(&str, &redoubt_config::Config) -> Result<(), String>,
 }
 
 /// CPU time in microseconds (getrusage), for INFO cpu.
@@ -172,6 +287,14 @@ fn no_clock() -> u64 {
 
 fn no_cpu() -> CpuUsage {
     CpuUsage::default()
+}
+
+fn no_chdir(_: &str) -> Result<String, String> {
+    Err("Operation not supported".into())
+}
+
+fn no_rewrite(_: &str, _: &redoubt_config::Config) -> Result<(), String> {
+    Err("ERR Rewriting config file: Operation not supported".into())
 }
 
 /// Allocator readings for INFO memory (filled by the server crate, which owns jemalloc).
@@ -206,6 +329,9 @@ impl Default for ServerFacts {
             cpu: no_cpu,
             total_system_memory: 0,
             mem_allocator: "libc".into(),
+            used_memory_fast: || 0,
+            chdir: no_chdir,
+            rewrite_config: no_rewrite,
         }
     }
 }
@@ -231,6 +357,11 @@ impl Engine {
             slowlog: slowlog::SlowLog::default(),
             lastsave_s: 0,
             mem_startup: 0,
+            now_ms: 0,
+            config: redoubt_config::Config::new(),
+            config_file: None,
+            log_requests: Vec::new(),
+            shared_ints: lru::SharedInts::default(),
         }
     }
 
@@ -260,6 +391,36 @@ impl Engine {
 
     pub fn put_client(&mut self, c: Box<Client>) {
         self.clients.insert(c.id, c);
+    }
+
+    /// Redis's `checkClientOutputBufferLimits`: past the hard limit, or past the soft limit
+    /// for longer than its seconds, the client is closed as soon as possible. Returns true
+    /// when the client was marked for closing.
+    pub fn check_output_limits(&self, c: &mut Client, now_ms: i64) -> bool {
+        let class = if c.in_pubsub() {
+            OBUF_PUBSUB
+        } else if c.kind == ClientKind::Replica {
+            OBUF_REPLICA
+        } else {
+            OBUF_NORMAL
+        };
+        let lim = self.conf.obuf_limits[class];
+        let used = c.out.len() as u64;
+        let hard = lim.hard_bytes > 0 && used >= lim.hard_bytes;
+        let mut soft = false;
+        if lim.soft_bytes > 0 && used >= lim.soft_bytes {
+            let since = *c.obuf_soft_since_ms.get_or_insert(now_ms);
+            soft = (now_ms - since) as u64 > lim.soft_secs * 1000;
+        } else {
+            c.obuf_soft_since_ms = None;
+        }
+        if (hard || soft) && !c.io.killed.get() {
+            c.io.killed.set(true);
+            c.io.notify.notify();
+            c.out.buf.clear();
+            return true;
+        }
+        false
     }
 
     /// CONFIG RESETSTAT: every counter INFO reports, per-command stats and latency

@@ -70,6 +70,15 @@ impl ReplStream {
         }
     }
 
+    /// Commits the staged effects one by one, without MULTI/EXEC (commands flagged
+    /// `TOUCHES_ARBITRARY_KEYS`, whose only effects are independent expiry DELs).
+    pub fn commit_staged_unwrapped(&mut self) {
+        for (db, args) in std::mem::take(&mut self.staged) {
+            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            self.write_raw(Some(db), &refs);
+        }
+    }
+
     /// Writes one effect immediately, outside any command (active expiry, eviction).
     pub fn append_now(&mut self, db: usize, args: &[&[u8]]) {
         debug_assert!(

@@ -30,6 +30,9 @@ pub mod flags {
     pub const MAY_REPLICATE: u32 = 1 << 12;
     pub const NO_MULTI: u32 = 1 << 13;
     pub const ALLOW_BUSY: u32 = 1 << 14;
+    /// Redis's internal `CMD_TOUCHES_ARBITRARY_KEYS` (SCAN, RANDOMKEY). COMMAND INFO in 7.0.15
+    /// does not list it, so the table sets it by name.
+    pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 15;
 
     pub fn parse(names: &[String]) -> u32 {
         names.iter().fold(0, |acc, n| {
@@ -224,7 +227,12 @@ impl Command {
             name: m.name.clone(),
             fullname: m.name.as_str().into(),
             arity: m.arity,
-            flags: flags::parse(&m.flags),
+            flags: flags::parse(&m.flags)
+                | if matches!(m.name.as_str(), "scan" | "randomkey") {
+                    flags::TOUCHES_ARBITRARY_KEYS
+                } else {
+                    0
+                },
             first_key: m.first_key,
             last_key: m.last_key,
             step: m.step,

@@ -18,7 +18,12 @@ impl Default for TestEngine {
 
 impl TestEngine {
     pub fn new() -> Self {
-        let mut eng = Engine::new(RuntimeConf::default(), 42);
+        // Tests use DEBUG DIGEST freely; production defaults refuse DEBUG as Redis 7.0 does.
+        let conf = RuntimeConf {
+            enable_debug_command: crate::Protected::Yes,
+            ..RuntimeConf::default()
+        };
+        let mut eng = Engine::new(conf, 42);
         let id = eng.add_client(ClientKind::Normal, Rc::new(ClientIo::default()), 1_000_000);
         TestEngine {
             eng,
@@ -50,6 +55,35 @@ impl TestEngine {
     pub fn stream(&mut self) -> Vec<u8> {
         self.eng.end_batch().to_vec()
     }
+
+    /// The stream since the last call as commands, one per line, arguments space-separated.
+    pub fn stream_cmds(&mut self) -> String {
+        decode_stream(&self.stream())
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Splits replication stream bytes into commands.
+pub fn decode_stream(bytes: &[u8]) -> Vec<Vec<Bytes>> {
+    let mut buf = bytes::BytesMut::from(bytes);
+    let mut dec = redoubt_resp::RequestDecoder::new();
+    let mut out = Vec::new();
+    while let Some(r) = dec
+        .decode(&mut buf, &redoubt_resp::DecodeLimits::default())
+        .expect("the stream is valid RESP")
+    {
+        out.push(r.args);
+    }
+    assert!(buf.is_empty(), "the stream ends on a command boundary");
+    out
 }
 
 #[cfg(test)]

@@ -29,9 +29,7 @@ mod server;
 mod wait;
 
 pub use conn::{RawConn, ReadError, DEFAULT_TIMEOUT};
-pub use must::{
-    must_bulk, must_connect, must_error, must_int, must_ok, must_simple, must_start,
-};
+pub use must::{must_bulk, must_connect, must_error, must_int, must_ok, must_simple, must_start};
 pub use server::{redis_binary, redoubt_binary, Flavor, ServerBuilder, ServerProcess};
 pub use wait::{try_wait_for, wait_for};
 

@@ -2,7 +2,8 @@
 //!
 //! Layout: entries live in `slots` and never move while they exist; `index` maps a key's
 //! hash to its slot number. Stable slots give two Redis guarantees cheaply:
-//! - SCAN: the cursor is a slot number. A key present for the whole iteration sits in one
+//! - SCAN: the cursor is a slot number (plus the slab length when the scan began, so it
+//!   ends even under constant inserts). A key present for the whole iteration sits in one
 //!   slot the whole time, so it is returned, and exactly once (Redis only promises "at least
 //!   once"). Growth never moves entries, so resizes cannot break an iteration.
 //! - Random sampling (RANDOMKEY, eviction, active expiry) picks random slots, as Redis picks
@@ -45,6 +46,9 @@ pub struct Db {
     /// Running estimate of the TTL of keys with one, in ms (INFO keyspace `avg_ttl`),
     /// maintained by the active expiry cycle from its samples as Redis's `db->avg_ttl`.
     pub avg_ttl_ms: i64,
+    /// The `lru` word new entries start with (Redis's `createObject` reads the LRU clock or
+    /// the LFU initial value). The engine sets it before each command; see engine `lru.rs`.
+    pub lru_for_new: u32,
 }
 
 /// One SCAN step's result: the keys seen and the next cursor (0 when done).
@@ -136,7 +140,7 @@ impl Db {
             value,
             expire_at_ms: NO_EXPIRE,
             exp_pos: 0,
-            lru: 0,
+            lru: self.lru_for_new,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -192,6 +196,7 @@ impl Db {
     pub fn clear(&mut self) {
         *self = Db {
             hasher: self.hasher.clone(),
+            lru_for_new: self.lru_for_new,
             ..Db::default()
         };
     }
@@ -281,17 +286,30 @@ impl Db {
 
     /// Visits about `count` slots from `cursor`. The cursor is a slot number.
     pub fn scan(&self, cursor: u64, count: usize) -> ScanStep<'_> {
+        // The cursor packs the slab length when the iteration began (high 32 bits) and the
+        // next slot (low 32 bits). Keys present throughout sit below that bound, so they are
+        // all visited; slots appended later are not, so an iteration ends even while writers
+        // outpace it (a plain slot cursor would chase the growing end forever).
+        let (bound, mut i) = if cursor == 0 {
+            (self.slots.len(), 0)
+        } else {
+            ((cursor >> 32) as usize, (cursor & 0xffff_ffff) as usize)
+        };
+        let end = bound.min(self.slots.len());
         let mut keys = Vec::new();
-        let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
         let mut visited = 0;
-        while i < self.slots.len() && visited < count.max(1) {
+        while i < end && visited < count.max(1) {
             if let Some(e) = &self.slots[i] {
                 keys.push(e);
                 visited += 1;
             }
             i += 1;
         }
-        let next = if i >= self.slots.len() { 0 } else { i as u64 };
+        let next = if i >= end {
+            0
+        } else {
+            ((bound as u64) << 32) | i as u64
+        };
         ScanStep { keys, next }
     }
 
@@ -357,6 +375,30 @@ mod tests {
         }
         for i in (500..1000).chain((0..500).step_by(2)) {
             assert_eq!(seen.get(format!("k{i}").as_bytes()), Some(&1), "k{i}");
+        }
+    }
+
+    #[test]
+    fn scan_ends_even_when_inserts_outpace_it() {
+        let mut db = Db::new();
+        for i in 0..100 {
+            db.set(format!("k{i}").as_bytes(), v("x"), false);
+        }
+        let mut cursor = 0;
+        let mut steps = 0;
+        loop {
+            cursor = db.scan(cursor, 1).next;
+            for j in 0..10 {
+                db.set(format!("n{steps}:{j}").as_bytes(), v("y"), false);
+            }
+            steps += 1;
+            if cursor == 0 {
+                break;
+            }
+            assert!(
+                steps <= 100,
+                "the scan must end within the starting slab length"
+            );
         }
     }
 }

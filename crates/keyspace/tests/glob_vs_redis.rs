@@ -24,9 +24,13 @@ fn glob_match_agrees_with_redis_keys() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
-
 
 /// `nocase` through `COMMAND LIST FILTERBY PATTERN <pattern>`, which matches command full
 /// names (`config|get`) case-insensitively; the names are what `COMMAND LIST` returned.
@@ -46,7 +50,12 @@ fn glob_match_nocase_agrees_with_redis_command_list() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[rustfmt::skip]

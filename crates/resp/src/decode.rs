@@ -251,10 +251,14 @@ impl RequestDecoder {
                     self.consumed += cr + 2;
                     let n = usize::try_from(n).map_err(|_| err("invalid bulk length"))?;
                     self.bulk_len = Some(n);
-                    // Big arguments: reserve once so the read lands in place (Redis's
-                    // PROTO_MBULK_BIG_ARG trick), bounded by what was declared.
-                    if n >= 32 * 1024 && buf.capacity() < n + 2 {
-                        buf.reserve(n + 2 - buf.len());
+                    // Big arguments: reserve room so reads land in place (Redis's
+                    // PROTO_MBULK_BIG_ARG trick), but at most 1 MiB ahead of the bytes that
+                    // actually arrived: a declared length alone must not allocate memory.
+                    if n >= 32 * 1024 {
+                        let want = (n + 2).min(buf.len() + (1 << 20));
+                        if buf.capacity() < want {
+                            buf.reserve(want - buf.len());
+                        }
                     }
                     n
                 }
@@ -376,13 +380,13 @@ mod tests {
         };
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
         assert_eq!(
-            d.decode(&mut buf, &lim).unwrap_err().0,
+            d.decode(&mut buf, &lim).expect_err("refused").0,
             "unauthenticated multibulk length"
         );
         let mut d = RequestDecoder::new();
         let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
         assert_eq!(
-            d.decode(&mut buf, &lim).unwrap_err().0,
+            d.decode(&mut buf, &lim).expect_err("refused").0,
             "unauthenticated bulk length"
         );
     }

@@ -221,6 +221,23 @@ impl ReplyBuf {
         }
     }
 
+    /// A big number (`(`); a bulk string in RESP2.
+    pub fn bignum(&mut self, digits: &str) {
+        if self.is_resp3() {
+            self.buf.reserve(digits.len() + 3);
+            self.buf.put_u8(b'(');
+            self.buf.extend_from_slice(digits.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(digits.as_bytes());
+        }
+    }
+
+    /// An attribute map header (`|`), RESP3 only: callers skip it for RESP2.
+    pub fn attribute_len(&mut self, n: usize) {
+        self.header(b'|', n as i64);
+    }
+
     /// Verbatim string (`=`) with a three-letter format (`txt`); a bulk string in RESP2.
     pub fn verbatim(&mut self, text: &[u8], format: &str) {
         if self.is_resp3() {

@@ -37,35 +37,60 @@ const MAXCLIENTS: &[u8] = b"-ERR max number of clients reached\r\n";
 
 const PROTECTED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
+/// Writes `out` fully, unless the client is killed meanwhile (CLIENT KILL, output buffer
+/// limits, timeout): a client that does not read must not pin its task in a write forever.
+/// `write` is cancel-safe (a dropped write wrote nothing), so progress is never lost.
+async fn write_or_killed<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8], io: &ClientIo) -> bool {
+    let mut pos = 0;
+    while pos < out.len() {
+        tokio::select! {
+            r = stream.write(&out[pos..]) => match r {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => pos += n,
+            },
+            _ = io.notify.notified() => {
+                if io.killed.get() {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
 pub async fn serve<S>(shared: Rc<Shared>, mut stream: S, peer: Peer)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let io = Rc::new(ClientIo::default());
-    let id = {
+    let admitted = {
         let mut eng = shared.engine.borrow_mut();
         let now = crate::log::now_ms();
+        let protected = shared.settings.borrow().protected_mode;
         if eng.connected_clients() >= eng.conf.maxclients {
             eng.stats.rejected_connections += 1;
-            drop(eng);
-            let _ = stream.write_all(MAXCLIENTS).await;
-            return;
-        }
-        let protected = shared.settings.borrow().protected_mode;
-        if protected && eng.conf.requirepass.is_none() && !peer.local {
+            Err(MAXCLIENTS)
+        } else if protected && eng.conf.requirepass.is_none() && !peer.local {
             eng.stats.rejected_connections += 1;
-            drop(eng);
-            let _ = stream.write_all(PROTECTED.as_bytes()).await;
+            Err(PROTECTED.as_bytes())
+        } else {
+            let id = eng.add_client(ClientKind::Normal, io.clone(), now);
+            if let Some(c) = eng.clients.get_mut(&id) {
+                c.addr = peer.addr.clone();
+                c.laddr = peer.laddr.clone();
+                c.local = peer.local;
+                c.fd = peer.fd;
+                c.unix_socket = peer.unix;
+            }
+            Ok(id)
+        }
+    };
+    let id = match admitted {
+        Ok(id) => id,
+        Err(refusal) => {
+            let _ = stream.write_all(refusal).await;
             return;
         }
-        let id = eng.add_client(ClientKind::Normal, io.clone(), now);
-        if let Some(c) = eng.clients.get_mut(&id) {
-            c.addr = peer.addr.clone();
-            c.laddr = peer.laddr.clone();
-            c.fd = peer.fd;
-            c.unix_socket = peer.unix;
-        }
-        id
     };
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = RequestDecoder::new();
@@ -76,13 +101,21 @@ where
     // runs, and TCP pushes back on the sender.
     let mut postponed: Option<Vec<Bytes>> = None;
     loop {
-        if postponed.is_some() {
+        // Output queued by others while we were writing (its wake-up may have been consumed
+        // by `write_or_killed`) is flushed without waiting.
+        let pending = shared
+            .engine
+            .borrow()
+            .clients
+            .get(&id)
+            .is_some_and(|c| !c.out.is_empty());
+        if postponed.is_some() && !pending {
             tokio::select! {
                 biased;
                 _ = io.notify.notified() => {}
                 _ = tokio::time::sleep(PAUSE_POLL) => {}
             }
-        } else if !more {
+        } else if !more && !pending {
             if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
                 inbuf.reserve(READ_CHUNK);
             }
@@ -180,7 +213,7 @@ where
         };
         if !out.is_empty() {
             shared.engine.borrow_mut().stats.total_writes_processed += 1;
-            if stream.write_all(&out).await.is_err() {
+            if !write_or_killed(&mut stream, &out, &io).await {
                 break;
             }
         }

@@ -30,6 +30,27 @@ pub struct Settings {
     pub dir: String,
 }
 
+impl Settings {
+    pub fn from_config(cfg: &redoubt_config::Config) -> Settings {
+        Settings {
+            bind: cfg.bind(),
+            port: cfg.get_int("port").clamp(0, 65535) as u16,
+            unixsocket: cfg.get_str("unixsocket").into_owned(),
+            unixsocketperm: cfg.get_int("unixsocketperm").clamp(0, 0o7777) as u32,
+            tcp_backlog: cfg.get_int("tcp-backlog").clamp(0, i64::from(i32::MAX)) as i32,
+            tcp_keepalive_secs: cfg.get_int("tcp-keepalive").max(0) as u64,
+            timeout_secs: cfg.get_int("timeout").max(0) as u64,
+            protected_mode: cfg.get_bool("protected-mode"),
+            client_query_buffer_limit: cfg.get_u64("client-query-buffer-limit") as usize,
+            pidfile: cfg.get_str("pidfile").into_owned(),
+            daemonize: cfg.get_bool("daemonize"),
+            logfile: cfg.get_str("logfile").into_owned(),
+            loglevel: cfg.get_enum("loglevel").into_owned(),
+            dir: cfg.dir().to_string(),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -51,13 +72,16 @@ impl Default for Settings {
     }
 }
 
+/// A consumer of the replication stream's bytes, called in stream order.
+pub type StreamTap = Box<dyn FnMut(&[u8])>;
+
 pub struct Shared {
     pub engine: RefCell<Engine>,
     pub settings: RefCell<Settings>,
     pub stop: Notify,
     /// Every byte of the replication stream handed out so far goes to these consumers
     /// (backlog, replicas and AOF attach here in later issues).
-    pub stream_taps: RefCell<Vec<Box<dyn FnMut(&[u8])>>>,
+    pub stream_taps: RefCell<Vec<StreamTap>>,
 }
 
 impl Shared {
@@ -72,6 +96,9 @@ impl Shared {
 
     /// The end-of-batch step: the stream's new bytes go to every consumer, in order.
     pub fn end_batch(&self, eng: &mut Engine) {
+        for line in eng.log_requests.drain(..) {
+            crate::warning!("DEBUG LOG: {line}");
+        }
         let bytes = eng.end_batch();
         if !bytes.is_empty() {
             for tap in self.stream_taps.borrow_mut().iter_mut() {

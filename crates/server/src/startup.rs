@@ -4,6 +4,7 @@
 use crate::log::{self, Level};
 use crate::server::{self, Listeners, Settings, Shared};
 use crate::{notice, warning};
+use redoubt_config::{Invocation, ServerArgs};
 use redoubt_engine::{Engine, RuntimeConf, REDIS_VERSION, REDOUBT_VERSION};
 use std::ffi::OsString;
 use std::rc::Rc;
@@ -34,30 +35,39 @@ pub struct Loaded {
     pub conf: RuntimeConf,
     pub settings: Settings,
     pub config_file: String,
+    pub config: redoubt_config::Config,
 }
 
 /// Entry point of the binary; returns the exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    if args.len() == 2 && (args[1] == "-v" || args[1] == "--version") {
-        println!("{}", version_line());
-        return 0;
-    }
-    if args.len() == 2 && (args[1] == "-h" || args[1] == "--help") {
-        eprint!("{}", usage());
-        return 1;
-    }
-    let loaded = match crate::startup::load(&args) {
-        Ok(l) => l,
-        Err(report) => {
-            eprint!("{report}");
+    use std::os::unix::ffi::OsStrExt;
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let server_args = match redoubt_config::parse_server_args(&argv) {
+        Invocation::Version => {
+            println!("{}", version_line());
+            return 0;
+        }
+        Invocation::Help => {
+            eprint!("{}", usage());
             return 1;
         }
+        Invocation::TestMemory(_) | Invocation::CheckSystem => {
+            eprintln!("This option is not supported by redoubt-server.");
+            return 1;
+        }
+        Invocation::Run(a) => a,
     };
-    run(loaded)
+    if server_args.sentinel_mode {
+        eprintln!("Sentinel mode is not built into this redoubt-server yet.");
+        return 1;
+    }
+    match load(&server_args) {
+        Ok(l) => run(l),
+        Err(report) => {
+            eprint!("{report}");
+            1
+        }
+    }
 }
 
 fn run(loaded: Loaded) -> i32 {
@@ -65,6 +75,7 @@ fn run(loaded: Loaded) -> i32 {
         conf,
         settings,
         config_file,
+        config,
     } = loaded;
     let level = Level::parse(&settings.loglevel).unwrap_or(Level::Notice);
     log::configure(level, &settings.logfile);
@@ -74,6 +85,7 @@ fn run(loaded: Loaded) -> i32 {
         "Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={pid}, just started"
     );
     warning!("Redoubt version={REDOUBT_VERSION}");
+    warn_unsupported(&config);
     if config_file.is_empty() {
         warning!("Warning: no config file specified, using the default config. In order to specify a config file use {} /path/to/redis.conf", std::env::args().next().unwrap_or_default());
     } else {
@@ -86,12 +98,6 @@ fn run(loaded: Loaded) -> i32 {
         }
     }
     log::set_role('M');
-    if !settings.dir.is_empty() {
-        if let Err(e) = std::env::set_current_dir(&settings.dir) {
-            warning!("Can't chdir to '{}': {}", settings.dir, e);
-            return 1;
-        }
-    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -103,10 +109,37 @@ fn run(loaded: Loaded) -> i32 {
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move { serve(conf, settings, config_file).await })
+    local.block_on(&rt, async move {
+        serve(conf, settings, config_file, config).await
+    })
 }
 
-async fn serve(conf: RuntimeConf, settings: Settings, config_file: String) -> i32 {
+/// Directives Redoubt knows but does not act on yet: accepted, with a warning naming them
+/// (docs/COMPATIBILITY.md lists them too).
+fn warn_unsupported(config: &redoubt_config::Config) {
+    let defaults = redoubt_config::Config::new();
+    for d in redoubt_config::DIRECTIVES {
+        if d.support == redoubt_config::Support::Yes {
+            continue;
+        }
+        let Some(m) = redoubt_config::lookup(d.name.as_bytes()) else {
+            continue;
+        };
+        if config.get_value_bytes(m.id) != defaults.get_value_bytes(m.id) {
+            warning!(
+                "Directive '{}' is accepted but not implemented by Redoubt yet: its value is ignored",
+                d.name
+            );
+        }
+    }
+}
+
+async fn serve(
+    conf: RuntimeConf,
+    settings: Settings,
+    config_file: String,
+    config: redoubt_config::Config,
+) -> i32 {
     let listeners = match bind_all(&settings) {
         Ok(l) => l,
         Err(msg) => {
@@ -118,9 +151,14 @@ async fn serve(conf: RuntimeConf, settings: Settings, config_file: String) -> i3
     let mut engine = Engine::new(conf, seed);
     engine.info.pid = std::process::id();
     engine.info.tcp_port = settings.port;
-    engine.info.config_file = config_file;
+    engine.info.config_file = config_file.clone();
+    engine.config = config;
+    engine.config_file = (!config_file.is_empty()).then_some(config_file);
+    engine.info.chdir = chdir;
+    engine.info.rewrite_config = rewrite_config;
     engine.info.start_ms = log::now_ms();
     engine.info.used_memory = crate::mem::read;
+    engine.info.used_memory_fast = crate::mem::used_fast;
     engine.info.run_id = run_id(seed);
     engine.info.replid = run_id(seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d);
     engine.info.executable = std::env::current_exe()
@@ -203,6 +241,19 @@ fn os_name() -> String {
         read("/proc/sys/kernel/osrelease"),
         std::env::consts::ARCH
     )
+}
+
+fn chdir(dir: &str) -> Result<String, String> {
+    std::env::set_current_dir(dir).map_err(|e| redoubt_config::fsio::strerror(&e))?;
+    std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .map_err(|e| redoubt_config::fsio::strerror(&e))
+}
+
+fn rewrite_config(path: &str, cfg: &redoubt_config::Config) -> Result<(), String> {
+    let opts = redoubt_config::RewriteOptions::default();
+    redoubt_config::fsio::rewrite_config_file(std::path::Path::new(path), cfg, &opts)
+        .map_err(|e| redoubt_config::fsio::rewrite_error_reply(&e))
 }
 
 fn run_id(seed: u64) -> String {
@@ -288,49 +339,30 @@ fn bind_tcp(host: &str, port: u16, backlog: i32) -> std::io::Result<tokio::net::
     tokio::net::TcpListener::from_std(sock.into())
 }
 
-/// Reads the configuration named on the command line. On error returns Redis's report.
-pub fn load(args: &[String]) -> Result<Loaded, String> {
-    interim_config::load(args)
-}
-
-/// A stand-in that understands `--directive value` pairs for the directives the server uses
-/// today, until the config crate's full parser is wired in (same session).
-mod interim_config {
-    use super::*;
-
-    pub fn load(args: &[String]) -> Result<Loaded, String> {
-        let mut conf = RuntimeConf::default();
-        let mut s = Settings::default();
-        let mut i = 1;
-        while i < args.len() {
-            let name = args[i].trim_start_matches("--").to_ascii_lowercase();
-            let mut vals = Vec::new();
-            i += 1;
-            while i < args.len() && !args[i].starts_with("--") {
-                vals.push(args[i].clone());
-                i += 1;
-            }
-            let v = vals.first().cloned().unwrap_or_default();
-            match name.as_str() {
-                "port" => s.port = v.parse().map_err(|_| "bad port".to_string())?,
-                "bind" => s.bind = vals,
-                "dir" => s.dir = v,
-                "logfile" => s.logfile = v,
-                "loglevel" => s.loglevel = v,
-                "protected-mode" => s.protected_mode = v == "yes",
-                "requirepass" => conf.requirepass = Some(v.into_bytes()),
-                "databases" => conf.databases = v.parse().unwrap_or(16),
-                "unixsocket" => s.unixsocket = v,
-                "pidfile" => s.pidfile = v,
-                "daemonize" => s.daemonize = v == "yes",
-                _ => {}
-            }
-        }
-        conf.port = s.port;
-        Ok(Loaded {
-            conf,
-            settings: s,
-            config_file: String::new(),
-        })
-    }
+/// Reads the configuration named on the command line. On error returns Redis's report
+/// (`*** FATAL CONFIG FILE ERROR ***` and friends), to be printed on stderr.
+pub fn load(args: &ServerArgs) -> Result<Loaded, String> {
+    let table = redoubt_engine::table::Table::build();
+    let exists = |name: &[u8]| {
+        std::str::from_utf8(name)
+            .map(|n| table.get(&n.to_ascii_lowercase()).is_some())
+            .unwrap_or(false)
+    };
+    let mut env = redoubt_config::fsio::FsEnv {
+        sentinel_mode: false,
+        command_exists: Some(&exists),
+        check_user: None,
+    };
+    let config =
+        redoubt_config::fsio::load_server_config(args, &mut env).map_err(|e| e.to_string())?;
+    let config_file = match &args.config_file {
+        Some(f) => redoubt_config::fsio::absolute_path(f).unwrap_or_else(|_| f.clone()),
+        None => String::new(),
+    };
+    Ok(Loaded {
+        conf: RuntimeConf::from_config(&config),
+        settings: Settings::from_config(&config),
+        config_file,
+        config,
+    })
 }

@@ -155,7 +155,7 @@ pub fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         }
     }
     if !ctx.client.authenticated {
-        ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
         return;
     }
     if let Some(n) = name {
@@ -216,7 +216,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     crate::commands::transactions::unwatch_all(eng, c);
     eng.pubsub.unsubscribe_all(c);
     c.name = None;
-    c.no_evict = false;
+    // Redis 7.0's clearClientConnectionState keeps CLIENT NO-EVICT (flag `e`).
     c.reply_mode = ReplyMode::On;
     ctx.out().simple("RESET");
 }

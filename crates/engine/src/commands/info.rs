@@ -471,6 +471,11 @@ fn section_errorstats(eng: &Engine, s: &mut String) {
 
 fn section_latencystats(eng: &Engine, s: &mut String) {
     s.push_str("# Latencystats\r\n");
+    // With `latency-tracking no` Redis prints the header alone.
+    if !eng.conf.latency_tracking {
+        return;
+    }
+    let percentiles = eng.config.latency_tracking_info_percentiles();
     for c in commands_in_order(eng) {
         let h = c.stats.latency.borrow();
         if h.is_empty() {
@@ -480,7 +485,7 @@ fn section_latencystats(eng: &Engine, s: &mut String) {
             s,
             "latency_percentiles_usec_{}:{}\r\n",
             c.name,
-            h.info_line()
+            h.info_line(percentiles)
         );
     }
 }

@@ -1,13 +1,20 @@
 //! Command handlers, one module per family. Each module lists its commands in its own
 //! `HANDLERS`; arity, flags and key positions come from Redis's metadata (`crate::meta`).
 
+pub mod bits;
 pub mod client;
 pub mod command;
+pub mod config;
 pub mod connection;
+pub mod debug;
+pub mod expire;
 pub mod info;
 pub mod keys;
+pub mod lcs;
 pub mod memory;
 pub mod pubsub;
+#[cfg(test)]
+mod replay_tests;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -17,11 +24,16 @@ use crate::table::Handler;
 /// Every implemented command (or `container|subcommand`) and its handler.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
+        bits::HANDLERS,
         client::HANDLERS,
         command::HANDLERS,
+        config::HANDLERS,
         connection::HANDLERS,
+        debug::HANDLERS,
+        expire::HANDLERS,
         info::HANDLERS,
         keys::HANDLERS,
+        lcs::HANDLERS,
         memory::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,

@@ -101,9 +101,13 @@ pub fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 fn with_client(eng: &mut Engine, current: &mut Client, id: u64, f: impl FnOnce(&mut Client)) {
     if id == current.id {
         f(current);
-    } else if let Some(c) = eng.clients.get_mut(&id) {
-        f(c);
+    } else if let Some(mut c) = eng.clients.remove(&id) {
+        f(&mut c);
+        if eng.check_output_limits(&mut c, eng.now_ms) {
+            eng.stats.client_output_buffer_limit_disconnections += 1;
+        }
         c.io.notify.notify();
+        eng.clients.insert(id, c);
     }
 }
 
@@ -161,6 +165,10 @@ pub fn spublish(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 }
 
 fn channels_matching(ctx: &mut Ctx<'_>, argv: &[Bytes], shard: bool) {
+    if argv.len() > 3 {
+        ctx.error(&crate::errors::subcommand_syntax(&argv[1], "pubsub"));
+        return;
+    }
     let pat = argv.get(2);
     let map = if shard {
         &ctx.eng.pubsub.shard_channels
@@ -197,8 +205,9 @@ fn numsub(ctx: &mut Ctx<'_>, argv: &[Bytes], shard: bool) {
         .iter()
         .map(|ch| (ch.clone(), map.get(ch).map_or(0, |v| v.len())))
         .collect();
+    // A flat array in RESP3 too (Redis's addReplyArrayLen), not a map.
     let out = &mut ctx.client.out;
-    out.map_len(counts.len());
+    out.array_len(counts.len() * 2);
     for (ch, n) in counts {
         out.bulk(&ch);
         out.int(n as i64);
@@ -211,6 +220,26 @@ pub fn pubsub_numsub(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 
 pub fn pubsub_shardnumsub(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     numsub(ctx, argv, true);
+}
+
+pub fn pubsub_help(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    crate::errors::write_help(
+        ctx.out(),
+        "pubsub",
+        &[
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+        ],
+    );
 }
 
 pub fn pubsub_numpat(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
@@ -231,6 +260,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("pubsub|channels", pubsub_channels),
     ("pubsub|numsub", pubsub_numsub),
     ("pubsub|numpat", pubsub_numpat),
+    ("pubsub|help", pubsub_help),
     ("pubsub|shardchannels", pubsub_shardchannels),
     ("pubsub|shardnumsub", pubsub_shardnumsub),
 ];

@@ -47,9 +47,13 @@ pub fn feed_monitors(eng: &mut Engine, client: &Client, argv: &[Bytes], now_ms: 
         if id == client.id {
             continue;
         }
-        if let Some(m) = eng.clients.get_mut(&id) {
+        if let Some(mut m) = eng.clients.remove(&id) {
             m.out.simple(&line);
+            if eng.check_output_limits(&mut m, now_ms) {
+                eng.stats.client_output_buffer_limit_disconnections += 1;
+            }
             m.io.notify.notify();
+            eng.clients.insert(id, m);
         }
     }
 }
@@ -64,51 +68,11 @@ pub fn monitor(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     ctx.ok();
 }
 
-/// Frees memory per `maxmemory-policy` until under `maxmemory`. Returns true when the server
-/// is still over the limit (the caller refuses denyoom commands with OOM).
+/// Frees memory per `maxmemory-policy` until under `maxmemory` (see `crate::evict`).
+/// Returns true when the server is still over the limit.
 pub fn perform_evictions(eng: &mut Engine, _now_ms: i64) -> bool {
-    let limit = eng.conf.maxmemory;
-    if limit == 0 {
-        return false;
-    }
-    let used = || (eng.info.used_memory)().allocated;
-    if used() <= limit {
-        return false;
-    }
-    let policy = eng.conf.maxmemory_policy.clone();
-    if policy == "noeviction" {
-        return true;
-    }
-    let volatile = policy.starts_with("volatile");
-    // Evict in small rounds, re-reading the allocator, until under the limit or out of
-    // candidates. Random sampling stands in for every policy's pool for now.
-    for _ in 0..1024 {
-        if (eng.info.used_memory)().allocated <= limit {
-            return false;
-        }
-        let mut victim = None;
-        for (i, db) in eng.dbs.iter().enumerate() {
-            let e = if volatile {
-                db.random_expiring(&mut eng.rng)
-            } else {
-                db.random_entry(&mut eng.rng)
-            };
-            if let Some(e) = e {
-                victim = Some((i, e.key.to_vec()));
-                break;
-            }
-        }
-        let Some((db, key)) = victim else { return true };
-        eng.dbs[db].remove(&key);
-        eng.stats.evicted_keys += 1;
-        let del: &[u8] = if eng.conf.lazyfree_lazy_expire {
-            b"UNLINK"
-        } else {
-            b"DEL"
-        };
-        eng.stream.append_now(db, &[del, &key]);
-    }
-    (eng.info.used_memory)().allocated > limit
+    let used = eng.info.used_memory_fast;
+    eng.evict_until_under(&used)
 }
 
 pub fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
@@ -194,55 +158,6 @@ pub fn time(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     out.array_len(2);
     out.bulk_int(now_us / 1_000_000);
     out.bulk_int(now_us % 1_000_000);
-}
-
-pub fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    let sub = argv[1].to_ascii_lowercase();
-    match (sub.as_slice(), argv.len()) {
-        (b"digest", 2) => {
-            let d = crate::digest::dataset_digest(ctx.eng);
-            ctx.out().simple(&crate::digest::hex(&d));
-        }
-        (b"digest-value", _) => {
-            let db = ctx.client.db;
-            let mut lines = Vec::new();
-            for key in &argv[2..] {
-                let mut d = [0u8; 20];
-                if let Some(e) = ctx.eng.dbs[db].get_raw(key) {
-                    crate::digest::value_digest(&mut d, e);
-                }
-                lines.push(crate::digest::hex(&d));
-            }
-            let out = ctx.out();
-            out.array_len(lines.len());
-            for l in lines {
-                out.simple(&l);
-            }
-        }
-        (b"sleep", 3) => {
-            // Like Redis, DEBUG SLEEP blocks the whole server: that is its purpose.
-            let secs: f64 = std::str::from_utf8(&argv[2])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0.0);
-            if secs > 0.0 && secs.is_finite() {
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
-            }
-            ctx.ok();
-        }
-        (b"set-active-expire", 3) => {
-            let on = redoubt_keyspace::num::string2ll(&argv[2]).unwrap_or(0) != 0;
-            ctx.eng.conf.active_expire_enabled = on;
-            ctx.ok();
-        }
-        _ => {
-            let msg = format!(
-                "ERR unknown subcommand '{}'. Try DEBUG HELP.",
-                errors::c_str_trunc(&argv[1], 128)
-            );
-            ctx.error(&msg);
-        }
-    }
 }
 
 pub fn slowlog_get(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
@@ -395,5 +310,4 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("swapdb", swapdb),
     ("time", time),
     ("monitor", monitor),
-    ("debug", debug),
 ];

@@ -1,0 +1,365 @@
+//! DEBUG: the subcommands tests and operators use (Redis 7.0 debug.c). Refused unless
+//! `enable-debug-command` allows it (checked at admission, see exec.rs).
+
+use crate::ctx::Ctx;
+use crate::errors;
+use crate::table::Handler;
+use bytes::Bytes;
+use redoubt_keyspace::value::itoa_buf;
+use redoubt_keyspace::{StrVal, Value};
+
+const HELP: &[&str] = &[
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Server will sleep before flushing the AOF, this is used for testing.",
+    "ASSERT",
+    "    Crash by assertion failed.",
+    "CHANGE-REPL-ID",
+    "    Change the replication IDs of the instance.",
+    "    Dangerous: should be used only for testing the replication subsystem.",
+    "CONFIG-REWRITE-FORCE-ALL",
+    "    Like CONFIG REWRITE but writes all configuration options, including",
+    "    keywords not listed in original configuration file or default values.",
+    "CRASH-AND-RECOVER [<milliseconds>]",
+    "    Hard crash and restart after a <milliseconds> delay (default 0).",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
+    "ERROR <string>",
+    "    Return a Redis protocol error with <string> as message. Useful for clients",
+    "    unit tests to simulate Redis errors.",
+    "LEAK <string>",
+    "    Create a memory leak of the input string.",
+    "LOG <message>",
+    "    Write <message> to the server log.",
+    "HTSTATS <dbid>",
+    "    Return hash table statistics of the specified Redis database.",
+    "HTSTATS-KEY <key>",
+    "    Like HTSTATS but for the hash table stored at <key>'s value.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
+    "REPLICATE <string>",
+    "    Replicates the provided string to replicas, allowing data divergence.",
+    "MALLCTL <key> [<val>]",
+    "    Get or set a malloc tuning integer.",
+    "MALLCTL-STR <key> [<val>]",
+    "    Get or set a malloc tuning string.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "DROP-CLUSTER-PACKET-FILTER <packet-type>",
+    "    Drop all packets that match the filtered type. Set to -1 allow all packets.",
+    "OOM",
+    "    Crash the server simulating an out-of-memory error.",
+    "PANIC",
+    "    Crash the server simulating a panic.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load, but",
+    "      conflicting keys will generate an exception and kill the server.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
+    "RESTART [<milliseconds>]",
+    "    Graceful restart: save config, db, restart after a <milliseconds> delay (default 0).",
+    "SDSLEN <key>",
+    "    Show low level SDS string info representing `key` and value.",
+    "SEGFAULT",
+    "    Crash the server with sigsegv.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+    "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+    "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "STRINGMATCH-TEST",
+    "    Run a fuzz tester against the stringmatchlen() function.",
+    "STRUCTSIZE",
+    "    Return the size of different Redis core C structures.",
+    "LISTPACK <key>",
+    "    Show low level info about the listpack encoding of <key>.",
+    "QUICKLIST <key> [<0|1>]",
+    "    Show low level info about the quicklist encoding of <key>.",
+    "    The optional argument (0 by default) sets the level of detail",
+    "CLIENT-EVICTION",
+    "    Show low level client eviction pools info (maxmemory-clients).",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
+    "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
+    "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
+    "    In case NEVER is provided the last observed peak will never be reset",
+    "    In case RESET is provided the peak reset time will be restored to the default value",
+    "REPLYBUFFER RESIZING <0|1>",
+    "    Enable or disable the reply buffer resize cron job",
+    "CLUSTERLINK KILL <to|from|all> <node-id>",
+    "    Kills the link based on the direction to/from (both) with the provided node.",
+];
+
+/// Redis's `atof`/`atoi` leniency: a leading number, anything else reads as 0.
+fn lenient_f64(arg: &[u8]) -> f64 {
+    let s = String::from_utf8_lossy(arg);
+    let t = s.trim_start();
+    let end = t
+        .char_indices()
+        .take_while(|(i, c)| {
+            c.is_ascii_digit() || *c == '.' || ((*c == '-' || *c == '+') && *i == 0)
+        })
+        .map(|(i, c)| i + c.len_utf8())
+        .last()
+        .unwrap_or(0);
+    t[..end].parse().unwrap_or(0.0)
+}
+
+/// `getPositiveLongFromObjectOrReply`.
+fn positive(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
+    match redoubt_keyspace::num::string2ll(arg) {
+        Some(n) if n >= 0 => Some(n),
+        Some(_) => {
+            ctx.error(errors::NOT_POSITIVE);
+            None
+        }
+        None => {
+            ctx.error(errors::NOT_INTEGER);
+            None
+        }
+    }
+}
+
+/// The length RDB would use for a string (no LZF yet: compressible strings over 20 bytes
+/// are longer here than in Redis; see docs/COMPATIBILITY.md).
+fn rdb_string_len(s: &StrVal) -> usize {
+    let mut t = itoa_buf::Buf::default();
+    let bytes = s.as_bytes(&mut t);
+    if bytes.len() <= 11 {
+        if let Some(n) = redoubt_keyspace::num::string2ll(bytes) {
+            return if i8::try_from(n).is_ok() {
+                2
+            } else if i16::try_from(n).is_ok() {
+                3
+            } else if i32::try_from(n).is_ok() {
+                5
+            } else {
+                1 + len_prefix(bytes.len()) + bytes.len()
+            };
+        }
+    }
+    len_prefix(bytes.len()) + bytes.len()
+}
+
+fn len_prefix(n: usize) -> usize {
+    if n < 64 {
+        1
+    } else if n < 16384 {
+        2
+    } else if n <= u32::MAX as usize {
+        5
+    } else {
+        9
+    }
+}
+
+fn object(ctx: &mut Ctx<'_>, key: &[u8]) {
+    let db = ctx.client.db;
+    let now = ctx.now_ms;
+    let policy = ctx.eng.lru_policy();
+    let Some(e) = ctx.eng.dbs[db].get_raw(key) else {
+        ctx.error(errors::NO_SUCH_KEY);
+        return;
+    };
+    let addr = std::ptr::from_ref(e) as usize;
+    let shared = crate::lru::shared_index(&e.value, policy);
+    let Value::Str(sv) = &e.value;
+    let head = format!(
+        "Value at:{:#x} refcount:{} encoding:{} serializedlength:{}",
+        addr,
+        if shared.is_some() {
+            crate::lru::OBJ_SHARED_REFCOUNT
+        } else {
+            1
+        },
+        e.value.encoding_name(),
+        rdb_string_len(sv),
+    );
+    // Shared integers carry the shared object's access word, as in Redis.
+    let word = ctx.eng.access_word(e.lru, shared, now);
+    let line = format!(
+        "{head} lru:{} lru_seconds_idle:{}",
+        word & crate::lru::LRU_CLOCK_MAX,
+        crate::lru::estimate_idle_ms(word, now) / 1000
+    );
+    ctx.out().simple(&line);
+}
+
+fn populate(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    if argv.len() > 5 {
+        ctx.error(&errors::subcommand_syntax(&argv[1], "debug"));
+        return;
+    }
+    let Some(count) = positive(ctx, &argv[2]) else {
+        return;
+    };
+    let size = match argv.get(4) {
+        Some(a) => match positive(ctx, a) {
+            Some(n) => n as usize,
+            None => return,
+        },
+        None => 0,
+    };
+    let prefix: &[u8] = argv.get(3).map_or(&b"key"[..], |p| &p[..]);
+    let db = ctx.client.db;
+    for j in 0..count {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        if ctx.lookup_write(&key).is_some() {
+            continue;
+        }
+        let base = format!("value:{j}").into_bytes();
+        let val = if size == 0 {
+            base
+        } else {
+            let mut v = vec![0u8; size];
+            let n = base.len().min(size);
+            v[..n].copy_from_slice(&base[..n]);
+            v
+        };
+        // createStringObject: never the int encoding.
+        ctx.eng.dbs[db].insert_new(&key, Value::Str(StrVal::no_int(&val)));
+        ctx.signal_modified(db, &key);
+    }
+    // Like Redis, DEBUG POPULATE is not propagated (its help says so).
+    ctx.ok();
+}
+
+fn protocol(ctx: &mut Ctx<'_>, kind: &[u8]) {
+    let out = ctx.out();
+    match kind.to_ascii_lowercase().as_slice() {
+        b"string" => out.bulk(b"Hello World"),
+        b"integer" => out.int(12345),
+        // Redis's literal, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
+        b"double" => out.double(3.141),
+        b"bignum" => out.bignum("1234567999999999999999999999999999999"),
+        b"null" => out.null(),
+        b"array" => {
+            out.array_len(3);
+            (0..3).for_each(|j| out.int(j));
+        }
+        b"set" => {
+            out.set_len(3);
+            (0..3).for_each(|j| out.int(j));
+        }
+        b"map" => {
+            out.map_len(3);
+            for j in 0..3 {
+                out.int(j);
+                out.bool(j == 1);
+            }
+        }
+        b"attrib" => {
+            if out.is_resp3() {
+                out.attribute_len(1);
+                out.bulk(b"key-popularity");
+                out.array_len(2);
+                out.bulk(b"key:123");
+                out.int(90);
+            }
+            out.bulk(b"Some real reply following the attribute");
+        }
+        b"push" => {
+            if !out.is_resp3() {
+                out.error("ERR RESP2 is not supported by this command");
+                return;
+            }
+            out.push_len(2);
+            out.bulk(b"server-cpu-usage");
+            out.int(42);
+            out.bulk(b"Some real reply following the push reply");
+        }
+        b"true" => out.bool(true),
+        b"false" => out.bool(false),
+        b"verbatim" => out.verbatim(b"This is a verbatim\nstring", "txt"),
+        _ => out.error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"),
+    }
+}
+
+pub fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let sub = argv[1].to_ascii_lowercase();
+    match (sub.as_slice(), argv.len()) {
+        (b"help", 2) => {
+            let out = ctx.out();
+            out.array_len(HELP.len() + 3);
+            out.simple("DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+            HELP.iter().for_each(|l| out.simple(l));
+            out.simple("HELP");
+            out.simple("    Prints this help.");
+        }
+        (b"digest", 2) => {
+            let d = crate::digest::dataset_digest(ctx.eng);
+            ctx.out().simple(&crate::digest::hex(&d));
+        }
+        (b"digest-value", _) => {
+            let db = ctx.client.db;
+            let mut lines = Vec::new();
+            for key in &argv[2..] {
+                let mut d = [0u8; 20];
+                if let Some(e) = ctx.eng.dbs[db].get_raw(key) {
+                    crate::digest::value_digest(&mut d, e);
+                }
+                lines.push(crate::digest::hex(&d));
+            }
+            let out = ctx.out();
+            out.array_len(lines.len());
+            for l in lines {
+                out.simple(&l);
+            }
+        }
+        (b"object", 3) => object(ctx, &argv[2]),
+        (b"populate", n) if n >= 3 => populate(ctx, argv),
+        (b"protocol", 3) => protocol(ctx, &argv[2]),
+        (b"error", 3) => {
+            let msg = String::from_utf8_lossy(&argv[2]).into_owned();
+            ctx.error(&msg);
+        }
+        (b"log", 3) => {
+            ctx.eng
+                .log_requests
+                .push(String::from_utf8_lossy(&argv[2]).into_owned());
+            ctx.ok();
+        }
+        (b"sleep", 3) => {
+            // Like Redis, DEBUG SLEEP blocks the whole server: that is its purpose.
+            let secs = lenient_f64(&argv[2]);
+            if secs > 0.0 && secs.is_finite() {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+            }
+            ctx.ok();
+        }
+        (b"set-active-expire", 3) => {
+            ctx.eng.conf.active_expire_enabled = lenient_f64(&argv[2]) as i64 != 0;
+            ctx.ok();
+        }
+        _ => ctx.error(&errors::subcommand_syntax(&argv[1], "debug")),
+    }
+}
+
+/// This family's commands (see `commands::all`).
+pub static HANDLERS: &[(&str, Handler)] = &[("debug", debug)];
