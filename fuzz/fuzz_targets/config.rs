@@ -3,6 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let _ = redoubt_config::fuzz_parse(&text);
+    let _ = redoubt_config::parse_config_text(data, "fuzz");
 });

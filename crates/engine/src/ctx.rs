@@ -148,7 +148,10 @@ impl<'a> Ctx<'a> {
 
     /// Deletes a key as a user command does (DEL/UNLINK), with WATCH invalidation.
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
-        self.expire_if_needed(db, key);
+        // An expired key kept by CLIENT PAUSE counts as missing.
+        if self.expire_if_needed(db, key) {
+            return false;
+        }
         if self.eng.dbs[db].remove(key).is_none() {
             return false;
         }

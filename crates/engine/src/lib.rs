@@ -31,6 +31,7 @@ pub mod errors;
 pub mod evict;
 pub mod exec;
 pub mod expire;
+pub mod hooks;
 pub mod latency;
 pub mod lru;
 pub mod meta;
@@ -228,6 +229,8 @@ pub struct Engine {
     pub config_file: Option<String>,
     /// Lines DEBUG LOG asked to write; the server logs them after the batch.
     pub log_requests: Vec<String>,
+    /// The process around the engine (files, listeners), for CONFIG SET/REWRITE.
+    pub hooks: Rc<dyn hooks::ServerHooks>,
     /// Access words of Redis's shared integer objects (see [`lru`]).
     pub shared_ints: lru::SharedInts,
 }
@@ -262,12 +265,10 @@ pub struct ServerFacts {
     pub total_system_memory: u64,
     /// `mem_allocator`, e.g. `jemalloc-5.3.0`.
     pub mem_allocator: String,
+    /// The allocator's statistics report (MEMORY MALLOC-STATS), when it has one.
+    pub malloc_stats: Option<fn() -> String>,
     /// A cheap reading of allocated bytes for maxmemory checks before each command.
     pub used_memory_fast: fn() -> u64,
-    /// Changes the working directory (CONFIG SET dir); returns the new absolute path.
-    pub chdir: fn(&str) -> Result<String, String>,
-    /// Rewrites the config file (CONFIG REWRITE); the error is the reply text.
-    pub rewrite_config: fn(&str, &redoubt_config::Config) -> Result<(), String>,
 }
 
 /// CPU time in microseconds (getrusage), for INFO cpu.
@@ -287,14 +288,6 @@ fn no_clock() -> u64 {
 
 fn no_cpu() -> CpuUsage {
     CpuUsage::default()
-}
-
-fn no_chdir(_: &str) -> Result<String, String> {
-    Err("Operation not supported".into())
-}
-
-fn no_rewrite(_: &str, _: &redoubt_config::Config) -> Result<(), String> {
-    Err("ERR Rewriting config file: Operation not supported".into())
 }
 
 /// Allocator readings for INFO memory (filled by the server crate, which owns jemalloc).
@@ -329,9 +322,8 @@ impl Default for ServerFacts {
             cpu: no_cpu,
             total_system_memory: 0,
             mem_allocator: "libc".into(),
+            malloc_stats: None,
             used_memory_fast: || 0,
-            chdir: no_chdir,
-            rewrite_config: no_rewrite,
         }
     }
 }
@@ -361,6 +353,7 @@ impl Engine {
             config: redoubt_config::Config::new(),
             config_file: None,
             log_requests: Vec::new(),
+            hooks: Rc::new(hooks::NoHooks),
             shared_ints: lru::SharedInts::default(),
         }
     }

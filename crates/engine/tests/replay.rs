@@ -34,9 +34,15 @@ fn random_command() -> impl Strategy<Value = String> {
         k.clone().prop_map(|k| format!("GET {k}")),
         (k.clone(), any::<u16>()).prop_map(|(k, v)| format!("GETSET {k} {v}")),
         k.clone().prop_map(|k| format!("GETDEL {k}")),
-        // GETEX EX / PERSIST record PEXPIREAT / PERSIST: add them once the keys family has
-        // those commands.
         k.clone().prop_map(|k| format!("GETEX {k} EXAT 1")),
+        (k.clone(), 1u32..100).prop_map(|(k, s)| format!("GETEX {k} EX {s}")),
+        k.clone().prop_map(|k| format!("GETEX {k} PERSIST")),
+        (k.clone(), 1u32..100).prop_map(|(k, s)| format!("EXPIRE {k} {s}")),
+        (k.clone(), 1u32..5000).prop_map(|(k, ms)| format!("PEXPIRE {k} {ms} NX")),
+        k.clone().prop_map(|k| format!("PERSIST {k}")),
+        (k.clone(), k.clone()).prop_map(|(a, b)| format!("RENAME {a} {b}")),
+        (k.clone(), k.clone()).prop_map(|(a, b)| format!("COPY {a} {b} REPLACE")),
+        (k.clone(), 0u8..3).prop_map(|(k, db)| format!("MOVE {k} {db}")),
         (k.clone(), k.clone(), any::<u16>()).prop_map(|(a, b, v)| format!("MSET {a} {v} {b} x")),
         (k.clone(), k.clone()).prop_map(|(a, b)| format!("MSETNX {a} 1 {b} 2")),
         (k.clone(), any::<u16>()).prop_map(|(k, v)| format!("APPEND {k} {v}")),

@@ -6,6 +6,7 @@
 //! shutdown ([`startup`]). Everything about data and commands lives in `redoubt-engine`.
 
 pub mod conn;
+pub mod listeners;
 pub mod log;
 pub mod mem;
 pub mod server;

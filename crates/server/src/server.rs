@@ -4,9 +4,11 @@
 //! tests and the binary drive the same code.
 
 use crate::conn::{self, Peer};
+use crate::listeners::Listeners;
 use redoubt_engine::Engine;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::rc::Weak;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Notify;
@@ -79,6 +81,8 @@ pub struct Shared {
     pub engine: RefCell<Engine>,
     pub settings: RefCell<Settings>,
     pub stop: Notify,
+    /// Accept tasks of the TCP listeners, by local address (rebinding replaces them).
+    pub tcp_accepts: RefCell<Vec<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>>,
     /// Every byte of the replication stream handed out so far goes to these consumers
     /// (backlog, replicas and AOF attach here in later issues).
     pub stream_taps: RefCell<Vec<StreamTap>>,
@@ -91,7 +95,16 @@ impl Shared {
             settings: RefCell::new(settings),
             stop: Notify::new(),
             stream_taps: RefCell::new(Vec::new()),
+            tcp_accepts: RefCell::new(Vec::new()),
         })
+    }
+
+    pub fn spawn_tcp(self: &Rc<Self>, l: TcpListener) {
+        let addr = l.local_addr().ok();
+        let task = tokio::task::spawn_local(accept_tcp(self.clone(), l));
+        if let Some(addr) = addr {
+            self.tcp_accepts.borrow_mut().push((addr, task));
+        }
     }
 
     /// The end-of-batch step: the stream's new bytes go to every consumer, in order.
@@ -200,20 +213,77 @@ async fn cron(shared: Rc<Shared>) {
     }
 }
 
-/// Where the server listens.
-pub struct Listeners {
-    pub tcp: Vec<TcpListener>,
-    pub unix: Option<(UnixListener, String)>,
-}
-
 /// Runs the server until `shared.stop` is notified (SHUTDOWN, a signal).
 pub async fn run(shared: Rc<Shared>, listeners: Listeners) {
     for l in listeners.tcp {
-        tokio::task::spawn_local(accept_tcp(shared.clone(), l));
+        shared.spawn_tcp(l);
     }
     if let Some((l, path)) = listeners.unix {
         tokio::task::spawn_local(accept_unix(shared.clone(), l, path));
     }
     tokio::task::spawn_local(cron(shared.clone()));
     shared.stop.notified().await;
+}
+
+/// The engine's view of this process (see `redoubt_engine::hooks`).
+pub struct Hooks {
+    pub shared: Weak<Shared>,
+}
+
+impl redoubt_engine::hooks::ServerHooks for Hooks {
+    fn chdir(&self, dir: &str) -> Result<String, String> {
+        std::env::set_current_dir(dir).map_err(|e| redoubt_config::fsio::strerror(&e))?;
+        std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .map_err(|e| redoubt_config::fsio::strerror(&e))
+    }
+
+    fn rewrite_config(&self, path: &str, cfg: &redoubt_config::Config) -> Result<(), String> {
+        let opts = redoubt_config::RewriteOptions::default();
+        redoubt_config::fsio::rewrite_config_file(std::path::Path::new(path), cfg, &opts)
+            .map_err(|e| redoubt_config::fsio::rewrite_error_reply(&e))
+    }
+
+    fn rebind(&self, cfg: &redoubt_config::Config) -> Result<(), String> {
+        let Some(shared) = self.shared.upgrade() else {
+            return Err("shutting down".into());
+        };
+        let s = Settings::from_config(cfg);
+        let current: Vec<std::net::SocketAddr> = shared
+            .tcp_accepts
+            .borrow()
+            .iter()
+            .map(|(a, _)| *a)
+            .collect();
+        let opened = crate::listeners::bind_tcp_all(&s.bind, s.port, s.tcp_backlog, &current)
+            .map_err(|e| {
+                crate::warning!("{e}");
+                "Unable to listen on this port. Check server logs.".to_string()
+            })?;
+        let keep: Vec<std::net::SocketAddr> = opened.iter().map(|(a, _)| *a).collect();
+        // Close what is no longer wanted, then serve the new ones.
+        shared.tcp_accepts.borrow_mut().retain(|(addr, task)| {
+            let wanted = keep.contains(addr);
+            if !wanted {
+                task.abort();
+            }
+            wanted
+        });
+        for (_, l) in opened {
+            if let Some(l) = l {
+                shared.spawn_tcp(l);
+            }
+        }
+        Ok(())
+    }
+
+    fn settings_changed(&self, cfg: &redoubt_config::Config) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        let s = Settings::from_config(cfg);
+        let level = crate::log::Level::parse(&s.loglevel).unwrap_or(crate::log::Level::Notice);
+        crate::log::configure(level, &s.logfile);
+        *shared.settings.borrow_mut() = s;
+    }
 }

@@ -2,7 +2,7 @@
 //! listeners, pidfile, daemonize, signals, and the exit lines.
 
 use crate::log::{self, Level};
-use crate::server::{self, Listeners, Settings, Shared};
+use crate::server::{self, Settings, Shared};
 use crate::{notice, warning};
 use redoubt_config::{Invocation, ServerArgs};
 use redoubt_engine::{Engine, RuntimeConf, REDIS_VERSION, REDOUBT_VERSION};
@@ -140,7 +140,7 @@ async fn serve(
     config_file: String,
     config: redoubt_config::Config,
 ) -> i32 {
-    let listeners = match bind_all(&settings) {
+    let listeners = match crate::listeners::bind_all(&settings) {
         Ok(l) => l,
         Err(msg) => {
             warning!("{msg}");
@@ -154,8 +154,6 @@ async fn serve(
     engine.info.config_file = config_file.clone();
     engine.config = config;
     engine.config_file = (!config_file.is_empty()).then_some(config_file);
-    engine.info.chdir = chdir;
-    engine.info.rewrite_config = rewrite_config;
     engine.info.start_ms = log::now_ms();
     engine.info.used_memory = crate::mem::read;
     engine.info.used_memory_fast = crate::mem::used_fast;
@@ -167,7 +165,8 @@ async fn serve(
     engine.info.clock_us = log::monotonic_us;
     engine.info.cpu = crate::sys::cpu_usage;
     engine.info.total_system_memory = crate::sys::total_system_memory();
-    engine.info.mem_allocator = "jemalloc-5.3.0".into();
+    engine.info.mem_allocator = crate::mem::allocator_name();
+    engine.info.malloc_stats = Some(crate::sys::malloc_stats);
     engine.info.os = os_name();
     // A server that never saved reports its start as the last save, as Redis does.
     engine.lastsave_s = engine.info.start_ms / 1000;
@@ -176,6 +175,9 @@ async fn serve(
     let port = settings.port;
     engine.mem_startup = crate::mem::read().allocated;
     let shared = Shared::new(engine, settings);
+    shared.engine.borrow_mut().hooks = Rc::new(crate::server::Hooks {
+        shared: Rc::downgrade(&shared),
+    });
     if !pidfile.is_empty() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
             warning!("Failed to write PID file: {e}");
@@ -243,19 +245,6 @@ fn os_name() -> String {
     )
 }
 
-fn chdir(dir: &str) -> Result<String, String> {
-    std::env::set_current_dir(dir).map_err(|e| redoubt_config::fsio::strerror(&e))?;
-    std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .map_err(|e| redoubt_config::fsio::strerror(&e))
-}
-
-fn rewrite_config(path: &str, cfg: &redoubt_config::Config) -> Result<(), String> {
-    let opts = redoubt_config::RewriteOptions::default();
-    redoubt_config::fsio::rewrite_config_file(std::path::Path::new(path), cfg, &opts)
-        .map_err(|e| redoubt_config::fsio::rewrite_error_reply(&e))
-}
-
 fn run_id(seed: u64) -> String {
     let mut rng = redoubt_keyspace::rand::Rng::new(seed ^ 0x9e37_79b9_7f4a_7c15);
     (0..40)
@@ -267,76 +256,6 @@ fn run_id(seed: u64) -> String {
 /// continues in a new session with stdio on /dev/null.
 fn daemonize() -> std::io::Result<()> {
     crate::sys::daemonize()
-}
-
-/// Opens every listener: `bind` addresses (a `-` prefix makes one optional, `*` and `::*`
-/// are the wildcards), then the unix socket with `unixsocketperm`.
-fn bind_all(s: &Settings) -> Result<Listeners, String> {
-    let mut tcp = Vec::new();
-    if s.port != 0 {
-        for raw in &s.bind {
-            let (optional, addr) = match raw.strip_prefix('-') {
-                Some(a) => (true, a),
-                None => (false, raw.as_str()),
-            };
-            let host = match addr {
-                "*" => "0.0.0.0",
-                "::*" => "::",
-                a => a,
-            };
-            match bind_tcp(host, s.port, s.tcp_backlog) {
-                Ok(l) => tcp.push(l),
-                Err(e) if optional => {
-                    log::log(
-                        Level::Verbose,
-                        &format!("Skipping optional bind {host}:{}: {e}", s.port),
-                    );
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "Warning: Could not create server TCP listening socket {}:{}: {}\nFailed listening on port {} (tcp), aborting.",
-                        addr, s.port, e, s.port
-                    ));
-                }
-            }
-        }
-    }
-    let unix = if s.unixsocket.is_empty() {
-        None
-    } else {
-        let _ = std::fs::remove_file(&s.unixsocket);
-        let l = tokio::net::UnixListener::bind(&s.unixsocket)
-            .map_err(|e| format!("Failed opening Unix socket: {e}"))?;
-        if s.unixsocketperm != 0 {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(
-                &s.unixsocket,
-                std::fs::Permissions::from_mode(s.unixsocketperm),
-            );
-        }
-        Some((l, s.unixsocket.clone()))
-    };
-    if tcp.is_empty() && unix.is_none() {
-        return Err("Configured to not listen anywhere, exiting.".into());
-    }
-    Ok(Listeners { tcp, unix })
-}
-
-fn bind_tcp(host: &str, port: u16, backlog: i32) -> std::io::Result<tokio::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let ip: std::net::IpAddr = host
-        .parse()
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad address"))?;
-    let addr = std::net::SocketAddr::new(ip, port);
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    sock.set_reuse_address(true)?;
-    if ip.is_ipv6() {
-        sock.set_only_v6(true)?;
-    }
-    sock.set_nonblocking(true)?;
-    sock.bind(&addr.into())?;
-    sock.listen(backlog)?;
-    tokio::net::TcpListener::from_std(sock.into())
 }
 
 /// Reads the configuration named on the command line. On error returns Redis's report

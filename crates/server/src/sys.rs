@@ -73,3 +73,29 @@ pub fn total_system_memory() -> u64 {
     }
     pages as u64 * page as u64
 }
+
+/// jemalloc's own statistics report (`malloc_stats_print`), as MEMORY MALLOC-STATS gives it.
+pub fn malloc_stats() -> String {
+    unsafe extern "C" fn append(opaque: *mut libc::c_void, text: *const libc::c_char) {
+        // SAFETY: `opaque` is the `&mut String` passed below, alive and unaliased for the
+        // whole `malloc_stats_print` call; jemalloc passes a NUL-terminated string.
+        let (out, text) = unsafe {
+            (
+                &mut *opaque.cast::<String>(),
+                std::ffi::CStr::from_ptr(text),
+            )
+        };
+        out.push_str(&text.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback only appends to `out`, which outlives the call; a null options
+    // string asks for the default report.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(append),
+            (&mut out as *mut String).cast(),
+            std::ptr::null(),
+        );
+    }
+    out
+}

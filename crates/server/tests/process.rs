@@ -226,3 +226,119 @@ fn idle_clients_time_out() {
     let mut p = must_connect(&s);
     assert_eq!(p.cmd(&["PUBLISH", "ch", "still here"]), Value::Int(1));
 }
+
+#[test]
+fn config_set_port_and_bind_rebind_listeners() {
+    let s = start(Flavor::Redoubt, "", &[]);
+    let mut c = must_connect(&s);
+    let new_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        l.local_addr().expect("addr").port()
+    };
+    let r = c.cmd(&["CONFIG", "SET", "port", &new_port.to_string()]);
+    assert_eq!(r, Value::Simple("OK".into()));
+    let mut moved = RawConn::connect(new_port).expect("the new port answers");
+    assert_eq!(moved.cmd(&["PING"]), Value::Simple("PONG".into()));
+    wait_for("the old port to close", Duration::from_secs(5), || {
+        std::net::TcpStream::connect(("127.0.0.1", s.port())).is_err()
+    });
+    // A port that is taken is refused, and nothing changes.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("addr").port().to_string();
+    let r = moved.cmd(&["CONFIG", "SET", "port", &taken_port]);
+    assert_eq!(
+        r,
+        Value::Error(
+            "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs."
+                .into()
+        )
+    );
+    assert_eq!(get(&mut moved, "port"), new_port.to_string().into_bytes());
+    let r = moved.cmd(&["CONFIG", "SET", "bind", "10.9.9.9"]);
+    assert_eq!(
+        r,
+        Value::Error(
+            "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses."
+                .into()
+        ),
+        "an address this host does not have (checked against redis-server 7.0.15)"
+    );
+    assert_eq!(moved.cmd(&["PING"]), Value::Simple("PONG".into()));
+    // Settings the server owns follow CONFIG SET: an idle timeout now applies.
+    assert_eq!(
+        moved.cmd(&["CONFIG", "SET", "timeout", "1"]),
+        Value::Simple("OK".into())
+    );
+    let mut idle = RawConn::connect(new_port).expect("connect");
+    assert_eq!(idle.cmd(&["PING"]), Value::Simple("PONG".into()));
+    wait_for(
+        "the idle client to be closed",
+        Duration::from_secs(10),
+        || idle.is_closed(std::time::Instant::now() + Duration::from_millis(200)),
+    );
+}
+
+#[test]
+fn daemonize_forks_writes_the_pidfile_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        l.local_addr().expect("addr").port()
+    };
+    let pidfile = dir.path().join("d.pid");
+    let status = std::process::Command::new(redoubt_harness::redoubt_binary().expect("binary"))
+        .args([
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .arg("--logfile")
+        .arg(dir.path().join("d.log"))
+        .status()
+        .expect("run");
+    assert!(
+        status.success(),
+        "the foreground process exits 0 after forking"
+    );
+    wait_for("the pidfile", Duration::from_secs(10), || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|s| s.trim().parse::<i32>().is_ok())
+    });
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    // If an assertion fails, the daemon must not outlive the test.
+    struct KillOnDrop(i32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &self.0.to_string()])
+                .status();
+        }
+    }
+    let _guard = KillOnDrop(pid);
+    let mut c = None;
+    wait_for("the daemon to answer", Duration::from_secs(10), || {
+        c = RawConn::connect(port).ok();
+        c.is_some()
+    });
+    let mut c = c.expect("connected");
+    assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
+    // Stop the daemon by the PID it wrote.
+    let st = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    wait_for(
+        "the daemon to exit and remove its pidfile",
+        Duration::from_secs(10),
+        || !pidfile.exists() && RawConn::connect(port).is_err(),
+    );
+}

@@ -767,6 +767,7 @@ mod tests {
         t.run("CLIENT PAUSE 100000 WRITE");
         t.now_ms += 20;
         assert_eq!(t.text("EXISTS k"), ":0|");
+        assert_eq!(t.text("GET k"), "$-1|");
         assert!(
             t.eng.dbs[0].get_raw(b"k").is_some(),
             "not deleted while paused"

@@ -1,8 +1,8 @@
 //! CONFIG GET / SET / RESETSTAT / REWRITE / HELP, on top of the config crate's table.
 //!
 //! The engine applies what it owns right away (the hot settings in `RuntimeConf`); side
-//! effects needing the file system go through the server's hooks in `ServerFacts` (chdir for
-//! `dir`, the atomic file write for REWRITE). Settings owned by the server (listeners, log
+//! effects needing files or sockets go through the server's `ServerHooks` (chdir for `dir`,
+//! rebinding for `port`/`bind`, the atomic file write for REWRITE). Settings owned by the server (listeners, log
 //! level, timeouts) are re-read by the server when `config.generation()` changes.
 
 use crate::ctx::Ctx;
@@ -40,7 +40,7 @@ pub fn config_set(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     };
     if changes.contains("dir") {
         let dir = ctx.eng.config.get_str("dir").into_owned();
-        match (ctx.eng.info.chdir)(&dir) {
+        match ctx.eng.hooks.clone().chdir(&dir) {
             Ok(abs) => ctx.eng.config.set_dir_resolved(abs),
             Err(msg) => {
                 ctx.eng.config.rollback(&changes);
@@ -49,7 +49,20 @@ pub fn config_set(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             }
         }
     }
+    let listeners_changed = changes.contains("port") || changes.contains("bind");
+    if listeners_changed && ctx.eng.hooks.clone().rebind(&ctx.eng.config).is_err() {
+        // Redis's texts for its two apply functions (`updatePort`, `updateBind`).
+        let (name, msg) = if changes.contains("port") {
+            ("port", "Unable to listen on this port. Check server logs.")
+        } else {
+            ("bind", "Failed to bind to specified addresses.")
+        };
+        ctx.eng.config.rollback(&changes);
+        ctx.error(&SetError::apply_failed(name, msg).to_string());
+        return;
+    }
     apply_runtime(ctx);
+    ctx.eng.hooks.clone().settings_changed(&ctx.eng.config);
     ctx.ok();
 }
 
@@ -76,7 +89,7 @@ pub fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
         ctx.error(NO_CONFIG_FILE_ERROR);
         return;
     };
-    match (ctx.eng.info.rewrite_config)(&path, &ctx.eng.config) {
+    match ctx.eng.hooks.clone().rewrite_config(&path, &ctx.eng.config) {
         Ok(()) => ctx.ok(),
         Err(msg) => ctx.error(&msg),
     }

@@ -269,10 +269,18 @@ pub fn memory_doctor(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     ctx.out().verbatim(text.as_bytes(), "txt");
 }
 
-/// Redis's answer (a plain bulk string) when built without jemalloc's stats printer.
+/// The allocator's report (jemalloc's `malloc_stats_print`, verbatim text); without one,
+/// Redis's plain bulk answer for allocators it cannot ask.
 pub fn memory_malloc_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
-    ctx.out()
-        .bulk(b"Stats not supported for the current allocator");
+    match ctx.eng.info.malloc_stats {
+        Some(report) => {
+            let text = report();
+            ctx.out().verbatim(text.as_bytes(), "txt");
+        }
+        None => ctx
+            .out()
+            .bulk(b"Stats not supported for the current allocator"),
+    }
 }
 
 /// Purging is an allocator hint with nothing to report; Redis answers OK whatever the

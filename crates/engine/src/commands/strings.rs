@@ -43,16 +43,31 @@ pub fn with_read_str<R>(
     f: impl FnOnce(Option<&[u8]>, &mut ReplyBuf) -> R,
 ) -> Result<R, WrongType> {
     let db = ctx.client.db;
-    ctx.expire_if_needed(db, key);
-    let eng = &mut *ctx.eng;
+    let now = ctx.now_ms;
+    if ctx.expire_if_needed(db, key) {
+        // Expired (and, during CLIENT PAUSE, kept until the pause ends): a miss.
+        ctx.eng.stats.keyspace_misses += 1;
+        return Ok(f(None, &mut ctx.client.out));
+    }
+    let policy = ctx.eng.lru_policy();
+    let shared_init = ctx.eng.shared_initial_word(policy, now);
+    let crate::Engine {
+        dbs,
+        rng,
+        shared_ints,
+        stats,
+        ..
+    } = &mut *ctx.eng;
     let out = &mut ctx.client.out;
-    match eng.dbs[db].get_raw(key) {
+    match dbs[db].get_raw_mut(key) {
         None => {
-            eng.stats.keyspace_misses += 1;
+            stats.keyspace_misses += 1;
             Ok(f(None, out))
         }
         Some(e) => {
-            eng.stats.keyspace_hits += 1;
+            stats.keyspace_hits += 1;
+            // A read is an access for LRU/LFU (Redis's lookupKey), done in place.
+            crate::lru::touch(shared_ints, shared_init, e, policy, rng, now);
             match &e.value {
                 Value::Str(s) => {
                     let mut tmp = itoa_buf::Buf::default();

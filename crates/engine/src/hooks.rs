@@ -1,0 +1,38 @@
+//! What the engine asks of the process around it, for the few commands whose effects leave
+//! memory: CONFIG SET of `dir` and of listeners, CONFIG REWRITE. The server crate implements
+//! [`ServerHooks`]; tests get [`NoHooks`]. Keeping these behind a trait is what lets the engine
+//! stay free of files and sockets.
+
+use redoubt_config::Config;
+
+pub trait ServerHooks {
+    /// Changes the working directory (CONFIG SET dir); returns the new absolute path, or
+    /// the `strerror` text.
+    fn chdir(&self, dir: &str) -> Result<String, String>;
+    /// Rewrites the config file (CONFIG REWRITE); the error is the full reply text.
+    fn rewrite_config(&self, path: &str, cfg: &Config) -> Result<(), String>;
+    /// Rebinds listeners after CONFIG SET of `port` or `bind`; on failure nothing changed and
+    /// the error is the reason Redis gives (`Unable to listen on this port`).
+    fn rebind(&self, cfg: &Config) -> Result<(), String>;
+    /// Re-reads the settings the server owns (timeouts, limits, log level) after CONFIG SET.
+    fn settings_changed(&self, cfg: &Config);
+}
+
+/// For engines without a server (tests, tools): every request is refused or ignored.
+pub struct NoHooks;
+
+impl ServerHooks for NoHooks {
+    fn chdir(&self, _dir: &str) -> Result<String, String> {
+        Err("Operation not supported".into())
+    }
+
+    fn rewrite_config(&self, _path: &str, _cfg: &Config) -> Result<(), String> {
+        Err("ERR Rewriting config file: Operation not supported".into())
+    }
+
+    fn rebind(&self, _cfg: &Config) -> Result<(), String> {
+        Err("Unable to listen on this port. Check server logs.".into())
+    }
+
+    fn settings_changed(&self, _cfg: &Config) {}
+}
