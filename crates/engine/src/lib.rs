@@ -445,6 +445,8 @@ impl Engine {
         s.inst.sample(now_ms, readings);
         let used = (self.info.used_memory)().allocated;
         self.stats.observe_memory(used);
+        // See `commands::memory::overhead`: the baseline never exceeds current use.
+        self.mem_startup = self.mem_startup.min(used);
     }
 
     /// True while this server replicates from a master (set by the replication issue).

@@ -173,7 +173,7 @@ async fn accept_unix(shared: Rc<Shared>, listener: UnixListener, path: String) {
         };
         let peer = Peer {
             addr: format!("{path}:0"),
-            laddr: path.clone(),
+            laddr: format!("{path}:0"),
             local: true,
             unix: true,
             fd,

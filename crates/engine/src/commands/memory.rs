@@ -97,6 +97,9 @@ pub fn overhead(eng: &mut Engine, calling_client_mem: u64) -> MemOverhead {
     let m = (eng.info.used_memory)();
     eng.stats.observe_memory(m.allocated);
     let used = m.allocated;
+    // The startup reading includes allocations freed soon after (thread caches, parsing);
+    // the baseline can never exceed what the server holds now.
+    eng.mem_startup = eng.mem_startup.min(used);
     let mut mh = MemOverhead {
         total_allocated: used,
         startup_allocated: eng.mem_startup,
