@@ -480,7 +480,7 @@ pub static DIRECTIVES: &[Directive] = &[
     b("disable-thp", None, IMM, true, Never),
     b("cluster-allow-replica-migration", None, 0, true, Never),
     b("replica-announced", None, 0, true, NotYet),
-    b("latency-tracking", None, 0, true, NotYet),
+    b("latency-tracking", None, 0, true, Support::Yes),
     b("aof-disable-auto-gc", None, 0, false, NotYet),
 
     // String configs.
@@ -615,7 +615,7 @@ pub static DIRECTIVES: &[Directive] = &[
     sp("notify-keyspace-events", None, 0, Special::NotifyKeyspaceEvents, NotYet),
     sp("bind", None, MULTI, Special::Bind, Support::Yes),
     sp("replicaof", Some("slaveof"), IMM | MULTI, Special::ReplicaOf, NotYet),
-    sp("latency-tracking-info-percentiles", None, MULTI, Special::LatencyTrackingInfoPercentiles, NotYet),
+    sp("latency-tracking-info-percentiles", None, MULTI, Special::LatencyTrackingInfoPercentiles, Support::Yes),
 
     // Added during the 7.0 series after the table above was laid out.
     b("replica-ignore-disk-write-errors", None, 0, false, NotYet),

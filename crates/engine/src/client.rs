@@ -119,12 +119,19 @@ pub struct Client {
     pub close_after_reply: bool,
     pub no_evict: bool,
     pub monitor: bool,
-    pub last_cmd: String,
-    /// Flags for CLIENT LIST beyond the above (e.g. 'r' readonly), kept minimal.
+    /// The last command looked up (CLIENT LIST `cmd=`): set even when the command is then
+    /// refused or queued, `NULL` after an unknown command, as Redis's `c->lastcmd`.
+    pub last_cmd: std::rc::Rc<str>,
+    /// Query buffer length and free space (CLIENT LIST `qbuf`, `qbuf-free`), kept by the
+    /// connection: during a batch, the whole buffer the batch was decoded from.
     pub query_buf_len: usize,
+    pub query_buf_free: usize,
     /// When the output buffer first went over the soft limit (client-output-buffer-limit).
     pub obuf_soft_since_ms: Option<i64>,
+    /// Bytes of the arguments of the command being executed (`argv-mem`), 0 between them.
     pub argv_mem: usize,
+    /// Connected through the unix socket (CLIENT LIST flag `U`).
+    pub unix_socket: bool,
 }
 
 impl Client {
@@ -164,8 +171,10 @@ impl Client {
             monitor: false,
             last_cmd: "NULL".into(),
             query_buf_len: 0,
+            query_buf_free: 0,
             obuf_soft_since_ms: None,
             argv_mem: 0,
+            unix_socket: false,
         }
     }
 

@@ -44,10 +44,15 @@ impl<'a> Ctx<'a> {
     }
 
     /// Redis's `expireIfNeeded`: deletes a logically expired key and records the DEL.
-    /// Returns true when the key was expired.
+    /// Returns true when the key was expired. During CLIENT PAUSE the key is reported
+    /// expired but kept, so a paused server emits no DEL: callers must then treat the key
+    /// as missing (the lookups below do).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         if !self.key_is_expired(db, key) {
             return false;
+        }
+        if self.eng.expire_paused(self.now_ms) {
+            return true;
         }
         self.eng.dbs[db].remove(key);
         self.eng.stats.expired_keys += 1;
@@ -88,7 +93,12 @@ impl<'a> Ctx<'a> {
 
     /// Redis's `lookupKey`.
     fn lookup_in(&mut self, db: usize, key: &[u8], touch: bool, stats: bool) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            if stats {
+                self.eng.stats.keyspace_misses += 1;
+            }
+            return None;
+        }
         let now_ms = self.now_ms;
         let policy = self.eng.lru_policy();
         let shared_init = self.eng.shared_initial_word(policy, now_ms);
@@ -117,8 +127,7 @@ impl<'a> Ctx<'a> {
 
     /// Existence without touching counters (EXISTS does count in Redis: use lookup_read).
     pub fn exists_in(&mut self, db: usize, key: &[u8]) -> bool {
-        self.expire_if_needed(db, key);
-        self.eng.dbs[db].get_raw(key).is_some()
+        !self.expire_if_needed(db, key) && self.eng.dbs[db].get_raw(key).is_some()
     }
 
     /// Records an effect in the current database.
@@ -143,7 +152,10 @@ impl<'a> Ctx<'a> {
 
     /// Deletes a key as a user command does (DEL/UNLINK), with WATCH invalidation.
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
-        self.expire_if_needed(db, key);
+        // An expired key kept by CLIENT PAUSE counts as missing.
+        if self.expire_if_needed(db, key) {
+            return false;
+        }
         if self.eng.dbs[db].remove(key).is_none() {
             return false;
         }

@@ -20,9 +20,11 @@ impl Engine {
         }
         client.last_interaction_ms = now_ms;
         self.now_ms = now_ms;
+        client.argv_mem = argv.iter().map(|a| a.len()).sum();
         let reply_start = client.out.len();
         self.process(client, argv, now_ms);
         self.apply_reply_mode(client, reply_start);
+        client.argv_mem = 0;
     }
 
     fn process(&mut self, client: &mut Client, argv: Vec<Bytes>, now_ms: i64) {
@@ -30,16 +32,19 @@ impl Engine {
         let cmd = match table.lookup(&argv) {
             Lookup::Found(cmd) => cmd,
             Lookup::UnknownSubcommand(container) => {
+                client.last_cmd = "NULL".into();
                 let msg = errors::unknown_subcommand(&argv[1], &container.name);
                 self.reject(client, &msg, None);
                 return;
             }
             Lookup::Unknown => {
+                client.last_cmd = "NULL".into();
                 let msg = errors::unknown_command(&argv);
                 self.reject(client, &msg, None);
                 return;
             }
         };
+        client.last_cmd = cmd.fullname.clone();
         if !cmd.arity_ok(argv.len()) {
             self.reject(client, &errors::wrong_args(&cmd.name), Some(cmd));
             return;
@@ -146,6 +151,8 @@ impl Engine {
         }
         let errors_before = client.out.errors;
         self.set_new_key_clock(now_ms);
+        let clock = self.info.clock_us;
+        let start_us = clock();
         let mut ctx = Ctx {
             eng: self,
             client,
@@ -154,14 +161,50 @@ impl Engine {
             in_exec,
         };
         handler(&mut ctx, argv);
+        let duration_us = clock().saturating_sub(start_us);
         let failed = client.out.errors > errors_before;
-        cmd.stats.calls.set(cmd.stats.calls.get() + 1);
+        let st = &cmd.stats;
+        st.calls.set(st.calls.get() + 1);
+        st.usec.set(st.usec.get() + duration_us);
+        if self.conf.latency_tracking {
+            st.latency
+                .borrow_mut()
+                .record(duration_us.saturating_mul(1000));
+        }
         if failed {
-            cmd.stats.failed_calls.set(cmd.stats.failed_calls.get() + 1);
+            st.failed_calls.set(st.failed_calls.get() + 1);
+        }
+        if !cmd.has(flags::SKIP_SLOWLOG) {
+            self.slowlog_push(client, cmd, argv, duration_us, now_ms);
         }
         self.stats.total_commands_processed += 1;
         self.drain_errors(client);
-        client.last_cmd = cmd.name.clone();
+    }
+
+    /// `slowlogPushCurrentCommand`, with AUTH and HELLO passwords redacted.
+    fn slowlog_push(
+        &mut self,
+        client: &Client,
+        cmd: &Command,
+        argv: &[Bytes],
+        duration_us: u64,
+        now_ms: i64,
+    ) {
+        let threshold = self.conf.slowlog_log_slower_than;
+        if threshold < 0 || (duration_us as i64) < threshold {
+            return;
+        }
+        let redacted = crate::slowlog::redact(&cmd.name, argv);
+        let name = client.name.as_deref().unwrap_or(b"");
+        self.slowlog.push_if_needed(
+            threshold,
+            self.conf.slowlog_max_len,
+            redacted.as_deref().unwrap_or(argv),
+            duration_us,
+            now_ms / 1000,
+            &client.addr,
+            name,
+        );
     }
 
     fn drain_errors(&mut self, client: &mut Client) {

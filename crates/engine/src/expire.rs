@@ -20,7 +20,7 @@ impl Engine {
         budget_us: u64,
         elapsed_us: &dyn Fn() -> u64,
     ) -> u64 {
-        if !self.conf.active_expire_enabled || self.is_replica() {
+        if !self.conf.active_expire_enabled || self.is_replica() || self.expire_paused(now_ms) {
             return 0;
         }
         let mut total = 0;
@@ -33,6 +33,7 @@ impl Engine {
                     break;
                 }
                 let mut expired = 0;
+                let (mut ttl_sum, mut ttl_samples) = (0i64, 0i64);
                 for _ in 0..n {
                     let Some(e) = self.dbs[db].random_expiring(&mut self.rng) else {
                         break;
@@ -41,7 +42,19 @@ impl Engine {
                         let key = e.key.to_vec();
                         self.delete_expired(db, &key);
                         expired += 1;
+                    } else if e.expire_at_ms - now_ms > 0 {
+                        ttl_sum = ttl_sum.saturating_add(e.expire_at_ms - now_ms);
+                        ttl_samples += 1;
                     }
+                }
+                if ttl_samples > 0 {
+                    // Redis's running average: 2% this sample, 98% history.
+                    let avg = ttl_sum / ttl_samples;
+                    let d = &mut self.dbs[db];
+                    if d.avg_ttl_ms == 0 {
+                        d.avg_ttl_ms = avg;
+                    }
+                    d.avg_ttl_ms = (d.avg_ttl_ms / 50) * 49 + avg / 50;
                 }
                 total += expired as u64;
                 sampled_total += n;

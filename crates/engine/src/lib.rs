@@ -32,9 +32,12 @@ pub mod evict;
 pub mod exec;
 pub mod expire;
 pub mod hooks;
+pub mod latency;
 pub mod lru;
 pub mod meta;
+pub mod pause;
 pub mod pubsub;
+pub mod slowlog;
 pub mod stats;
 pub mod stream;
 pub mod table;
@@ -69,6 +72,8 @@ pub struct RuntimeConf {
     pub lazyfree_lazy_user_flush: bool,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
+    /// `latency-tracking`: per-command latency histograms for INFO latencystats.
+    pub latency_tracking: bool,
     pub active_expire_enabled: bool,
     pub port: u16,
     /// `client-output-buffer-limit` for normal, replica and pubsub clients.
@@ -134,6 +139,7 @@ impl RuntimeConf {
             lazyfree_lazy_user_flush: cfg.get_bool("lazyfree-lazy-user-flush"),
             slowlog_log_slower_than: cfg.get_int("slowlog-log-slower-than"),
             slowlog_max_len: cfg.get_int("slowlog-max-len").max(0) as usize,
+            latency_tracking: cfg.get_bool("latency-tracking"),
             active_expire_enabled: true,
             port: cfg.get_int("port").clamp(0, 65535) as u16,
             obuf_limits: [obuf(0), obuf(1), obuf(2)],
@@ -160,6 +166,7 @@ impl Default for RuntimeConf {
             lazyfree_lazy_user_flush: false,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
+            latency_tracking: true,
             active_expire_enabled: true,
             port: 6379,
             obuf_limits: [
@@ -206,6 +213,14 @@ pub struct Engine {
     pub shutdown: Option<ShutdownRequest>,
     /// Server facts the engine reports but does not own (INFO server section).
     pub info: ServerFacts,
+    /// CLIENT PAUSE state; the server's connection loop postpones paused clients' commands.
+    pub pause: pause::ClientPause,
+    pub slowlog: slowlog::SlowLog,
+    /// Unix time in seconds of the last successful save (LASTSAVE, `rdb_last_save_time`).
+    /// A server that never saved reports its start time, as Redis does.
+    pub lastsave_s: i64,
+    /// `used_memory_startup`: the allocator's reading once the server is initialized.
+    pub mem_startup: u64,
     /// The time of the batch being executed (set by `execute` and the cron).
     pub now_ms: i64,
     /// Every directive's value (CONFIG GET/SET/REWRITE); `conf` caches the hot ones.
@@ -239,8 +254,40 @@ pub struct ServerFacts {
     pub os: String,
     pub arch_bits: u32,
     pub used_memory: fn() -> MemoryStats,
+    /// `master_replid`: 40 random hex digits chosen at startup.
+    pub replid: String,
+    /// A monotonic clock in microseconds, used only to measure command durations
+    /// (commandstats, latencystats, SLOWLOG); `now` remains the batch's argument.
+    pub clock_us: fn() -> u64,
+    /// CPU time used by the process (INFO cpu), read by the server crate.
+    pub cpu: fn() -> CpuUsage,
+    /// Physical memory of the machine in bytes (`total_system_memory`).
+    pub total_system_memory: u64,
+    /// `mem_allocator`, e.g. `jemalloc-5.3.0`.
+    pub mem_allocator: String,
+    /// The allocator's statistics report (MEMORY MALLOC-STATS), when it has one.
+    pub malloc_stats: Option<fn() -> String>,
     /// A cheap reading of allocated bytes for maxmemory checks before each command.
     pub used_memory_fast: fn() -> u64,
+}
+
+/// CPU time in microseconds (getrusage), for INFO cpu.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuUsage {
+    pub sys_us: u64,
+    pub user_us: u64,
+    pub sys_children_us: u64,
+    pub user_children_us: u64,
+    pub sys_main_thread_us: u64,
+    pub user_main_thread_us: u64,
+}
+
+fn no_clock() -> u64 {
+    0
+}
+
+fn no_cpu() -> CpuUsage {
+    CpuUsage::default()
 }
 
 /// Allocator readings for INFO memory (filled by the server crate, which owns jemalloc).
@@ -270,6 +317,12 @@ impl Default for ServerFacts {
             os: String::new(),
             arch_bits: 64,
             used_memory: no_memory_stats,
+            replid: "0".repeat(40),
+            clock_us: no_clock,
+            cpu: no_cpu,
+            total_system_memory: 0,
+            mem_allocator: "libc".into(),
+            malloc_stats: None,
             used_memory_fast: || 0,
         }
     }
@@ -292,6 +345,10 @@ impl Engine {
             next_client_id: 1,
             shutdown: None,
             info: ServerFacts::default(),
+            pause: pause::ClientPause::default(),
+            slowlog: slowlog::SlowLog::default(),
+            lastsave_s: 0,
+            mem_startup: 0,
             now_ms: 0,
             config: redoubt_config::Config::new(),
             config_file: None,
@@ -359,15 +416,37 @@ impl Engine {
         false
     }
 
-    /// CONFIG RESETSTAT: counters back to zero (Redis's `resetServerStats` and command stats).
+    /// CONFIG RESETSTAT: every counter INFO reports, per-command stats and latency
+    /// histograms, and error counts (Redis's `resetServerStats` + `resetCommandTableStats` +
+    /// `resetErrorTableStats`). `dirty` is not a statistic and survives.
     pub fn reset_stats(&mut self) {
-        self.stats = stats::Stats::default();
+        let dirty = self.stats.dirty;
+        self.stats = stats::Stats {
+            dirty,
+            ..stats::Stats::default()
+        };
         for cmd in self.table.iter() {
             cmd.stats.reset();
             for sub in cmd.subcommands.values() {
                 sub.stats.reset();
             }
         }
+    }
+
+    /// Periodic bookkeeping from the server's cron: instantaneous metrics (sampled every
+    /// 100 ms as Redis's `trackInstantaneousMetric`) and the memory peak.
+    pub fn stats_cron(&mut self, now_ms: i64) {
+        let s = &mut self.stats;
+        let readings = [
+            s.total_commands_processed,
+            s.total_net_input_bytes,
+            s.total_net_output_bytes,
+        ];
+        s.inst.sample(now_ms, readings);
+        let used = (self.info.used_memory)().allocated;
+        self.stats.observe_memory(used);
+        // See `commands::memory::overhead`: the baseline never exceeds current use.
+        self.mem_startup = self.mem_startup.min(used);
     }
 
     /// True while this server replicates from a master (set by the replication issue).

@@ -9,7 +9,7 @@ use crate::meta::{load_docs, load_info, Meta};
 use bytes::Bytes;
 use hashbrown::HashMap;
 use redoubt_resp::Value;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]);
 
@@ -65,6 +65,7 @@ pub struct CommandStats {
     pub usec: Cell<u64>,
     pub rejected_calls: Cell<u64>,
     pub failed_calls: Cell<u64>,
+    pub latency: RefCell<crate::latency::LatencyHistogram>,
 }
 
 impl CommandStats {
@@ -73,12 +74,20 @@ impl CommandStats {
         self.usec.set(0);
         self.rejected_calls.set(0);
         self.failed_calls.set(0);
+        self.latency.replace(Default::default());
+    }
+
+    /// Listed by INFO commandstats (Redis skips commands never called, failed or rejected).
+    pub fn any(&self) -> bool {
+        self.calls.get() > 0 || self.failed_calls.get() > 0 || self.rejected_calls.get() > 0
     }
 }
 
 pub struct Command {
     /// Redis's `fullname`: `get`, or `config|get` for a subcommand.
     pub name: String,
+    /// The same name, shared cheaply with clients (CLIENT LIST `cmd=`).
+    pub fullname: std::rc::Rc<str>,
     pub arity: i64,
     pub flags: u32,
     pub first_key: i64,
@@ -216,6 +225,7 @@ impl Command {
     fn from_meta(m: &Meta, docs: Option<Value>, handler: Option<Handler>) -> Command {
         Command {
             name: m.name.clone(),
+            fullname: m.name.as_str().into(),
             arity: m.arity,
             flags: flags::parse(&m.flags)
                 | if matches!(m.name.as_str(), "scan" | "randomkey") {

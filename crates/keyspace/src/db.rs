@@ -43,6 +43,9 @@ pub struct Db {
     expires: Vec<u32>,
     len: usize,
     hasher: hashbrown::DefaultHashBuilder,
+    /// Running estimate of the TTL of keys with one, in ms (INFO keyspace `avg_ttl`),
+    /// maintained by the active expiry cycle from its samples as Redis's `db->avg_ttl`.
+    pub avg_ttl_ms: i64,
     /// The `lru` word new entries start with (Redis's `createObject` reads the LRU clock or
     /// the LFU initial value). The engine sets it before each command; see engine `lru.rs`.
     pub lru_for_new: u32,
@@ -69,6 +72,17 @@ impl Db {
 
     pub fn expires_len(&self) -> usize {
         self.expires.len()
+    }
+
+    /// Bytes of bookkeeping beyond the keys' and values' own heap data, as
+    /// (main table, expiry list): the hash index, the slot table (entries are stored in
+    /// it inline) and its free list; the TTL list. MEMORY STATS `overhead.hashtable.*`.
+    pub fn overhead_bytes(&self) -> (usize, usize) {
+        use std::mem::size_of;
+        let main = self.index.capacity() * (size_of::<u32>() + 1)
+            + self.slots.capacity() * size_of::<Option<Entry>>()
+            + self.free.capacity() * size_of::<u32>();
+        (main, self.expires.capacity() * size_of::<u32>())
     }
 
     fn hash(&self, key: &[u8]) -> u64 {

@@ -8,10 +8,12 @@
 //! and wakes this task through `ClientIo::notify`.
 
 use crate::server::Shared;
+use bytes::Bytes;
 use bytes::BytesMut;
 use redoubt_engine::{ClientIo, ClientKind};
 use redoubt_resp::{DecodeLimits, RequestDecoder};
 use std::rc::Rc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Replies past this size are flushed before decoding more requests, so a client that
@@ -24,8 +26,12 @@ pub struct Peer {
     pub laddr: String,
     /// Loopback or unix socket: allowed in protected mode.
     pub local: bool,
+    pub unix: bool,
     pub fd: i64,
 }
+
+/// How often a client held by CLIENT PAUSE re-checks whether it may run.
+const PAUSE_POLL: Duration = Duration::from_millis(10);
 
 const MAXCLIENTS: &[u8] = b"-ERR max number of clients reached\r\n";
 
@@ -74,6 +80,7 @@ where
                 c.laddr = peer.laddr.clone();
                 c.local = peer.local;
                 c.fd = peer.fd;
+                c.unix_socket = peer.unix;
             }
             Ok(id)
         }
@@ -89,6 +96,10 @@ where
     let mut decoder = RequestDecoder::new();
     // Requests may remain buffered after a flush; process them before reading again.
     let mut more = false;
+    // A decoded request held back by CLIENT PAUSE; it runs first once the pause allows.
+    // While one is held we stop reading: like Redis's postponed clients, nothing after it
+    // runs, and TCP pushes back on the sender.
+    let mut postponed: Option<Vec<Bytes>> = None;
     loop {
         // Output queued by others while we were writing (its wake-up may have been consumed
         // by `write_or_killed`) is flushed without waiting.
@@ -98,7 +109,13 @@ where
             .clients
             .get(&id)
             .is_some_and(|c| !c.out.is_empty());
-        if !more && !pending {
+        if postponed.is_some() && !pending {
+            tokio::select! {
+                biased;
+                _ = io.notify.notified() => {}
+                _ = tokio::time::sleep(PAUSE_POLL) => {}
+            }
+        } else if !more && !pending {
             if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
                 inbuf.reserve(READ_CHUNK);
             }
@@ -127,6 +144,10 @@ where
             let now = crate::log::now_ms();
             more = false;
             let qbuf_limit = shared.settings.borrow().client_query_buffer_limit;
+            // During the batch `qbuf` is the whole buffer it was decoded from, as Redis
+            // trims its query buffer only after processing it.
+            client.query_buf_len = inbuf.len();
+            client.query_buf_free = inbuf.capacity() - inbuf.len();
             loop {
                 if client.close_after_reply {
                     break;
@@ -136,8 +157,20 @@ where
                     auth_required: !client.authenticated,
                     is_master: false,
                 };
-                match decoder.decode(&mut inbuf, &limits) {
-                    Ok(Some(req)) => eng.execute(&mut client, req.args, now),
+                let next = match postponed.take() {
+                    Some(args) => Ok(Some(args)),
+                    None => decoder
+                        .decode(&mut inbuf, &limits)
+                        .map(|r| r.map(|req| req.args)),
+                };
+                match next {
+                    Ok(Some(args)) => {
+                        if eng.is_paused_for(&client, &args, now) {
+                            postponed = Some(args);
+                            break;
+                        }
+                        eng.execute(&mut client, args, now)
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         crate::verbose!(
@@ -160,6 +193,7 @@ where
                 }
             }
             client.query_buf_len = inbuf.len();
+            client.query_buf_free = inbuf.capacity() - inbuf.len();
             let mut close = client.close_after_reply;
             if inbuf.len() > qbuf_limit {
                 crate::warning!(

@@ -97,6 +97,15 @@ pub fn timestamp(unix_ms: i64) -> String {
     )
 }
 
+/// Microseconds on a monotonic clock since its first use: for measuring durations only.
+pub fn monotonic_us() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_micros() as u64
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

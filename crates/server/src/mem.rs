@@ -48,3 +48,10 @@ pub fn used_fast() -> u64 {
         None => read().allocated,
     })
 }
+
+/// `mem_allocator` as Redis spells it: `jemalloc-<major.minor.patch>` of the linked jemalloc.
+pub fn allocator_name() -> String {
+    let version = tikv_jemalloc_ctl::version::read().unwrap_or("unknown");
+    let release = version.split('-').next().unwrap_or(version);
+    format!("jemalloc-{release}")
+}

@@ -155,6 +155,7 @@ async fn accept_tcp(shared: Rc<Shared>, listener: TcpListener) {
             addr: addr.to_string(),
             laddr,
             local: is_loopback(&addr),
+            unix: false,
             fd,
         };
         tokio::task::spawn_local(conn::serve(shared.clone(), stream, peer));
@@ -172,8 +173,9 @@ async fn accept_unix(shared: Rc<Shared>, listener: UnixListener, path: String) {
         };
         let peer = Peer {
             addr: format!("{path}:0"),
-            laddr: path.clone(),
+            laddr: format!("{path}:0"),
             local: true,
+            unix: true,
             fd,
         };
         tokio::task::spawn_local(conn::serve(shared.clone(), stream, peer));
@@ -192,6 +194,8 @@ async fn cron(shared: Rc<Shared>) {
         let budget_us = 1_000_000 * 25 / u64::from(hz) / 100;
         let start = Instant::now();
         eng.active_expire_cycle(now, budget_us, &|| start.elapsed().as_micros() as u64);
+        eng.stats.expire_cycle_time_used_us += start.elapsed().as_micros() as u64;
+        eng.stats_cron(now);
         let timeout = shared.settings.borrow().timeout_secs;
         if timeout > 0 {
             let limit = timeout as i64 * 1000;

@@ -158,12 +158,22 @@ async fn serve(
     engine.info.used_memory = crate::mem::read;
     engine.info.used_memory_fast = crate::mem::used_fast;
     engine.info.run_id = run_id(seed);
+    engine.info.replid = run_id(seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d);
     engine.info.executable = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
+    engine.info.clock_us = log::monotonic_us;
+    engine.info.cpu = crate::sys::cpu_usage;
+    engine.info.total_system_memory = crate::sys::total_system_memory();
+    engine.info.mem_allocator = crate::mem::allocator_name();
+    engine.info.malloc_stats = Some(crate::sys::malloc_stats);
+    engine.info.os = os_name();
+    // A server that never saved reports its start as the last save, as Redis does.
+    engine.lastsave_s = engine.info.start_ms / 1000;
     let pidfile = settings.pidfile.clone();
     let unixsocket = settings.unixsocket.clone();
     let port = settings.port;
+    engine.mem_startup = crate::mem::read().allocated;
     let shared = Shared::new(engine, settings);
     shared.engine.borrow_mut().hooks = Rc::new(crate::server::Hooks {
         shared: Rc::downgrade(&shared),
@@ -218,6 +228,21 @@ fn finish_shutdown(_shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
         let _ = std::fs::remove_file(unixsocket);
     }
     warning!("Redis is now ready to exit, bye bye...");
+}
+
+/// `uname -s -r -m`, as INFO's `os` field, read from /proc so no libc call is needed.
+fn os_name() -> String {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!(
+        "{} {} {}",
+        read("/proc/sys/kernel/ostype"),
+        read("/proc/sys/kernel/osrelease"),
+        std::env::consts::ARCH
+    )
 }
 
 fn run_id(seed: u64) -> String {

@@ -216,7 +216,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     crate::commands::transactions::unwatch_all(eng, c);
     eng.pubsub.unsubscribe_all(c);
     c.name = None;
-    c.no_evict = false;
+    // Redis 7.0's clearClientConnectionState keeps CLIENT NO-EVICT (flag `e`).
     c.reply_mode = ReplyMode::On;
     ctx.out().simple("RESET");
 }

@@ -2,12 +2,16 @@
 //! `HANDLERS`; arity, flags and key positions come from Redis's metadata (`crate::meta`).
 
 pub mod bits;
+pub mod client;
+pub mod command;
 pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod info;
 pub mod keys;
 pub mod lcs;
+pub mod memory;
 pub mod pubsub;
 #[cfg(test)]
 mod replay_tests;
@@ -21,12 +25,16 @@ use crate::table::Handler;
 pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
         bits::HANDLERS,
+        client::HANDLERS,
+        command::HANDLERS,
         config::HANDLERS,
         connection::HANDLERS,
         debug::HANDLERS,
         expire::HANDLERS,
+        info::HANDLERS,
         keys::HANDLERS,
         lcs::HANDLERS,
+        memory::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,
         strings::HANDLERS,

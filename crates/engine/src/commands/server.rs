@@ -1,5 +1,5 @@
-//! Server-level commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME MONITOR DEBUG LASTSAVE, and
-//! the engine services they share (monitor feed, evictions).
+//! Server-level commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME MONITOR DEBUG SLOWLOG SHUTDOWN
+//! ROLE LASTSAVE, and the engine services they share (monitor feed, evictions).
 
 use crate::client::Client;
 use crate::ctx::Ctx;
@@ -160,8 +160,150 @@ pub fn time(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     out.bulk_int(now_us % 1_000_000);
 }
 
+pub fn slowlog_get(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    if argv.len() > 3 {
+        let msg = format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+            errors::c_str_trunc(&argv[1], 128)
+        );
+        ctx.error(&msg);
+        return;
+    }
+    let mut count = 10usize;
+    if let Some(arg) = argv.get(2) {
+        match redoubt_keyspace::num::string2ll(arg) {
+            Some(-1) => count = usize::MAX,
+            Some(n) if n >= 0 => count = usize::try_from(n).unwrap_or(usize::MAX),
+            _ => {
+                ctx.error("ERR count should be greater than or equal to -1");
+                return;
+            }
+        }
+    }
+    let entries: Vec<crate::slowlog::SlowLogEntry> = ctx
+        .eng
+        .slowlog
+        .entries
+        .iter()
+        .take(count)
+        .cloned()
+        .collect();
+    let out = ctx.out();
+    out.array_len(entries.len());
+    for e in entries {
+        out.array_len(6);
+        out.int(e.id as i64);
+        out.int(e.time_s);
+        out.int(e.duration_us as i64);
+        out.array_len(e.argv.len());
+        for a in &e.argv {
+            out.bulk(a);
+        }
+        out.bulk_str(&e.peer);
+        out.bulk(&e.name);
+    }
+}
+
+pub fn slowlog_len(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    let n = ctx.eng.slowlog.entries.len();
+    ctx.out().int(n as i64);
+}
+
+pub fn slowlog_reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    ctx.eng.slowlog.reset();
+    ctx.ok();
+}
+
+const SLOWLOG_HELP: &[&str] = &[
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+];
+
+pub fn slowlog_help(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    crate::commands::client::reply_help(ctx, SLOWLOG_HELP);
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] (Redis 7.0 `shutdownCommand`).
+///
+/// A successful SHUTDOWN sends no reply: the server closes every connection and exits
+/// once the batch ends. Without replicas there is never a shutdown waiting on them, so
+/// ABORT always finds none in progress.
+pub fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let (mut nosave, mut save, mut now, mut force, mut abort) = (false, false, false, false, false);
+    for a in &argv[1..] {
+        let a = a.to_ascii_lowercase();
+        match a.as_slice() {
+            b"nosave" => nosave = true,
+            b"save" => save = true,
+            b"now" => now = true,
+            b"force" => force = true,
+            b"abort" => abort = true,
+            _ => {
+                ctx.error(errors::SYNTAX);
+                return;
+            }
+        }
+    }
+    if (abort && (nosave || save || now || force)) || (nosave && save) {
+        ctx.error(errors::SYNTAX);
+        return;
+    }
+    if abort {
+        ctx.error("ERR No shutdown in progress.");
+        return;
+    }
+    // No persistence is built yet: an explicit SAVE cannot be honoured, which Redis treats
+    // as a failed save (unless FORCE), refusing to exit.
+    if save && !force {
+        ctx.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
+    ctx.eng.shutdown = Some(crate::ShutdownRequest {
+        save: if nosave {
+            Some(false)
+        } else if save {
+            Some(true)
+        } else {
+            None
+        },
+        now,
+        force,
+    });
+    ctx.client.close_after_reply = true;
+}
+
+/// ROLE as a master: role, replication offset, and the (empty) replica list.
+pub fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    let offset = ctx.eng.stream.offset() as i64;
+    let out = ctx.out();
+    out.array_len(3);
+    out.bulk(b"master");
+    out.int(offset);
+    out.array_len(0);
+}
+
+pub fn lastsave(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    let t = ctx.eng.lastsave_s;
+    ctx.out().int(t);
+}
+
 /// This family's commands (see `commands::all`).
 pub static HANDLERS: &[(&str, Handler)] = &[
+    ("slowlog|get", slowlog_get),
+    ("slowlog|len", slowlog_len),
+    ("slowlog|reset", slowlog_reset),
+    ("slowlog|help", slowlog_help),
+    ("shutdown", shutdown),
+    ("role", role),
+    ("lastsave", lastsave),
     ("dbsize", dbsize),
     ("flushdb", flushdb),
     ("flushall", flushall),

@@ -44,7 +44,11 @@ pub fn with_read_str<R>(
 ) -> Result<R, WrongType> {
     let db = ctx.client.db;
     let now = ctx.now_ms;
-    ctx.expire_if_needed(db, key);
+    if ctx.expire_if_needed(db, key) {
+        // Expired (and, during CLIENT PAUSE, kept until the pause ends): a miss.
+        ctx.eng.stats.keyspace_misses += 1;
+        return Ok(f(None, &mut ctx.client.out));
+    }
     let policy = ctx.eng.lru_policy();
     let shared_init = ctx.eng.shared_initial_word(policy, now);
     let crate::Engine {
