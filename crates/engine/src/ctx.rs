@@ -163,6 +163,10 @@ impl<'a> Ctx<'a> {
         true
     }
 
+    pub fn error_bytes(&mut self, msg: &[u8]) {
+        self.client.out.error_bytes(msg);
+    }
+
     pub fn error(&mut self, msg: &str) {
         self.client.out.error(msg);
     }

@@ -1,7 +1,7 @@
 //! DEBUG DIGEST and DEBUG DIGEST-VALUE, computed exactly as Redis 7.0's debug.c does, so a
 //! dataset can be compared between Redoubt and Redis.
 //!
-//! `mix(d, data)`: d = SHA1(d || data). `xor(d, data)`: d ^= SHA1(data). A key's digest is
+//! `xor(d, data)`: d ^= SHA1(data). `mix(d, data)`: xor(d, data), then d = SHA1(d). A key's digest is
 //! mix(key), mix(type as big-endian u32), mix(value), then xor("!!expire!!") if it has a TTL;
 //! the dataset digest mixes in each non-empty db's number, then xors in each key's digest.
 
@@ -12,10 +12,9 @@ use sha1::{Digest, Sha1};
 pub type Digest20 = [u8; 20];
 
 pub fn mix(d: &mut Digest20, data: &[u8]) {
-    let mut h = Sha1::new();
-    h.update(&d[..]);
-    h.update(data);
-    d.copy_from_slice(&h.finalize());
+    xor(d, data);
+    let h = Sha1::digest(&d[..]);
+    d.copy_from_slice(&h);
 }
 
 pub fn xor(d: &mut Digest20, data: &[u8]) {
@@ -60,4 +59,18 @@ pub fn dataset_digest(eng: &Engine) -> Digest20 {
         }
     }
     fin
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_value_digest_matches_redis() {
+        // redis-server 7.0.15: SET k v; DEBUG DIGEST-VALUE k
+        let mut d = [0u8; 20];
+        mix(&mut d, &0u32.to_be_bytes());
+        mix(&mut d, b"v");
+        assert_eq!(hex(&d), "d79ee9fe5d5ad902d7f6620efc3b07b75ddd742f");
+    }
 }

@@ -26,12 +26,17 @@ pub fn invalid_expire(cmd: &str) -> String {
     format!("ERR invalid expire time in '{cmd}' command")
 }
 
-pub fn unknown_subcommand(sub: &[u8], container: &str) -> String {
-    format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        c_str_trunc(sub, 128),
-        container.to_ascii_uppercase()
-    )
+pub fn unknown_subcommand(sub: &[u8], container: &str) -> Vec<u8> {
+    let mut out = b"ERR unknown subcommand '".to_vec();
+    out.extend_from_slice(c_bytes_trunc(sub, 128));
+    out.extend_from_slice(format!("'. Try {} HELP.", container.to_ascii_uppercase()).as_bytes());
+    out
+}
+
+/// `%.<max>s` of a C string, as bytes: stops at NUL, keeps at most `max` bytes.
+pub fn c_bytes_trunc(s: &[u8], max: usize) -> &[u8] {
+    let end = memchr_nul(s).unwrap_or(s.len()).min(max);
+    &s[..end]
 }
 
 /// `%.<max>s` of a C string: stops at NUL, keeps at most `max` bytes, invalid UTF-8 lossy.
@@ -44,32 +49,32 @@ fn memchr_nul(s: &[u8]) -> Option<usize> {
     s.iter().position(|&b| b == 0)
 }
 
-/// Redis 7.0's unknown-command error, with up to 128 bytes of quoted arguments.
-pub fn unknown_command(argv: &[bytes::Bytes]) -> String {
-    let mut args = String::new();
+/// Redis 7.0's unknown-command error, with up to 128 bytes of quoted arguments, the bytes
+/// as the client sent them.
+pub fn unknown_command(argv: &[bytes::Bytes]) -> Vec<u8> {
+    let mut args: Vec<u8> = Vec::new();
     for a in &argv[1..] {
         if args.len() >= 128 {
             break;
         }
         let room = 128 - args.len();
-        args.push('\'');
-        args.push_str(&c_str_trunc(a, room));
-        args.push_str("' ");
+        args.push(b'\'');
+        args.extend_from_slice(c_bytes_trunc(a, room));
+        args.extend_from_slice(b"' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        c_str_trunc(&argv[0], 128),
-        args
-    )
+    let mut out = b"ERR unknown command '".to_vec();
+    out.extend_from_slice(c_bytes_trunc(&argv[0], 128));
+    out.extend_from_slice(b"', with args beginning with: ");
+    out.extend_from_slice(&args);
+    out
 }
 
 /// `addReplySubcommandSyntaxError`: a known subcommand with the wrong arguments.
-pub fn subcommand_syntax(sub: &[u8], container: &str) -> String {
-    format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        c_str_trunc(sub, 128),
-        container.to_ascii_uppercase()
-    )
+pub fn subcommand_syntax(sub: &[u8], container: &str) -> Vec<u8> {
+    let mut out = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    out.extend_from_slice(c_bytes_trunc(sub, 128));
+    out.extend_from_slice(format!("'. Try {} HELP.", container.to_ascii_uppercase()).as_bytes());
+    out
 }
 
 /// `addReplyHelp`: the header line, the command's own lines, then the HELP entry.

@@ -34,13 +34,13 @@ impl Engine {
             Lookup::UnknownSubcommand(container) => {
                 client.last_cmd = "NULL".into();
                 let msg = errors::unknown_subcommand(&argv[1], &container.name);
-                self.reject(client, &msg, None);
+                self.reject_bytes(client, &msg, None);
                 return;
             }
             Lookup::Unknown => {
                 client.last_cmd = "NULL".into();
                 let msg = errors::unknown_command(&argv);
-                self.reject(client, &msg, None);
+                self.reject_bytes(client, &msg, None);
                 return;
             }
         };
@@ -216,15 +216,19 @@ impl Engine {
     /// Refuses a command (`rejectCommand`): the error reply, the rejected-calls counter, and
     /// inside MULTI the mark that makes EXEC abort.
     fn reject(&mut self, client: &mut Client, msg: &str, cmd: Option<&Command>) {
+        self.reject_bytes(client, msg.as_bytes(), cmd);
+    }
+
+    fn reject_bytes(&mut self, client: &mut Client, msg: &[u8], cmd: Option<&Command>) {
         if cmd.is_some_and(|c| c.name == "exec") {
             // `execCommandAbort`: a refused EXEC discards the transaction and names why.
-            let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
+            let reason = msg.strip_prefix(b"ERR ").unwrap_or(msg);
             client.multi = None;
             client.multi_dirty = false;
             crate::commands::transactions::unwatch_all(self, client);
-            client.out.error(&format!(
-                "EXECABORT Transaction discarded because of: {reason}"
-            ));
+            let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
+            text.extend_from_slice(reason);
+            client.out.error_bytes(&text);
             self.drain_errors(client);
             if let Some(cmd) = cmd {
                 cmd.stats
@@ -233,7 +237,7 @@ impl Engine {
             }
             return;
         }
-        client.out.error(msg);
+        client.out.error_bytes(msg);
         self.drain_errors(client);
         if let Some(cmd) = cmd {
             cmd.stats

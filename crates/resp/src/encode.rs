@@ -110,17 +110,24 @@ impl ReplyBuf {
     /// An error reply. `msg` carries its code (`ERR ...`, `WRONGTYPE ...`); a leading `-` is
     /// accepted. Newlines become spaces, as Redis's `addReplyErrorLength` does.
     pub fn error(&mut self, msg: &str) {
-        let msg = msg.strip_prefix('-').unwrap_or(msg);
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// An error reply from raw bytes: Redis echoes client bytes (an unknown command's name and
+    /// arguments) into errors as they are, not as UTF-8.
+    pub fn error_bytes(&mut self, msg: &[u8]) {
+        let msg = msg.strip_prefix(b"-").unwrap_or(msg);
         self.buf.reserve(msg.len() + 3);
         self.buf.put_u8(b'-');
-        for &b in msg.as_bytes() {
+        for &b in msg {
             self.buf
                 .put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.extend_from_slice(b"\r\n");
         self.errors += 1;
-        let code = msg.split(' ').next().unwrap_or("ERR");
-        self.error_codes.push(code.to_string());
+        let code = msg.split(|&b| b == b' ').next().unwrap_or(b"ERR");
+        self.error_codes
+            .push(String::from_utf8_lossy(code).into_owned());
     }
 
     fn header(&mut self, prefix: u8, n: i64) {

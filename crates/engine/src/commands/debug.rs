@@ -129,16 +129,12 @@ fn lenient_f64(arg: &[u8]) -> f64 {
     t[..end].parse().unwrap_or(0.0)
 }
 
-/// `getPositiveLongFromObjectOrReply`.
+/// `getPositiveLongFromObjectOrReply`: not a number and negative get the same error.
 fn positive(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
     match redoubt_keyspace::num::string2ll(arg) {
         Some(n) if n >= 0 => Some(n),
-        Some(_) => {
+        _ => {
             ctx.error(errors::NOT_POSITIVE);
-            None
-        }
-        None => {
-            ctx.error(errors::NOT_INTEGER);
             None
         }
     }
@@ -211,7 +207,7 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) {
 
 fn populate(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     if argv.len() > 5 {
-        ctx.error(&errors::subcommand_syntax(&argv[1], "debug"));
+        ctx.error_bytes(&errors::subcommand_syntax(&argv[1], "debug"));
         return;
     }
     let Some(count) = positive(ctx, &argv[2]) else {
@@ -357,7 +353,7 @@ pub fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             ctx.eng.conf.active_expire_enabled = lenient_f64(&argv[2]) as i64 != 0;
             ctx.ok();
         }
-        _ => ctx.error(&errors::subcommand_syntax(&argv[1], "debug")),
+        _ => ctx.error_bytes(&errors::subcommand_syntax(&argv[1], "debug")),
     }
 }
 

@@ -166,7 +166,7 @@ pub fn spublish(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 
 fn channels_matching(ctx: &mut Ctx<'_>, argv: &[Bytes], shard: bool) {
     if argv.len() > 3 {
-        ctx.error(&crate::errors::subcommand_syntax(&argv[1], "pubsub"));
+        ctx.error_bytes(&crate::errors::subcommand_syntax(&argv[1], "pubsub"));
         return;
     }
     let pat = argv.get(2);
