@@ -93,6 +93,18 @@ impl<'a> Ctx<'a> {
 
     /// Redis's `lookupKey`.
     fn lookup_in(&mut self, db: usize, key: &[u8], touch: bool, stats: bool) -> Option<&mut Entry> {
+        let slot = self.lookup_slot_in(db, key, touch, stats)?;
+        Some(self.eng.dbs[db].at_mut(slot))
+    }
+
+    /// [`Ctx::lookup_write`] returning the key's slot, so the caller can overwrite it without
+    /// a second probe (SET on an existing key).
+    pub fn lookup_write_slot(&mut self, key: &[u8]) -> Option<u32> {
+        let db = self.client.db;
+        self.lookup_slot_in(db, key, true, false)
+    }
+
+    fn lookup_slot_in(&mut self, db: usize, key: &[u8], touch: bool, stats: bool) -> Option<u32> {
         if self.expire_if_needed(db, key) {
             if stats {
                 self.eng.stats.keyspace_misses += 1;
@@ -109,20 +121,25 @@ impl<'a> Ctx<'a> {
             shared_ints,
             ..
         } = &mut *self.eng;
-        let mut found = dbs[db].get_raw_mut(key);
+        let slot = dbs[db].find(key);
         if stats {
-            if found.is_some() {
+            if slot.is_some() {
                 counters.keyspace_hits += 1;
             } else {
                 counters.keyspace_misses += 1;
             }
         }
-        if touch {
-            if let Some(e) = found.as_deref_mut() {
-                crate::lru::touch(shared_ints, shared_init, e, policy, rng, now_ms);
-            }
+        if let (true, Some(s)) = (touch, slot) {
+            crate::lru::touch(
+                shared_ints,
+                shared_init,
+                dbs[db].at_mut(s),
+                policy,
+                rng,
+                now_ms,
+            );
         }
-        found
+        slot
     }
 
     /// Existence without touching counters (EXISTS does count in Redis: use lookup_read).

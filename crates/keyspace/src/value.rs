@@ -6,18 +6,29 @@
 //! was modified in place by APPEND/SETRANGE/SETBIT). The rules are `tryObjectEncoding` and
 //! `createStringObject` in Redis's object.c.
 
-use crate::bytestr::ByteStr;
 use crate::num::string2ll;
 
 /// Longest string Redis creates as `embstr` (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 pub const EMBSTR_SIZE_LIMIT: usize = 44;
 
+/// A string value in one of Redis's encodings, in 24 bytes so an [`crate::Entry`] fills
+/// exactly one 64-byte cache line (key 24 + value 24 + TTL and access data 16).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StrVal {
+    /// `int`: a decimal that round-trips through i64.
     Int(i64),
-    Emb(ByteStr),
-    Raw(Vec<u8>),
+    /// `embstr` of at most 22 bytes, stored inline.
+    EmbInline { len: u8, data: [u8; EMB_INLINE_CAP] },
+    /// `embstr` of 23 to 44 bytes.
+    EmbHeap(Box<[u8]>),
+    /// `raw` written whole (SET of a long value): exact-size, no spare capacity.
+    Raw(Box<[u8]>),
+    /// `raw` edited in place (APPEND, SETRANGE, SETBIT): growable, like an sds with free
+    /// space. Boxed so the enum stays 24 bytes.
+    Grow(Box<Vec<u8>>),
 }
+
+const EMB_INLINE_CAP: usize = 22;
 
 impl StrVal {
     /// The encoding a freshly written string gets (Redis's `tryObjectEncoding`).
@@ -33,10 +44,17 @@ impl StrVal {
     /// A string that Redis creates without trying the integer encoding
     /// (`createStringObject`: GETRANGE results, keys turned into values...).
     pub fn no_int(bytes: &[u8]) -> StrVal {
-        if bytes.len() <= EMBSTR_SIZE_LIMIT {
-            StrVal::Emb(ByteStr::new(bytes))
+        if bytes.len() <= EMB_INLINE_CAP {
+            let mut data = [0u8; EMB_INLINE_CAP];
+            data[..bytes.len()].copy_from_slice(bytes);
+            StrVal::EmbInline {
+                len: bytes.len() as u8,
+                data,
+            }
+        } else if bytes.len() <= EMBSTR_SIZE_LIMIT {
+            StrVal::EmbHeap(bytes.into())
         } else {
-            StrVal::Raw(bytes.to_vec())
+            StrVal::Raw(bytes.into())
         }
     }
 
@@ -44,12 +62,26 @@ impl StrVal {
         StrVal::Int(n)
     }
 
+    /// A growable `raw` string (a value built in place, e.g. by SETBIT or BITOP).
+    pub fn raw(bytes: Vec<u8>) -> StrVal {
+        StrVal::Grow(Box::new(bytes))
+    }
+
+    /// The bytes, unless the value is integer-encoded (no formatting needed).
+    pub fn stored_bytes(&self) -> Option<&[u8]> {
+        match self {
+            StrVal::Int(_) => None,
+            StrVal::EmbInline { len, data } => Some(&data[..*len as usize]),
+            StrVal::EmbHeap(b) | StrVal::Raw(b) => Some(b),
+            StrVal::Grow(v) => Some(v),
+        }
+    }
+
     /// Writes the string form into `out`, returning the bytes to use.
     pub fn as_bytes<'a>(&'a self, tmp: &'a mut itoa_buf::Buf) -> &'a [u8] {
         match self {
             StrVal::Int(n) => tmp.format(*n),
-            StrVal::Emb(b) => b.as_bytes(),
-            StrVal::Raw(v) => v,
+            other => other.stored_bytes().unwrap_or_default(),
         }
     }
 
@@ -61,8 +93,7 @@ impl StrVal {
     pub fn len(&self) -> usize {
         match self {
             StrVal::Int(n) => itoa_buf::Buf::default().format(*n).len(),
-            StrVal::Emb(b) => b.len(),
-            StrVal::Raw(v) => v.len(),
+            other => other.stored_bytes().map_or(0, <[u8]>::len),
         }
     }
 
@@ -70,22 +101,31 @@ impl StrVal {
         self.len() == 0
     }
 
+    /// Heap bytes owned by the value (MEMORY USAGE), excluding the 24 bytes of the enum.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            StrVal::Int(_) | StrVal::EmbInline { .. } => 0,
+            StrVal::EmbHeap(b) | StrVal::Raw(b) => b.len(),
+            StrVal::Grow(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+        }
+    }
+
     pub fn encoding_name(&self) -> &'static str {
         match self {
             StrVal::Int(_) => "int",
-            StrVal::Emb(_) => "embstr",
-            StrVal::Raw(_) => "raw",
+            StrVal::EmbInline { .. } | StrVal::EmbHeap(_) => "embstr",
+            StrVal::Raw(_) | StrVal::Grow(_) => "raw",
         }
     }
 
     /// Turns the value into a growable `raw` string for in-place edits
     /// (Redis's `dbUnshareStringValue`).
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
-        if !matches!(self, StrVal::Raw(_)) {
-            *self = StrVal::Raw(self.to_vec());
+        if !matches!(self, StrVal::Grow(_)) {
+            *self = StrVal::Grow(Box::new(self.to_vec()));
         }
         match self {
-            StrVal::Raw(v) => v,
+            StrVal::Grow(v) => v,
             _ => unreachable!("just converted to raw"),
         }
     }

@@ -48,7 +48,7 @@ fn string_for_bits(ctx: &mut Ctx<'_>, key: &[u8], max_bit: u64) -> Result<bool, 
     let db = ctx.client.db;
     match ctx.lookup_write(key) {
         None => {
-            ctx.eng.dbs[db].insert_new(key, Value::Str(StrVal::Raw(vec![0; need])));
+            ctx.eng.dbs[db].insert_new(key, Value::Str(StrVal::raw(vec![0; need])));
             Ok(true)
         }
         Some(e) => match &mut e.value {
@@ -382,8 +382,7 @@ pub fn bitop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             .iter()
             .map(|k| match d.get_raw(k).map(|e| &e.value) {
                 Some(Value::Str(StrVal::Int(n))) => Cow::Owned(n.to_string().into_bytes()),
-                Some(Value::Str(StrVal::Emb(b))) => Cow::Borrowed(b.as_bytes()),
-                Some(Value::Str(StrVal::Raw(v))) => Cow::Borrowed(v.as_slice()),
+                Some(Value::Str(sv)) => Cow::Borrowed(sv.stored_bytes().unwrap_or_default()),
                 #[allow(unreachable_patterns)]
                 _ => Cow::Borrowed(&[][..]),
             })
@@ -393,7 +392,7 @@ pub fn bitop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let n = result.len();
     if n > 0 {
         ctx.lookup_write(target);
-        ctx.eng.dbs[db].set(target, Value::Str(StrVal::Raw(result)), false);
+        ctx.eng.dbs[db].set(target, Value::Str(StrVal::raw(result)), false);
         ctx.signal_modified(db, target);
         ctx.dirty(1);
         propagate_argv(ctx, argv);

@@ -35,8 +35,7 @@ pub fn alloc_size(n: usize) -> usize {
 fn value_heap(v: &Value) -> usize {
     match v {
         Value::Str(StrVal::Int(_)) => 0,
-        Value::Str(StrVal::Emb(b)) => alloc_size(b.heap_size()),
-        Value::Str(StrVal::Raw(r)) => alloc_size(r.capacity()),
+        Value::Str(sv) => alloc_size(sv.heap_bytes()),
         #[allow(unreachable_patterns)]
         _ => 0,
     }

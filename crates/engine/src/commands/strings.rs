@@ -300,7 +300,8 @@ fn set_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], val_at: usize, o: &ExtOpts, r:
     if o.get && !get_generic(ctx, key) {
         return;
     }
-    let found = ctx.lookup_write(key).is_some();
+    let slot = ctx.lookup_write_slot(key);
+    let found = slot.is_some();
     if (o.nx && found) || (o.xx && !found) {
         if !o.get {
             match r {
@@ -312,11 +313,10 @@ fn set_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], val_at: usize, o: &ExtOpts, r:
     }
     let db = ctx.client.db;
     let value = Value::Str(StrVal::encode(val));
-    if found {
-        ctx.eng.dbs[db].set(key, value, o.keepttl);
-    } else {
-        // Known absent: skip the second lookup.
-        ctx.eng.dbs[db].insert_new(key, value);
+    // One probe per SET: the slot found above is overwritten, or the key inserted.
+    match slot {
+        Some(s) => ctx.eng.dbs[db].overwrite_at(s, value, o.keepttl),
+        None => ctx.eng.dbs[db].insert_new(key, value),
     }
     ctx.signal_modified(db, key);
     ctx.dirty(1);
@@ -586,7 +586,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             if !check_string_length(ctx, offset, value.len() as i64) {
                 return;
             }
-            ctx.eng.dbs[db].insert_new(key, Value::Str(StrVal::Raw(Vec::new())));
+            ctx.eng.dbs[db].insert_new(key, Value::Str(StrVal::raw(Vec::new())));
         }
         StrKey::Found => {
             let old_len = str_len(&ctx.eng.dbs[db], key);
