@@ -676,28 +676,32 @@ fn int_value(s: &StrVal) -> Option<i64> {
 fn incr_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], by: i64) {
     let key = &argv[1];
     let db = ctx.client.db;
-    let cur = match ctx.lookup_write(key) {
+    let slot = ctx.lookup_write_slot(key);
+    let cur = match slot.map(|s| &ctx.eng.dbs[db].at_mut(s).value) {
         None => 0,
-        Some(e) => match &e.value {
-            Value::Str(s) => match int_value(s) {
-                Some(n) => n,
-                None => {
-                    ctx.error(errors::NOT_INTEGER);
-                    return;
-                }
-            },
-            #[allow(unreachable_patterns)]
-            _ => {
-                ctx.error(errors::WRONGTYPE);
+        Some(Value::Str(s)) => match int_value(s) {
+            Some(n) => n,
+            None => {
+                ctx.error(errors::NOT_INTEGER);
                 return;
             }
         },
+        #[allow(unreachable_patterns)]
+        Some(_) => {
+            ctx.error(errors::WRONGTYPE);
+            return;
+        }
     };
     let Some(new) = cur.checked_add(by) else {
         ctx.error(errors::OVERFLOW);
         return;
     };
-    ctx.eng.dbs[db].set(key, Value::Str(StrVal::from_int(new)), true);
+    let value = Value::Str(StrVal::from_int(new));
+    // One probe: the slot found above is updated in place, keeping its TTL.
+    match slot {
+        Some(s) => ctx.eng.dbs[db].overwrite_at(s, value, true),
+        None => ctx.eng.dbs[db].insert_new(key, value),
+    }
     ctx.signal_modified(db, key);
     ctx.dirty(1);
     propagate_argv(ctx, argv);
