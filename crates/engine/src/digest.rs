@@ -36,6 +36,27 @@ pub fn value_digest(d: &mut Digest20, entry: &Entry) {
             let mut t = itoa_buf::Buf::default();
             mix(d, s.as_bytes(&mut t));
         }
+        // The collection rules are debug.c's: list elements are mixed in order; set members
+        // are xored (order-free); hash fields and zset members each get their own digest
+        // (member then value or `%.17g` score) xored in.
+        Value::List(l) => l.iter().for_each(|e| mix(d, e)),
+        Value::Set(s) => s.iter().for_each(|m| xor(d, m)),
+        Value::Hash(h) => {
+            for (f, v) in h.iter() {
+                let mut e = [0u8; 20];
+                mix(&mut e, f);
+                mix(&mut e, v);
+                xor(d, &e);
+            }
+        }
+        Value::ZSet(z) => {
+            for (m, score) in z.iter() {
+                let mut e = [0u8; 20];
+                mix(&mut e, m);
+                mix(&mut e, redoubt_resp::format_double(score).as_bytes());
+                xor(d, &e);
+            }
+        }
     }
     if entry.expire_at_ms != NO_EXPIRE {
         xor(d, b"!!expire!!");

@@ -8,9 +8,13 @@
 pub mod bytestr;
 pub mod db;
 pub mod glob;
+pub mod hash;
+pub mod list;
 pub mod num;
 pub mod rand;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use bytestr::ByteStr;
 pub use db::{Db, Entry, NO_EXPIRE};

@@ -165,11 +165,15 @@ pub mod itoa_buf {
     }
 }
 
-/// Every value type. Only strings exist so far; lists, hashes, sets and sorted sets arrive
-/// with the data types issue and slot in here.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Every value type. Collections are boxed so a value stays 24 bytes and a key one cache
+/// line; strings, the most common values, stay inline.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrVal),
+    List(Box<crate::list::ListVal>),
+    Hash(Box<crate::hash::HashVal>),
+    Set(Box<crate::set::SetVal>),
+    ZSet(Box<crate::zset::ZSetVal>),
 }
 
 impl Value {
@@ -177,19 +181,32 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
-    /// Redis's OBJ_* type number, used by DEBUG DIGEST.
+    /// Redis's OBJ_* type number (OBJ_STRING 0, OBJ_LIST 1, OBJ_SET 2, OBJ_ZSET 3,
+    /// OBJ_HASH 4), used by DEBUG DIGEST.
     pub fn type_id(&self) -> u32 {
         match self {
             Value::Str(_) => 0,
+            Value::List(_) => 1,
+            Value::Set(_) => 2,
+            Value::ZSet(_) => 3,
+            Value::Hash(_) => 4,
         }
     }
 
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding_name(),
+            Value::List(l) => l.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 }

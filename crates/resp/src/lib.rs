@@ -20,6 +20,6 @@ mod split;
 mod value;
 
 pub use decode::{DecodeLimits, ProtocolError, Request, RequestDecoder};
-pub use encode::{Protocol, ReplyBuf};
+pub use encode::{format_double, format_g, Protocol, ReplyBuf};
 pub use split::{split_args, UnbalancedQuotes};
 pub use value::{encode_command, parse_value, Value};

@@ -161,6 +161,21 @@ fn rdb_string_len(s: &StrVal) -> usize {
     len_prefix(bytes.len()) + bytes.len()
 }
 
+/// The serialized length of a value, collections as plain RDB lists of strings (no
+/// listpack or intset blobs yet: an estimate for those encodings).
+fn rdb_value_len(v: &Value) -> usize {
+    let strs = |it: &mut dyn Iterator<Item = &[u8]>| -> usize {
+        it.map(|b| rdb_string_len(&StrVal::no_int(b))).sum()
+    };
+    match v {
+        Value::Str(s) => rdb_string_len(s),
+        Value::List(l) => len_prefix(l.len()) + strs(&mut l.iter()),
+        Value::Set(s) => len_prefix(s.len()) + strs(&mut s.iter()),
+        Value::Hash(h) => len_prefix(h.len()) + strs(&mut h.iter().flat_map(|(f, v)| [f, v])),
+        Value::ZSet(z) => len_prefix(z.len()) + strs(&mut z.iter().map(|(m, _)| m)) + 8 * z.len(),
+    }
+}
+
 fn len_prefix(n: usize) -> usize {
     if n < 64 {
         1
@@ -183,7 +198,6 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) {
     };
     let addr = std::ptr::from_ref(e) as usize;
     let shared = crate::lru::shared_index(&e.value, policy);
-    let Value::Str(sv) = &e.value;
     let head = format!(
         "Value at:{:#x} refcount:{} encoding:{} serializedlength:{}",
         addr,
@@ -193,7 +207,7 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) {
             1
         },
         e.value.encoding_name(),
-        rdb_string_len(sv),
+        rdb_value_len(&e.value),
     );
     // Shared integers carry the shared object's access word, as in Redis.
     let word = ctx.eng.access_word(e.lru, shared, now);
