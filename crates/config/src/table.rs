@@ -540,7 +540,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int("active-defrag-cycle-max", None, 0, 1, 99, 25, Never),
     int("active-defrag-threshold-lower", None, 0, 0, 1000, 10, Never),
     int("active-defrag-threshold-upper", None, 0, 0, 1000, 100, Never),
-    int("lfu-log-factor", None, 0, 0, INT_MAX, 10, NotYet),
+    int("lfu-log-factor", None, 0, 0, INT_MAX, 10, Support::Yes),
     int("lfu-decay-time", None, 0, 0, INT_MAX, 1, Support::Yes),
     int("replica-priority", Some("slave-priority"), 0, 0, INT_MAX, 100, NotYet),
     int("repl-diskless-sync-delay", None, 0, 0, INT_MAX, 5, NotYet),
