@@ -17,40 +17,8 @@ pub(crate) fn cstr(s: &[u8]) -> &[u8] {
     }
 }
 
-/// `string2ll` from `util.c`: strict decimal, no sign but `-`, no leading zeros, no spaces,
-/// at most 20 bytes.
-pub(crate) fn string2ll(s: &[u8]) -> Option<i64> {
-    const LONG_STR_SIZE: usize = 21;
-    if s.is_empty() || s.len() >= LONG_STR_SIZE {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    if negative {
-        if v > (i64::MAX as u64) + 1 {
-            return None;
-        }
-        Some((v as i64).wrapping_neg())
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+/// `string2ll` from `util.c`: one implementation for the whole server.
+pub(crate) use redoubt_keyspace::num::string2ll;
 
 /// `strtoll(s, &end, base)`: skips leading spaces, takes an optional sign, reads digits and
 /// saturates on overflow. Returns the value and the index of the first byte not consumed,

@@ -10,23 +10,10 @@ use bytes::Bytes;
 
 /// Redis's `sdscatrepr`: a quoted, escaped rendering of binary data (MONITOR, logs).
 pub fn repr(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for &b in s {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    let mut out = Vec::with_capacity(s.len() + 2);
+    redoubt_config::repr(&mut out, s);
+    // repr escapes every byte outside printable ASCII, so this never fails.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Sends a command to every MONITOR client, in Redis's line format:
