@@ -167,6 +167,16 @@ impl<'a> Ctx<'a> {
         self.eng.stats.dirty += n;
     }
 
+    /// Removes a key a command decided to delete (GETDEL, an expiry time already past) and
+    /// records it: `UNLINK` when `lazy` (the matching lazyfree directive), else `DEL`.
+    pub fn remove_and_propagate(&mut self, db: usize, key: &[u8], lazy: bool) {
+        self.eng.dbs[db].remove(key);
+        let del: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
+        self.propagate_in(db, &[del, key]);
+        self.signal_modified(db, key);
+        self.dirty(1);
+    }
+
     /// Deletes a key as a user command does (DEL/UNLINK), with WATCH invalidation.
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
         // An expired key kept by CLIENT PAUSE counts as missing.

@@ -98,15 +98,8 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], basetime_ms: i64, seconds: 
 
     // `checkAlreadyExpired`: a replica keeps the key and waits for its master's DEL.
     if when <= ctx.now_ms && !ctx.eng.is_replica() {
-        ctx.eng.dbs[db].remove(key);
-        ctx.dirty(1);
-        let del: &[u8] = if ctx.eng.conf.lazyfree_lazy_expire {
-            b"UNLINK"
-        } else {
-            b"DEL"
-        };
-        ctx.propagate(&[del, key]);
-        ctx.signal_modified(db, key);
+        let lazy = ctx.eng.conf.lazyfree_lazy_expire;
+        ctx.remove_and_propagate(db, key, lazy);
         ctx.out().int(1);
         return;
     }

@@ -396,15 +396,9 @@ pub fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         return;
     }
     let db = ctx.client.db;
-    if ctx.eng.dbs[db].remove(key).is_some() {
-        let del: &[u8] = if ctx.eng.conf.lazyfree_lazy_user_del {
-            b"UNLINK"
-        } else {
-            b"DEL"
-        };
-        ctx.propagate(&[del, key]);
-        ctx.signal_modified(db, key);
-        ctx.dirty(1);
+    if ctx.eng.dbs[db].get_raw(key).is_some() {
+        let lazy = ctx.eng.conf.lazyfree_lazy_user_del;
+        ctx.remove_and_propagate(db, key, lazy);
     }
 }
 
@@ -439,15 +433,8 @@ pub fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     ctx.client.out.bulk(v);
     match expire {
         Some((kind, ms)) if !kind.relative() && ms <= ctx.now_ms && !ctx.eng.is_replica() => {
-            ctx.eng.dbs[db].remove(key);
-            let del: &[u8] = if ctx.eng.conf.lazyfree_lazy_expire {
-                b"UNLINK"
-            } else {
-                b"DEL"
-            };
-            ctx.propagate(&[del, key]);
-            ctx.signal_modified(db, key);
-            ctx.dirty(1);
+            let lazy = ctx.eng.conf.lazyfree_lazy_expire;
+            ctx.remove_and_propagate(db, key, lazy);
         }
         Some((_, ms)) => {
             ctx.eng.dbs[db].set_expire(key, ms);
