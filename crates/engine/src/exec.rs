@@ -146,9 +146,6 @@ impl Engine {
             // Containers without a subcommand never pass the arity check.
             unreachable!("command {} has no handler", cmd.name);
         };
-        if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) {
-            crate::commands::server::feed_monitors(self, client, argv, now_ms);
-        }
         let errors_before = client.out.errors;
         self.set_new_key_clock(now_ms);
         let clock = self.info.clock_us;
@@ -179,6 +176,13 @@ impl Engine {
         }
         self.stats.total_commands_processed += 1;
         self.drain_errors(client);
+        // After the command, as Redis's `call` does: the line shows the database the command
+        // left selected, admin commands are not shown, and passwords are redacted.
+        if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
+            let redacted = crate::slowlog::redact(&cmd.name, argv);
+            let shown = redacted.as_deref().unwrap_or(argv);
+            crate::commands::server::feed_monitors(self, client, shown, now_ms);
+        }
     }
 
     /// `slowlogPushCurrentCommand`, with AUTH and HELLO passwords redacted.

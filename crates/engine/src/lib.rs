@@ -267,6 +267,8 @@ pub struct ServerFacts {
     pub mem_allocator: String,
     /// The allocator's statistics report (MEMORY MALLOC-STATS), when it has one.
     pub malloc_stats: Option<fn() -> String>,
+    /// Wall-clock microseconds, for MONITOR lines only (decisions use the batch's `now_ms`).
+    pub wall_us: fn() -> i64,
     /// A cheap reading of allocated bytes for maxmemory checks before each command.
     pub used_memory_fast: fn() -> u64,
 }
@@ -324,6 +326,7 @@ impl Default for ServerFacts {
             mem_allocator: "libc".into(),
             malloc_stats: None,
             used_memory_fast: || 0,
+            wall_us: || 0,
         }
     }
 }

@@ -157,6 +157,7 @@ async fn serve(
     engine.info.start_ms = log::now_ms();
     engine.info.used_memory = crate::mem::read;
     engine.info.used_memory_fast = crate::mem::used_fast;
+    engine.info.wall_us = crate::log::now_us;
     engine.info.run_id = run_id(seed);
     engine.info.replid = run_id(seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d);
     engine.info.executable = std::env::current_exe()

@@ -19,10 +19,12 @@ pub fn repr(s: &[u8]) -> String {
 /// Sends a command to every MONITOR client, in Redis's line format:
 /// `+1700000000.123456 [0 127.0.0.1:5000] "set" "k" "v"`.
 pub fn feed_monitors(eng: &mut Engine, client: &Client, argv: &[Bytes], now_ms: i64) {
+    // Microseconds like Redis's `ustime()`; the server lends a wall clock for this line only.
+    let now_us = (eng.info.wall_us)().max(now_ms * 1000);
     let mut line = format!(
         "{}.{:06} [{} {}]",
-        now_ms / 1000,
-        (now_ms % 1000) * 1000,
+        now_us / 1_000_000,
+        now_us % 1_000_000,
         client.db,
         client.addr
     );
