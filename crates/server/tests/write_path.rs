@@ -92,7 +92,7 @@ fn workload(port: u16, seed: u64, ops: usize) {
             _ => vec!["MOVE", &k, &db],
         };
         c.cmd(&cmd);
-        if next(&mut s) % 50 == 0 {
+        if next(&mut s).is_multiple_of(50) {
             // A transaction now and then: its effects stay wrapped downstream.
             c.cmd(&["MULTI"]);
             c.cmd(&["INCR", &k]);
