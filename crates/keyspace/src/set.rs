@@ -88,15 +88,124 @@ impl Table {
     }
 }
 
+/// The `intset` encoding, laid out as Redis's intset.c contents: sorted integers stored
+/// little-endian in 2, 4 or 8 bytes each, the width growing (never shrinking) to fit the
+/// widest member, with no spare capacity kept (Redis reallocates on every change).
+#[derive(Clone, Debug)]
+pub struct IntSet {
+    width: usize,
+    data: Vec<u8>,
+}
+
+impl Default for IntSet {
+    fn default() -> Self {
+        IntSet {
+            width: 2,
+            data: Vec::new(),
+        }
+    }
+}
+
+fn width_for(n: i64) -> usize {
+    if i16::try_from(n).is_ok() {
+        2
+    } else if i32::try_from(n).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
+impl IntSet {
+    pub fn len(&self) -> usize {
+        self.data.len() / self.width
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> i64 {
+        let b = &self.data[i * self.width..(i + 1) * self.width];
+        match self.width {
+            2 => i64::from(i16::from_le_bytes([b[0], b[1]])),
+            4 => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            _ => i64::from_le_bytes(b.try_into().expect("8-byte member")),
+        }
+    }
+
+    fn search(&self, n: i64) -> Result<usize, usize> {
+        if width_for(n) > self.width {
+            return Err(if n < 0 { 0 } else { self.len() });
+        }
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.get(mid).cmp(&n) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    pub fn contains(&self, n: i64) -> bool {
+        self.search(n).is_ok()
+    }
+
+    fn encode(width: usize, n: i64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&n.to_le_bytes()[..width]);
+    }
+
+    /// True when `n` was added.
+    pub fn insert(&mut self, n: i64) -> bool {
+        let Err(pos) = self.search(n) else {
+            return false;
+        };
+        let w = width_for(n);
+        if w > self.width {
+            let mut data = Vec::with_capacity((self.len() + 1) * w);
+            for i in 0..self.len() {
+                Self::encode(w, self.get(i), &mut data);
+            }
+            self.data = data;
+            self.width = w;
+        }
+        let mut bytes = Vec::with_capacity(8);
+        Self::encode(self.width, n, &mut bytes);
+        self.data.reserve_exact(self.width);
+        let at = pos * self.width;
+        self.data.splice(at..at, bytes);
+        true
+    }
+
+    /// True when `n` was there.
+    pub fn remove(&mut self, n: i64) -> bool {
+        let Ok(pos) = self.search(n) else {
+            return false;
+        };
+        self.data.drain(pos * self.width..(pos + 1) * self.width);
+        if self.data.capacity() - self.data.len() > 64 {
+            self.data.shrink_to_fit();
+        }
+        true
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum SetVal {
-    IntSet(Vec<i64>),
+    IntSet(IntSet),
     HashTable(Table),
 }
 
 impl Default for SetVal {
     fn default() -> Self {
-        SetVal::IntSet(Vec::new())
+        SetVal::IntSet(IntSet::default())
     }
 }
 
@@ -130,7 +239,7 @@ impl SetVal {
     /// Redis's `setTypeCreate`: an intset if the first member is an integer.
     pub fn new_for(first: &[u8]) -> Self {
         if crate::num::string2ll(first).is_some() {
-            SetVal::IntSet(Vec::new())
+            SetVal::IntSet(IntSet::default())
         } else {
             SetVal::HashTable(Table::default())
         }
@@ -156,9 +265,7 @@ impl SetVal {
 
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
-            SetVal::IntSet(v) => {
-                crate::num::string2ll(m).is_some_and(|n| v.binary_search(&n).is_ok())
-            }
+            SetVal::IntSet(v) => crate::num::string2ll(m).is_some_and(|n| v.contains(n)),
             SetVal::HashTable(t) => t.find(m).is_some(),
         }
     }
@@ -167,7 +274,7 @@ impl SetVal {
     /// both are intsets.
     pub fn contains_member(&self, m: &Member<'_>) -> bool {
         match (self, m) {
-            (SetVal::IntSet(v), Member::Int(n)) => v.binary_search(n).is_ok(),
+            (SetVal::IntSet(v), Member::Int(n)) => v.contains(*n),
             (_, Member::Int(n)) => {
                 let mut buf = crate::value::itoa_buf::Buf::default();
                 self.contains(buf.format(*n))
@@ -193,10 +300,9 @@ impl SetVal {
         match self {
             SetVal::IntSet(v) => {
                 if let Some(n) = crate::num::string2ll(m) {
-                    let Err(pos) = v.binary_search(&n) else {
+                    if !v.insert(n) {
                         return false;
-                    };
-                    v.insert(pos, n);
+                    }
                     if v.len() > max_intset.min(INTSET_HARD_MAX) {
                         self.convert();
                     }
@@ -213,13 +319,7 @@ impl SetVal {
     /// Redis's `setTypeRemove`: true when the member was there.
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
-            SetVal::IntSet(v) => match crate::num::string2ll(m).map(|n| v.binary_search(&n)) {
-                Some(Ok(pos)) => {
-                    v.remove(pos);
-                    true
-                }
-                _ => false,
-            },
+            SetVal::IntSet(v) => crate::num::string2ll(m).is_some_and(|n| v.remove(n)),
             SetVal::HashTable(t) => t.remove(m),
         }
     }
@@ -230,7 +330,7 @@ impl SetVal {
             let mut t = Table::default();
             t.members.reserve(v.len() + 1);
             let mut buf = crate::value::itoa_buf::Buf::default();
-            for &n in v.iter() {
+            for n in v.iter() {
                 t.insert(buf.format(n));
             }
             *self = SetVal::HashTable(t);
@@ -240,7 +340,7 @@ impl SetVal {
     /// The member at position `i` (`i < len`), in storage order.
     pub fn member_at(&self, i: usize) -> Member<'_> {
         match self {
-            SetVal::IntSet(v) => Member::Int(v[i]),
+            SetVal::IntSet(v) => Member::Int(v.get(i)),
             SetVal::HashTable(t) => Member::Bytes(&t.members[i]),
         }
     }
@@ -274,7 +374,7 @@ impl SetVal {
     /// Heap bytes owned by the set (MEMORY USAGE), excluding the box itself.
     pub fn heap_bytes(&self) -> usize {
         match self {
-            SetVal::IntSet(v) => v.capacity() * 8,
+            SetVal::IntSet(v) => v.data.capacity(),
             SetVal::HashTable(t) => {
                 t.members.capacity() * 16
                     + t.index.capacity() * 5
@@ -303,6 +403,24 @@ mod tests {
         assert_eq!(s.encoding_name(), "hashtable");
         s.add(b"007", 512);
         assert!(!s.contains(b"7"));
+    }
+
+    #[test]
+    fn intset_widths_and_order() {
+        let mut v = IntSet::default();
+        for n in [5, -3, 70000, i64::MIN, 2, i64::MAX, -40000, 5] {
+            v.insert(n);
+        }
+        let all: Vec<i64> = v.iter().collect();
+        assert_eq!(all, [i64::MIN, -40000, -3, 2, 5, 70000, i64::MAX]);
+        assert_eq!(v.width, 8);
+        assert!(v.remove(i64::MIN) && !v.remove(i64::MIN));
+        assert!(v.contains(70000) && !v.contains(70001) && !v.contains(1 << 40));
+        let mut small = IntSet::default();
+        small.insert(1);
+        small.insert(-1);
+        assert_eq!((small.width, small.data.len()), (2, 4));
+        assert!(!small.contains(1 << 20));
     }
 
     #[test]
