@@ -166,3 +166,17 @@ fn resp3_shapes() {
     assert_eq!(t.text("SRANDMEMBER s 2"), "*2|$1|1|$1|2|");
     assert_eq!(t.text("SUNION s"), "~2|$1|1|$1|2|");
 }
+
+#[test]
+fn store_sources_count_as_reads() {
+    // redis-server 7.0.15: SINTERSTORE d a b counts 2 hits; SUNIONSTORE d a nokey 1 hit and
+    // 1 miss (the destination is not counted).
+    let mut t = TestEngine::new();
+    t.run("SADD a 1 2");
+    t.run("SADD b 2 x");
+    let before = (t.eng.stats.keyspace_hits, t.eng.stats.keyspace_misses);
+    t.run("SINTERSTORE d a b");
+    t.run("SUNIONSTORE d a nokey");
+    let after = (t.eng.stats.keyspace_hits, t.eng.stats.keyspace_misses);
+    assert_eq!((after.0 - before.0, after.1 - before.1), (3, 1));
+}
