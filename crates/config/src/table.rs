@@ -591,7 +591,7 @@ pub static DIRECTIVES: &[Directive] = &[
 
     // size_t and ssize_t configs.
     uint("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), 0, 0, LONG_MAX, 512, NotYet),
-    uint("set-max-intset-entries", None, 0, 0, LONG_MAX, 512, NotYet),
+    uint("set-max-intset-entries", None, 0, 0, LONG_MAX, 512, Support::Yes),
     uint("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), 0, 0, LONG_MAX, 128, NotYet),
     mem("active-defrag-ignore-bytes", None, 1, LONG_MAX, 100 << 20, true, Never),
     mem("hash-max-listpack-value", Some("hash-max-ziplist-value"), 0, LONG_MAX, 64, true, NotYet),

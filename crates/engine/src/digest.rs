@@ -40,7 +40,7 @@ pub fn value_digest(d: &mut Digest20, entry: &Entry) {
         // are xored (order-free); hash fields and zset members each get their own digest
         // (member then value or `%.17g` score) xored in.
         Value::List(l) => l.iter().for_each(|e| mix(d, e)),
-        Value::Set(s) => s.iter().for_each(|m| xor(d, m)),
+        Value::Set(s) => s.iter().for_each(|m| xor(d, &m)),
         Value::Hash(h) => {
             for (f, v) in h.iter() {
                 let mut e = [0u8; 20];

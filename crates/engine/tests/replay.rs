@@ -73,6 +73,15 @@ fn random_command() -> impl Strategy<Value = String> {
         Just("FLUSHDB".to_string()),
         Just("MULTI".to_string()),
         Just("EXEC".to_string()),
+        (k.clone(), 0u8..6, 0u8..6).prop_map(|(k, a, b)| format!("SADD {k} {a} {b}")),
+        (k.clone(), 0u8..6).prop_map(|(k, a)| format!("SADD {k} m{a} {a}")),
+        (k.clone(), 0u8..6, 0u8..6).prop_map(|(k, a, b)| format!("SREM {k} {a} m{b}")),
+        k.clone().prop_map(|k| format!("SPOP {k}")),
+        (k.clone(), 0u8..8).prop_map(|(k, n)| format!("SPOP {k} {n}")),
+        (k.clone(), k.clone(), 0u8..6).prop_map(|(a, b, m)| format!("SMOVE {a} {b} {m}")),
+        (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("SINTERSTORE {d} {a} {b}")),
+        (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("SUNIONSTORE {d} {a} {b}")),
+        (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("SDIFFSTORE {d} {a} {b}")),
     ]
 }
 

@@ -170,7 +170,12 @@ fn rdb_value_len(v: &Value) -> usize {
     match v {
         Value::Str(s) => rdb_string_len(s),
         Value::List(l) => len_prefix(l.len()) + strs(&mut l.iter()),
-        Value::Set(s) => len_prefix(s.len()) + strs(&mut s.iter()),
+        Value::Set(s) => {
+            len_prefix(s.len())
+                + s.iter()
+                    .map(|b| rdb_string_len(&StrVal::no_int(&b)))
+                    .sum::<usize>()
+        }
         Value::Hash(h) => len_prefix(h.len()) + strs(&mut h.iter().flat_map(|(f, v)| [f, v])),
         Value::ZSet(z) => len_prefix(z.len()) + strs(&mut z.iter().map(|(m, _)| m)) + 8 * z.len(),
     }

@@ -36,6 +36,12 @@ fn value_heap(v: &Value) -> usize {
     match v {
         Value::Str(StrVal::Int(_)) => 0,
         Value::Str(sv) => alloc_size(sv.heap_bytes()),
+        // The boxed set plus its arrays and members (an estimate: allocator classes are
+        // applied to the arrays only).
+        Value::Set(s) => {
+            alloc_size(std::mem::size_of::<redoubt_keyspace::set::SetVal>())
+                + alloc_size(s.heap_bytes())
+        }
         #[allow(unreachable_patterns)]
         _ => 0,
     }

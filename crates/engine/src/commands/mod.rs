@@ -16,6 +16,7 @@ pub mod pubsub;
 #[cfg(test)]
 mod replay_tests;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
 
@@ -37,6 +38,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         memory::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,
+        sets::HANDLERS,
         strings::HANDLERS,
         transactions::HANDLERS,
     ]
