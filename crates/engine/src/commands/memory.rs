@@ -36,6 +36,14 @@ fn value_heap(v: &Value) -> usize {
     match v {
         Value::Str(StrVal::Int(_)) => 0,
         Value::Str(sv) => alloc_size(sv.heap_bytes()),
+        // A sorted set keeps each member twice (ordered tree and member -> score map): per
+        // member two member blocks plus about 48 bytes of tree and map overhead.
+        Value::ZSet(z) => {
+            64 + z
+                .iter()
+                .map(|(m, _)| 2 * alloc_size(m.len()) + 48)
+                .sum::<usize>()
+        }
         #[allow(unreachable_patterns)]
         _ => 0,
     }

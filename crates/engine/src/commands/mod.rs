@@ -18,6 +18,9 @@ mod replay_tests;
 pub mod server;
 pub mod strings;
 pub mod transactions;
+pub mod zset_ops;
+pub mod zset_ranges;
+pub mod zsets;
 
 use crate::table::Handler;
 
@@ -39,6 +42,9 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         server::HANDLERS,
         strings::HANDLERS,
         transactions::HANDLERS,
+        zsets::HANDLERS,
+        zset_ranges::HANDLERS,
+        zset_ops::HANDLERS,
     ]
     .into_iter()
     .flatten()
