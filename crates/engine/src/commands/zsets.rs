@@ -646,7 +646,8 @@ fn zpop_generic(
         out.bulk(m);
         out.double(*s);
     }
-    Some((key, count))
+    // Redis 7.0.15 rewrites ZMPOP to a pop of the number of elements it took.
+    Some((key, popped.len() as i64))
 }
 
 fn zpop_minmax(ctx: &mut Ctx<'_>, argv: &[Bytes], max: bool) {
