@@ -201,16 +201,28 @@ impl LexRange {
         }
     }
 
+    /// `zzlIsInLexRange`: the last element must reach `min` and the first stay within `max`.
+    /// With mixed scores (where Redis leaves lex results unspecified) this decides them.
+    fn may_match(&self, z: &ZSetVal) -> bool {
+        let last = z.iter().next_back();
+        let first = z.iter().next();
+        matches!((first, last), (Some((f, _)), Some((l, _))) if self.gte_min(l) && self.lte_max(f))
+    }
+
     /// Members in range, ascending (a linear walk, as Redis's listpack code does).
     pub fn iter<'a>(&'a self, z: &'a ZSetVal) -> impl Iterator<Item = (&'a [u8], f64)> {
+        let ok = self.may_match(z);
         z.iter()
+            .take_while(move |_| ok)
             .skip_while(move |(m, _)| !self.gte_min(m))
             .take_while(move |(m, _)| self.lte_max(m))
     }
 
     pub fn iter_rev<'a>(&'a self, z: &'a ZSetVal) -> impl Iterator<Item = (&'a [u8], f64)> {
+        let ok = self.may_match(z);
         z.iter()
             .rev()
+            .take_while(move |_| ok)
             .skip_while(move |(m, _)| !self.lte_max(m))
             .take_while(move |(m, _)| self.gte_min(m))
     }
