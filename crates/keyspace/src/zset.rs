@@ -69,19 +69,6 @@ impl ZSetVal {
         self.tree.iter().map(|(s, m)| (&m[..], s.0))
     }
 
-    /// (member, score) from rank `start` forward, or from the end backward when `rev`.
-    pub fn iter_from(
-        &self,
-        start: usize,
-        rev: bool,
-    ) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
-        if rev {
-            Box::new(self.iter().rev().skip(start))
-        } else {
-            Box::new(self.iter().skip(start))
-        }
-    }
-
     /// Elements with score >= `min` (any member), ascending.
     pub fn iter_score_from(&self, min: f64) -> impl Iterator<Item = (&[u8], f64)> {
         let lo: (Score, Box<[u8]>) = (Score(min), Box::default());
@@ -171,11 +158,49 @@ impl ZSetVal {
         Some((m, s.0))
     }
 
-    /// 0-based rank of a member in ascending order.
+    /// 0-based rank of a member in ascending order. Counts from both ends at once, so the
+    /// cost is O(min(rank, len - rank)).
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         let score = self.score(member)?;
         let key = (Score(score), Box::<[u8]>::from(member));
-        Some(self.tree.range(..key).count())
+        let mut below = self.tree.range(..&key);
+        let mut from = self.tree.range(&key..);
+        let (mut n_below, mut n_from) = (0, 0);
+        loop {
+            if below.next().is_none() {
+                return Some(n_below);
+            }
+            n_below += 1;
+            if from.next().is_none() {
+                return Some(self.len() - n_from);
+            }
+            n_from += 1;
+        }
+    }
+
+    /// Elements of ascending ranks `start..=end` (within bounds), in ascending order, or in
+    /// descending order of the reversed ranks when `rev` (ZREVRANGE). Walks from the nearer end.
+    pub fn range_by_rank(&self, start: usize, end: usize, rev: bool) -> Vec<(&[u8], f64)> {
+        let len = self.len();
+        debug_assert!(start <= end && end < len);
+        let n = end - start + 1;
+        // In ascending terms, rev asks for ranks len-1-end ..= len-1-start, descending.
+        let (lo, asc_out) = if rev {
+            (len - 1 - end, false)
+        } else {
+            (start, true)
+        };
+        let mut v: Vec<(&[u8], f64)> = if lo <= len - (lo + n) {
+            self.iter().skip(lo).take(n).collect()
+        } else {
+            let mut v: Vec<_> = self.iter().rev().skip(len - (lo + n)).take(n).collect();
+            v.reverse();
+            v
+        };
+        if !asc_out {
+            v.reverse();
+        }
+        v
     }
 
     /// Redis's `zsetConvertToListpackIfNeeded` rule for a stored result.
@@ -235,6 +260,18 @@ mod tests {
         let order: Vec<_> = z.iter().map(|(m, _)| m.to_vec()).collect();
         assert_eq!(order, vec![b"c".to_vec(), b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(z.rank(b"b"), Some(2));
+        assert_eq!(z.rank(b"c"), Some(0));
+        assert_eq!(z.rank(b"a"), Some(1));
+        let names = |v: Vec<(&[u8], f64)>| v.iter().map(|(m, _)| m.to_vec()).collect::<Vec<_>>();
+        assert_eq!(
+            names(z.range_by_rank(1, 2, false)),
+            vec![b"a".to_vec(), b"b".to_vec()]
+        );
+        assert_eq!(
+            names(z.range_by_rank(0, 1, true)),
+            vec![b"b".to_vec(), b"a".to_vec()]
+        );
+        assert_eq!(names(z.range_by_rank(2, 2, true)), vec![b"c".to_vec()]);
         z.update(b"b", -5.0);
         assert_eq!(z.rank(b"b"), Some(0));
         assert_eq!(z.pop(true).map(|(m, _)| m.to_vec()), Some(b"a".to_vec()));

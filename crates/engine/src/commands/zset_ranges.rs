@@ -142,8 +142,8 @@ fn zrange_generic(
                     Vec::new()
                 } else {
                     e = e.min(llen - 1);
-                    z.iter_from(s as usize, rev)
-                        .take((e - s + 1) as usize)
+                    z.range_by_rank(s as usize, e as usize, rev)
+                        .into_iter()
                         .map(|(m, sc)| (m.into(), sc))
                         .collect()
                 }
@@ -170,7 +170,13 @@ fn zrange_generic(
     }
     let n = items.len();
     let (e, v) = limits(ctx);
-    let z = ZSetVal::from_members(items, e, v);
+    // `zrangeResultBeginStore` starts a listpack unless a rank range is known to be too long,
+    // then adds in reply order, converting on the way: elements added while it was a
+    // listpack keep the listpack's score (-0 stored as 0).
+    let mut z = ZSetVal::with_encoding(!(rangetype == RangeType::Rank && n > e));
+    for (m, s) in &items {
+        z.insert_new(m, *s, e, v);
+    }
     ctx.eng.dbs[db].set(dst, Value::ZSet(Box::new(z)), false);
     ctx.signal_modified(db, dst);
     ctx.dirty(1);

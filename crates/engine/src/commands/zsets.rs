@@ -552,9 +552,8 @@ fn zremrange_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], range: RemRange) {
                 return ctx.out().int(0);
             }
             end = end.min(llen - 1);
-            z.iter()
-                .skip(start as usize)
-                .take((end - start + 1) as usize)
+            z.range_by_rank(start as usize, end as usize, false)
+                .into_iter()
                 .map(|(m, _)| m.into())
                 .collect()
         }
