@@ -854,6 +854,19 @@ pub fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let Some(_cursor) = crate::commands::keys::parse_scan_cursor(&argv[2]) else {
         return ctx.error("ERR invalid cursor");
     };
+    // `zscanCommand` looks the key up before `scanGenericCommand` reads the options: a
+    // missing key answers an empty scan whatever follows, another type WRONGTYPE.
+    match check_read(ctx, &argv[1]) {
+        None => return,
+        Some(false) => {
+            let out = ctx.out();
+            out.array_len(2);
+            out.bulk(b"0");
+            out.array_len(0);
+            return;
+        }
+        Some(true) => {}
+    }
     let mut pattern: Option<&[u8]> = None;
     let mut i = 3;
     while i < argv.len() {
@@ -874,28 +887,22 @@ pub fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         }
         i += 2;
     }
-    let found = match check_read(ctx, &argv[1]) {
-        None => return,
-        Some(f) => f,
-    };
     let mut items: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    if found {
-        let db = ctx.client.db;
-        let z = get(&ctx.eng.dbs[db], &argv[1]);
-        let lp = z.is_listpack();
-        for (m, s) in z.iter() {
-            if let Some(p) = pattern {
-                if !redoubt_keyspace::glob::glob_match(p, m, false) {
-                    continue;
-                }
+    let db = ctx.client.db;
+    let z = get(&ctx.eng.dbs[db], &argv[1]);
+    let lp = z.is_listpack();
+    for (m, s) in z.iter() {
+        if let Some(p) = pattern {
+            if !redoubt_keyspace::glob::glob_match(p, m, false) {
+                continue;
             }
-            let score = if lp {
-                redoubt_keyspace::num::d2string(s)
-            } else {
-                redoubt_resp::format_double(s).into_bytes()
-            };
-            items.push((m.to_vec(), score));
         }
+        let score = if lp {
+            redoubt_keyspace::num::d2string(s)
+        } else {
+            redoubt_resp::format_double(s).into_bytes()
+        };
+        items.push((m.to_vec(), score));
     }
     let out = ctx.out();
     out.array_len(2);
