@@ -592,11 +592,11 @@ pub static DIRECTIVES: &[Directive] = &[
     // size_t and ssize_t configs.
     uint("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), 0, 0, LONG_MAX, 512, NotYet),
     uint("set-max-intset-entries", None, 0, 0, LONG_MAX, 512, Support::Yes),
-    uint("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), 0, 0, LONG_MAX, 128, NotYet),
+    uint("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), 0, 0, LONG_MAX, 128, Support::Yes),
     mem("active-defrag-ignore-bytes", None, 1, LONG_MAX, 100 << 20, true, Never),
     mem("hash-max-listpack-value", Some("hash-max-ziplist-value"), 0, LONG_MAX, 64, true, NotYet),
     mem("stream-node-max-bytes", None, 0, LONG_MAX, 4096, true, NotYet),
-    mem("zset-max-listpack-value", Some("zset-max-ziplist-value"), 0, LONG_MAX, 64, true, NotYet),
+    mem("zset-max-listpack-value", Some("zset-max-ziplist-value"), 0, LONG_MAX, 64, true, Support::Yes),
     mem("hll-sparse-max-bytes", None, 0, LONG_MAX, 3000, true, NotYet),
     uint("tracking-table-max-keys", None, 0, 0, LONG_MAX, 1_000_000, NotYet),
     mem("client-query-buffer-limit", None, 1024 * 1024, LONG_MAX, 1024 * 1024 * 1024, true, Support::Yes),

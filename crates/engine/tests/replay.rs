@@ -82,6 +82,29 @@ fn random_command() -> impl Strategy<Value = String> {
         (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("SINTERSTORE {d} {a} {b}")),
         (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("SUNIONSTORE {d} {a} {b}")),
         (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("SDIFFSTORE {d} {a} {b}")),
+        // Sorted sets.
+        (k.clone(), -5i8..5, 0u8..6).prop_map(|(k, s, m)| format!("ZADD {k} {s} m{m} 0.1 n")),
+        (
+            k.clone(),
+            -5i8..5,
+            0u8..6,
+            prop::sample::select(vec!["NX", "XX", "GT", "LT CH", "XX INCR"])
+        )
+            .prop_map(|(k, s, m, o)| format!("ZADD {k} {o} {s} m{m}")),
+        (k.clone(), 0u8..6).prop_map(|(k, m)| format!("ZINCRBY {k} 1.5 m{m}")),
+        (k.clone(), 0u8..6).prop_map(|(k, m)| format!("ZREM {k} m{m} n")),
+        (k.clone(), 0u8..3).prop_map(|(k, c)| format!("ZPOPMIN {k} {c}")),
+        k.clone().prop_map(|k| format!("ZPOPMAX {k}")),
+        (k.clone(), k.clone()).prop_map(|(a, b)| format!("ZMPOP 2 {a} {b} MAX COUNT 2")),
+        (k.clone(), -3i8..3).prop_map(|(k, s)| format!("ZREMRANGEBYSCORE {k} -inf ({s}")),
+        k.clone().prop_map(|k| format!("ZREMRANGEBYRANK {k} 0 1")),
+        k.clone().prop_map(|k| format!("ZREMRANGEBYLEX {k} [m2 +")),
+        (k.clone(), k.clone()).prop_map(|(d, a)| format!("ZRANGESTORE {d} {a} 0 2 REV")),
+        (k.clone(), k.clone(), k.clone())
+            .prop_map(|(d, a, b)| format!("ZUNIONSTORE {d} 2 {a} {b} WEIGHTS 2 -1")),
+        (k.clone(), k.clone(), k.clone())
+            .prop_map(|(d, a, b)| format!("ZINTERSTORE {d} 2 {a} {b} AGGREGATE MAX")),
+        (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("ZDIFFSTORE {d} 2 {a} {b}")),
     ]
 }
 

@@ -19,6 +19,9 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zset_ops;
+pub mod zset_ranges;
+pub mod zsets;
 
 use crate::table::Handler;
 
@@ -41,6 +44,9 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         sets::HANDLERS,
         strings::HANDLERS,
         transactions::HANDLERS,
+        zsets::HANDLERS,
+        zset_ranges::HANDLERS,
+        zset_ops::HANDLERS,
     ]
     .into_iter()
     .flatten()
