@@ -36,6 +36,12 @@ fn value_heap(v: &Value) -> usize {
     match v {
         Value::Str(StrVal::Int(_)) => 0,
         Value::Str(sv) => alloc_size(sv.heap_bytes()),
+        Value::List(l) => {
+            let (slots, elems) = l.heap_bytes();
+            std::mem::size_of::<redoubt_keyspace::list::ListVal>()
+                + alloc_size(slots)
+                + elems.map(alloc_size).sum::<usize>()
+        }
         #[allow(unreachable_patterns)]
         _ => 0,
     }
