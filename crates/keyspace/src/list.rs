@@ -157,6 +157,23 @@ impl ListVal {
         }
     }
 
+    /// Elements from index `start` (at most `len`) to the tail, found without walking the
+    /// elements before it (LRANGE deep in a long list).
+    pub fn iter_from(&self, start: usize) -> Iter<'_> {
+        if start == 0 || start >= self.len {
+            let mut it = self.iter();
+            it.remaining = self.len - start.min(self.len);
+            return it;
+        }
+        let (n, k) = self.locate(start);
+        Iter {
+            list: self,
+            front: (n, self.nodes[n].offset_of(k)),
+            back: (self.nodes.len(), 0),
+            remaining: self.len - start,
+        }
+    }
+
     pub fn encoding_name(&self) -> &'static str {
         "quicklist"
     }
@@ -473,7 +490,10 @@ mod tests {
         assert!(l.nodes.iter().all(|n| n.count > 0));
         for (i, v) in fwd.iter().enumerate() {
             assert_eq!(l.get(i), Some(&v[..]));
+            assert_eq!(l.iter_from(i).next(), Some(&v[..]));
+            assert_eq!(l.iter_from(i).len(), fwd.len() - i);
         }
+        assert_eq!(l.iter_from(fwd.len()).next(), None);
     }
 
     #[test]

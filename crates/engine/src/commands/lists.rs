@@ -277,7 +277,7 @@ pub fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         None => client.out.array_len(0),
         Some((s, e)) => {
             client.out.array_len(e - s + 1);
-            for v in l.iter().skip(s).take(e - s + 1) {
+            for v in l.iter_from(s).take(e - s + 1) {
                 client.out.bulk(v);
             }
         }
