@@ -5,13 +5,17 @@
 //! We keep the same shape for the same memory: a ring of nodes, each one byte buffer of
 //! packed entries `varint(len) bytes reverse-varint(len)`, so an entry of a few bytes costs
 //! two bytes of framing (as a listpack's encoding byte and backlen) and both ends of a node
-//! are reachable without scanning it. Nodes are filled up to `NODE_BYTES`; an element bigger
-//! than that gets a node of its own.
+//! are reachable without scanning it. Nodes are filled as quicklist fills them, by the
+//! `list-max-listpack-size` the list was created with (negative: 4 KB to 64 KB per node;
+//! positive: that many entries, within 8 KB); an element bigger than a node gets its own.
 
 use std::collections::VecDeque;
 
-/// A node's fill target, Redis's default `list-max-listpack-size -2` (8 KB).
-const NODE_BYTES: usize = 8192;
+/// quicklist's `SIZE_SAFETY_LIMIT`: the byte cap of a node filled by entry count.
+const SIZE_SAFETY_LIMIT: usize = 8192;
+
+/// Redis's default `list-max-listpack-size`.
+pub const DEFAULT_FILL: i64 = -2;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Node {
@@ -127,15 +131,41 @@ impl Node {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListVal {
     nodes: VecDeque<Node>,
     len: usize,
+    /// `list-max-listpack-size` when the list was created (quicklist keeps its own `fill`).
+    fill: i32,
+}
+
+impl Default for ListVal {
+    fn default() -> Self {
+        Self::with_fill(DEFAULT_FILL)
+    }
 }
 
 impl ListVal {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_fill(fill: i64) -> Self {
+        ListVal {
+            nodes: VecDeque::new(),
+            len: 0,
+            fill: fill.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+        }
+    }
+
+    /// (byte cap, entry cap) of a node, as `_quicklistNodeAllowInsert` applies `fill`.
+    fn node_limits(&self) -> (usize, usize) {
+        if self.fill >= 0 {
+            (SIZE_SAFETY_LIMIT, (self.fill as usize).max(1))
+        } else {
+            let level = (self.fill.unsigned_abs() as usize).min(5);
+            (4096 << (level - 1), usize::MAX)
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -180,15 +210,18 @@ impl ListVal {
 
     pub fn push(&mut self, head: bool, v: &[u8]) {
         let need = entry_size(v.len());
+        let (max_bytes, max_count) = self.node_limits();
         let node = if head {
-            self.nodes.front_mut()
+            self.nodes.front()
         } else {
-            self.nodes.back_mut()
+            self.nodes.back()
         };
-        let fits = node
-            .as_ref()
-            .is_some_and(|n| n.buf.len() + need <= NODE_BYTES);
+        let fits = node.is_some_and(|n| n.buf.len() + need <= max_bytes && n.count < max_count);
         if !fits {
+            if self.nodes.capacity() == 0 {
+                // Most lists stay in one node: no ring slack for them.
+                self.nodes.reserve_exact(1);
+            }
             let n = Node {
                 buf: Vec::with_capacity(need.next_power_of_two().max(16)),
                 count: 0,
@@ -305,8 +338,10 @@ impl ListVal {
 
     /// Keeps nodes near their fill target after edits in the middle.
     fn split_if_big(&mut self, n: usize) {
+        let (max_bytes, max_count) = self.node_limits();
         let node = &mut self.nodes[n];
-        if node.buf.len() <= 2 * NODE_BYTES || node.count < 2 {
+        let big = node.buf.len() > 2 * max_bytes || node.count > max_count.saturating_mul(2);
+        if !big || node.count < 2 {
             return;
         }
         let half = node.count / 2;
@@ -324,7 +359,8 @@ impl ListVal {
     /// Removes `ltrim` elements from the head and `rtrim` from the tail.
     pub fn trim(&mut self, ltrim: usize, rtrim: usize) {
         if ltrim + rtrim >= self.len {
-            *self = Self::default();
+            self.nodes.clear();
+            self.len = 0;
             return;
         }
         self.len -= ltrim + rtrim;
@@ -514,6 +550,12 @@ mod tests {
     /// enough of them to span many nodes.
     #[test]
     fn matches_a_model() {
+        for fill in [-2, -1, -5, 0, 1, 3, 100] {
+            model_check(fill);
+        }
+    }
+
+    fn model_check(fill: i64) {
         let mut seed = 7u64;
         let mut rnd = |n: u64| {
             seed ^= seed << 13;
@@ -521,9 +563,9 @@ mod tests {
             seed ^= seed << 17;
             seed % n
         };
-        let mut l = ListVal::new();
+        let mut l = ListVal::with_fill(fill);
         let mut m: Model<Vec<u8>> = Model::new();
-        for step in 0..20_000 {
+        for step in 0..8_000 {
             let size = match rnd(10) {
                 0 => rnd(300) as usize,
                 1 => rnd(20_000) as usize,

@@ -53,6 +53,13 @@ fn list_mut<'a>(eng: &'a mut Engine, db: usize, key: &[u8]) -> &'a mut ListVal {
     }
 }
 
+/// `createQuicklistObject` + `quicklistSetOptions`: a new list takes the current
+/// `list-max-listpack-size`.
+fn new_list(ctx: &Ctx<'_>) -> Value {
+    let fill = ctx.eng.config.get_int("list-max-listpack-size");
+    Value::List(Box::new(ListVal::with_fill(fill)))
+}
+
 fn propagate_argv(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
     ctx.propagate(&args);
@@ -101,7 +108,10 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], head: bool, xx: bool) {
     match lookup_write(ctx, key) {
         Found::WrongType => return ctx.error(errors::WRONGTYPE),
         Found::Missing if xx => return ctx.out().int(0),
-        Found::Missing => ctx.eng.dbs[db].insert_new(key, Value::List(Box::default())),
+        Found::Missing => {
+            let l = new_list(ctx);
+            ctx.eng.dbs[db].insert_new(key, l)
+        }
         Found::List => {}
     }
     let l = list_mut(ctx.eng, db, key);
@@ -466,7 +476,10 @@ fn lmove_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], from_head: bool, to_head: bo
     let db = ctx.db_index();
     match lookup_write(ctx, dst) {
         Found::WrongType => return ctx.error(errors::WRONGTYPE),
-        Found::Missing => ctx.eng.dbs[db].insert_new(dst, Value::List(Box::default())),
+        Found::Missing => {
+            let l = new_list(ctx);
+            ctx.eng.dbs[db].insert_new(dst, l)
+        }
         Found::List => {}
     }
     let v = list_mut(ctx.eng, db, src)
