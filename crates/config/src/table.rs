@@ -533,7 +533,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int("io-threads", None, IMM, 1, 128, 1, Never),
     int("auto-aof-rewrite-percentage", None, 0, 0, INT_MAX, 100, NotYet),
     int("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), 0, 0, INT_MAX, 10, Never),
-    int("list-max-listpack-size", Some("list-max-ziplist-size"), 0, INT_MIN, INT_MAX, -2, NotYet),
+    int("list-max-listpack-size", Some("list-max-ziplist-size"), 0, INT_MIN, INT_MAX, -2, Support::Yes),
     int("tcp-keepalive", None, 0, 0, INT_MAX, 300, Support::Yes),
     int("cluster-migration-barrier", None, 0, 0, INT_MAX, 1, Never),
     int("active-defrag-cycle-min", None, 0, 1, 99, 1, Never),

@@ -105,6 +105,30 @@ fn random_command() -> impl Strategy<Value = String> {
         (k.clone(), k.clone(), k.clone())
             .prop_map(|(d, a, b)| format!("ZINTERSTORE {d} 2 {a} {b} AGGREGATE MAX")),
         (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("ZDIFFSTORE {d} 2 {a} {b}")),
+        list_command(),
+    ]
+}
+
+/// List writes (nested: `prop_oneof!` has an arm limit).
+fn list_command() -> impl Strategy<Value = String> {
+    let k = any::<u8>().prop_map(key);
+    let side = || prop::sample::select(vec!["LEFT", "RIGHT"]);
+    prop_oneof![
+        (k.clone(), any::<u8>(), any::<u8>()).prop_map(|(k, a, b)| format!("RPUSH {k} {a} {b}")),
+        (k.clone(), any::<u8>()).prop_map(|(k, a)| format!("LPUSH {k} {a} x")),
+        (k.clone(), any::<u8>()).prop_map(|(k, a)| format!("LPUSHX {k} {a}")),
+        (k.clone(), any::<u8>()).prop_map(|(k, a)| format!("RPUSHX {k} {a}")),
+        k.clone().prop_map(|k| format!("LPOP {k}")),
+        (k.clone(), 0u8..4).prop_map(|(k, n)| format!("RPOP {k} {n}")),
+        (k.clone(), -3i8..3, any::<u8>()).prop_map(|(k, i, v)| format!("LSET {k} {i} {v}")),
+        (k.clone(), any::<u8>()).prop_map(|(k, v)| format!("LINSERT {k} BEFORE x {v}")),
+        (k.clone(), -2i8..2).prop_map(|(k, n)| format!("LREM {k} {n} x")),
+        (k.clone(), -3i8..3, -3i8..3).prop_map(|(k, a, b)| format!("LTRIM {k} {a} {b}")),
+        (k.clone(), k.clone(), side(), side())
+            .prop_map(|(a, b, f, t)| format!("LMOVE {a} {b} {f} {t}")),
+        (k.clone(), k.clone()).prop_map(|(a, b)| format!("RPOPLPUSH {a} {b}")),
+        (k.clone(), k.clone(), side(), 1u8..4)
+            .prop_map(|(a, b, s, n)| format!("LMPOP 2 {a} {b} {s} COUNT {n}")),
     ]
 }
 

@@ -50,6 +50,12 @@ fn value_heap(v: &Value) -> usize {
                 .map(|(m, _)| 2 * alloc_size(m.len()) + 48)
                 .sum::<usize>()
         }
+        Value::List(l) => {
+            let (slots, elems) = l.heap_bytes();
+            std::mem::size_of::<redoubt_keyspace::list::ListVal>()
+                + alloc_size(slots)
+                + elems.map(alloc_size).sum::<usize>()
+        }
         #[allow(unreachable_patterns)]
         _ => 0,
     }

@@ -11,6 +11,7 @@ pub mod expire;
 pub mod info;
 pub mod keys;
 pub mod lcs;
+pub mod lists;
 pub mod memory;
 pub mod pubsub;
 #[cfg(test)]
@@ -38,6 +39,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         info::HANDLERS,
         keys::HANDLERS,
         lcs::HANDLERS,
+        lists::HANDLERS,
         memory::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,
