@@ -423,19 +423,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let header = |out: &mut ReplyBuf, n: usize| {
         out.array_len(if withvalues && !resp3 { n * 2 } else { n });
     };
-    // The table form is indexed once, so each pick is O(1).
-    let pairs: Vec<(&[u8], &[u8])> = if h.is_listpack() {
-        Vec::new()
-    } else {
-        h.iter().collect()
-    };
-    let pick = |i: usize| -> (&[u8], &[u8]) {
-        if h.is_listpack() {
-            h.nth(i).expect("index below the hash's length")
-        } else {
-            pairs[i]
-        }
-    };
+    // Indexed once, so each pick is O(1) in either encoding.
+    let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+    let pick = |i: usize| pairs[i];
     if count < 0 || count == 1 {
         // Repetitions allowed, in random order.
         let n = count.unsigned_abs() as usize;
