@@ -212,3 +212,19 @@ fn digest_matches_redis() {
     t.run("HSET m y 2 x 1");
     assert_eq!(t.text("DEBUG DIGEST-VALUE m"), a);
 }
+
+#[test]
+fn memory_usage_counts_the_listpack_buffer() {
+    let mut t = TestEngine::new();
+    t.run("HSET small f v");
+    t.run("HSET bigger f0 v0 f1 v1 f2 v2 f3 v3 f4 v4 f5 v5 f6 v6 f7 v7");
+    let usage = |t: &mut TestEngine, k: &str| -> i64 {
+        let s = t.text(&format!("MEMORY USAGE {k}"));
+        s.trim_start_matches(':')
+            .trim_end_matches('|')
+            .parse()
+            .expect("an integer reply")
+    };
+    let (a, b) = (usage(&mut t, "small"), usage(&mut t, "bigger"));
+    assert!(a < b && b < a + 100, "{a} {b}");
+}

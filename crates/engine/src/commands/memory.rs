@@ -36,9 +36,15 @@ fn value_heap(v: &Value) -> usize {
     match v {
         Value::Str(StrVal::Int(_)) => 0,
         Value::Str(sv) => alloc_size(sv.heap_bytes()),
-        // An estimate: the hash's blocks plus one allocation rounding per field and value.
+        // The box and the listpack buffer; for a hashtable, an estimate: the table and the
+        // strings plus one allocation rounding per field and value.
         Value::Hash(h) => {
-            std::mem::size_of::<redoubt_keyspace::hash::HashVal>() + h.heap_bytes() + 16 * h.len()
+            let boxed = alloc_size(std::mem::size_of::<redoubt_keyspace::hash::HashVal>());
+            if h.is_listpack() {
+                boxed + alloc_size(h.heap_bytes())
+            } else {
+                boxed + h.heap_bytes() + 16 * h.len()
+            }
         }
         #[allow(unreachable_patterns)]
         _ => 0,
