@@ -49,33 +49,38 @@ fn with_read<R>(
     }
 }
 
-/// `lookupKeyWrite` + `checkType(OBJ_HASH)`: `Some(exists)`, or `None` after replying
-/// WRONGTYPE.
-fn lookup_write(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<bool> {
-    match ctx
-        .lookup_write(key)
-        .map(|e| matches!(e.value, Value::Hash(_)))
-    {
-        None => Some(false),
-        Some(true) => Some(true),
-        Some(false) => {
-            ctx.error(errors::WRONGTYPE);
-            None
-        }
+/// `lookupKeyWrite` + `checkType(OBJ_HASH)`: `Some(slot)` (`Some(None)` when the key is
+/// missing), or `None` after replying WRONGTYPE.
+fn lookup_write(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<Option<u32>> {
+    let Some(slot) = ctx.lookup_write_slot(key) else {
+        return Some(None);
+    };
+    let db = ctx.client.db;
+    if matches!(ctx.eng.dbs[db].at_mut(slot).value, Value::Hash(_)) {
+        Some(Some(slot))
+    } else {
+        ctx.error(errors::WRONGTYPE);
+        None
     }
 }
 
-/// The hash at `key`, created empty when missing (`hashTypeLookupWriteOrCreate` after the
-/// type check).
-fn hash_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> &'c mut HashVal {
+/// The hash in `slot`, or a new empty one created at `key` (`hashTypeLookupWriteOrCreate`
+/// after the type check); `slot` is updated so later calls find it directly.
+fn hash_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8], slot: &mut Option<u32>) -> &'c mut HashVal {
     let db = ctx.client.db;
     let d = &mut ctx.eng.dbs[db];
-    if d.get_raw(key).is_none() {
-        d.insert_new(key, Value::Hash(Box::new(HashVal::new())));
-    }
-    match d.get_raw_mut(key).map(|e| &mut e.value) {
-        Some(Value::Hash(h)) => h,
-        _ => unreachable!("the key was checked to hold a hash or created as one"),
+    let s = match *slot {
+        Some(s) => s,
+        None => {
+            d.insert_new(key, Value::Hash(Box::new(HashVal::new())));
+            let s = d.find(key).expect("the key was just inserted");
+            *slot = Some(s);
+            s
+        }
+    };
+    match &mut d.at_mut(s).value {
+        Value::Hash(h) => h,
+        _ => unreachable!("the slot was checked to hold a hash or created as one"),
     }
 }
 
@@ -100,11 +105,11 @@ fn hset_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], hmset: bool) {
         return;
     }
     let key = &argv[1][..];
-    let Some(_) = lookup_write(ctx, key) else {
+    let Some(mut slot) = lookup_write(ctx, key) else {
         return;
     };
     let lim = limits(ctx);
-    let h = hash_mut(ctx, key);
+    let h = hash_mut(ctx, key, &mut slot);
     // hashTypeTryConversion: any long argument converts before the writes.
     if h.is_listpack() && argv[2..].iter().any(|a| a.len() > lim.1) {
         h.convert_to_table();
@@ -138,15 +143,15 @@ fn hmset(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 /// HSETNX key field value
 fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let (key, field, value) = (&argv[1][..], &argv[2][..], &argv[3][..]);
-    let Some(exists) = lookup_write(ctx, key) else {
+    let Some(mut slot) = lookup_write(ctx, key) else {
         return;
     };
-    if exists && hash_mut(ctx, key).contains(field) {
+    if slot.is_some() && hash_mut(ctx, key, &mut slot).contains(field) {
         ctx.out().int(0);
         return;
     }
     let lim = limits(ctx);
-    hash_set(hash_mut(ctx, key), field, value, lim);
+    hash_set(hash_mut(ctx, key, &mut slot), field, value, lim);
     let db = ctx.client.db;
     ctx.signal_modified(db, key);
     ctx.dirty(1);
@@ -180,14 +185,14 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 /// HDEL key field [field ...]: deletes the key when the hash becomes empty.
 fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let key = &argv[1][..];
-    let Some(exists) = lookup_write(ctx, key) else {
+    let Some(mut slot) = lookup_write(ctx, key) else {
         return;
     };
-    if !exists {
+    if slot.is_none() {
         ctx.out().int(0);
         return;
     }
-    let h = hash_mut(ctx, key);
+    let h = hash_mut(ctx, key, &mut slot);
     let mut deleted = 0;
     let mut emptied = false;
     for f in &argv[2..] {
@@ -276,11 +281,11 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let Some(incr) = ctx.parse_i64(&argv[3]) else {
         return;
     };
-    let Some(exists) = lookup_write(ctx, key) else {
+    let Some(mut slot) = lookup_write(ctx, key) else {
         return;
     };
-    let old = if exists {
-        hash_mut(ctx, key).get(field).map(<[u8]>::to_vec)
+    let old = if slot.is_some() {
+        hash_mut(ctx, key, &mut slot).get(field).map(<[u8]>::to_vec)
     } else {
         None
     };
@@ -300,7 +305,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     };
     let digits = new.to_string();
     let lim = limits(ctx);
-    hash_set(hash_mut(ctx, key), field, digits.as_bytes(), lim);
+    hash_set(hash_mut(ctx, key, &mut slot), field, digits.as_bytes(), lim);
     let db = ctx.client.db;
     ctx.signal_modified(db, key);
     ctx.dirty(1);
@@ -319,11 +324,11 @@ fn hincrbyfloat_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             return;
         }
     };
-    let Some(exists) = lookup_write(ctx, key) else {
+    let Some(mut slot) = lookup_write(ctx, key) else {
         return;
     };
-    let old = if exists {
-        hash_mut(ctx, key).get(field).map(<[u8]>::to_vec)
+    let old = if slot.is_some() {
+        hash_mut(ctx, key, &mut slot).get(field).map(<[u8]>::to_vec)
     } else {
         None
     };
@@ -335,7 +340,7 @@ fn hincrbyfloat_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         }
     };
     let lim = limits(ctx);
-    hash_set(hash_mut(ctx, key), field, &new, lim);
+    hash_set(hash_mut(ctx, key, &mut slot), field, &new, lim);
     let db = ctx.client.db;
     ctx.signal_modified(db, key);
     ctx.dirty(1);
