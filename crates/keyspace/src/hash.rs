@@ -19,7 +19,92 @@ enum Repr {
         buf: Vec<u8>,
         count: usize,
     },
-    Table(hashbrown::HashMap<Field, Field>),
+    Table(Table),
+}
+
+/// The `hashtable` form: pairs in a slab that never moves them, found through an index of
+/// slot numbers (as `Db` keeps keys), so an HSCAN cursor can be a slot number.
+#[derive(Clone, Debug, Default)]
+struct Table {
+    index: hashbrown::HashTable<u32>,
+    slots: Vec<Option<(Field, Field)>>,
+    free: Vec<u32>,
+    len: usize,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl Table {
+    fn find(&self, field: &[u8]) -> Option<u32> {
+        let h = self.hasher.hash_one(field);
+        let slots = &self.slots;
+        self.index
+            .find(h, |&s| {
+                slots[s as usize].as_ref().is_some_and(|p| &*p.0 == field)
+            })
+            .copied()
+    }
+
+    fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        let s = self.find(field)?;
+        self.slots[s as usize].as_ref().map(|p| &p.1[..])
+    }
+
+    fn insert_new(&mut self, field: &[u8], value: &[u8]) {
+        let pair = Some((Field::from(field), Field::from(value)));
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = pair;
+                s
+            }
+            None => {
+                let s = u32::try_from(self.slots.len()).expect("fewer than 2^32 fields");
+                self.slots.push(pair);
+                s
+            }
+        };
+        let h = self.hasher.hash_one(field);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(h, slot, |&s| {
+            hasher.hash_one(&*slots[s as usize].as_ref().expect("indexed slot is used").0)
+        });
+        self.len += 1;
+    }
+
+    fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        match self.find(field) {
+            Some(s) => {
+                if let Some(p) = self.slots[s as usize].as_mut() {
+                    p.1 = value.into();
+                }
+                false
+            }
+            None => {
+                self.insert_new(field, value);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, field: &[u8]) -> bool {
+        let h = self.hasher.hash_one(field);
+        let slots = &self.slots;
+        let Ok(found) = self.index.find_entry(h, |&s| {
+            slots[s as usize].as_ref().is_some_and(|p| &*p.0 == field)
+        }) else {
+            return false;
+        };
+        let (slot, _) = found.remove();
+        self.slots[slot as usize] = None;
+        self.free.push(slot);
+        self.len -= 1;
+        true
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.slots
+            .iter()
+            .filter_map(|p| p.as_ref().map(|(f, v)| (&f[..], &v[..])))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -62,7 +147,7 @@ impl HashVal {
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Listpack { count, .. } => *count,
-            Repr::Table(m) => m.len(),
+            Repr::Table(t) => t.len,
         }
     }
 
@@ -74,7 +159,7 @@ impl HashVal {
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match &self.repr {
             Repr::Listpack { buf, .. } => Box::new(LpIter { buf, pos: 0 }),
-            Repr::Table(m) => Box::new(m.iter().map(|(f, v)| (&f[..], &v[..]))),
+            Repr::Table(t) => Box::new(t.iter()),
         }
     }
 
@@ -95,7 +180,7 @@ impl HashVal {
                 let (n, p) = read_len(buf, at.value);
                 &buf[p..p + n]
             }),
-            Repr::Table(m) => m.get(field).map(|v| &v[..]),
+            Repr::Table(t) => t.get(field),
         }
     }
 
@@ -122,15 +207,7 @@ impl HashVal {
                     true
                 }
             }
-            Repr::Table(m) => {
-                if let Some(old) = m.get_mut(field) {
-                    *old = value.into();
-                    false
-                } else {
-                    m.insert(field.into(), value.into());
-                    true
-                }
-            }
+            Repr::Table(t) => t.set(field, value),
         }
     }
 
@@ -146,16 +223,21 @@ impl HashVal {
                 }
                 None => false,
             },
-            Repr::Table(m) => m.remove(field).is_some(),
+            Repr::Table(t) => t.remove(field),
         }
     }
 
     /// `hashTypeConvert(o, OBJ_ENCODING_HT)`; a no-op on a `hashtable`.
     pub fn convert_to_table(&mut self) {
         if let Repr::Listpack { buf, count } = &self.repr {
-            let mut m = hashbrown::HashMap::with_capacity(*count);
-            m.extend(LpIter { buf, pos: 0 }.map(|(f, v)| (Field::from(f), Field::from(v))));
-            self.repr = Repr::Table(m);
+            let mut t = Table {
+                slots: Vec::with_capacity(*count),
+                ..Table::default()
+            };
+            for (f, v) in (LpIter { buf, pos: 0 }) {
+                t.insert_new(f, v);
+            }
+            self.repr = Repr::Table(t);
         }
     }
 
@@ -168,62 +250,46 @@ impl HashVal {
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
             Repr::Listpack { buf, .. } => buf.capacity(),
-            Repr::Table(m) => {
-                let data: usize = m.iter().map(|(f, v)| f.len() + v.len()).sum();
-                data + m.capacity() * (std::mem::size_of::<(Field, Field)>() + 1)
+            Repr::Table(t) => {
+                let data: usize = t.iter().map(|(f, v)| f.len() + v.len()).sum();
+                data + t.slots.capacity() * std::mem::size_of::<Option<(Field, Field)>>()
+                    + t.index.capacity() * (std::mem::size_of::<u32>() + 1)
+                    + t.free.capacity() * std::mem::size_of::<u32>()
             }
         }
     }
 
-    /// One HSCAN step on a `hashtable`: the cursor is a position in the order of the fields'
-    /// 64-bit hashes (fixed for this value's life), so a field present for the whole
-    /// iteration is returned at least once whatever happens to the others in between, as
-    /// Redis guarantees. Fields sharing a hash are returned together. On a `listpack` the
-    /// whole hash is returned with cursor 0.
+    /// One HSCAN step: on a `listpack` the whole hash with cursor 0 (as Redis replies); on a
+    /// `hashtable` about `count` pairs from the cursor. The cursor packs the slab length when
+    /// the iteration began (high 32 bits) and the next slot (low 32 bits), as `Db::scan`
+    /// does: a pair never moves, so one present for the whole iteration is returned exactly
+    /// once, and slots appended later are not visited, so the iteration ends.
     pub fn scan(&self, cursor: u64, count: usize) -> ScanStep<'_> {
-        let Repr::Table(m) = &self.repr else {
+        let Repr::Table(t) = &self.repr else {
             return ScanStep {
                 pairs: self.iter().collect(),
                 next: 0,
             };
         };
-        let hasher = m.hasher();
-        let mut cands: Vec<(u64, &[u8], &[u8])> = m
-            .iter()
-            .map(|(f, v)| (hasher.hash_one(&f[..]), &f[..], &v[..]))
-            .filter(|(h, _, _)| *h >= cursor)
-            .collect();
-        let count = count.max(1);
-        if cands.len() > count {
-            cands.select_nth_unstable_by_key(count, |c| c.0);
-            let limit = cands[count].0;
-            // Keep every field whose hash is below the first excluded one.
-            cands.retain(|c| c.0 < limit);
-            if cands.is_empty() {
-                // count fields or more share one hash: take them all.
-                cands = m
-                    .iter()
-                    .map(|(f, v)| (hasher.hash_one(&f[..]), &f[..], &v[..]))
-                    .filter(|(h, _, _)| *h == limit)
-                    .collect();
-                let next = limit.checked_add(1).unwrap_or(0);
-                return ScanStep {
-                    pairs: cands.into_iter().map(|(_, f, v)| (f, v)).collect(),
-                    next,
-                };
-            }
-            cands.sort_unstable_by_key(|c| c.0);
-            ScanStep {
-                pairs: cands.into_iter().map(|(_, f, v)| (f, v)).collect(),
-                next: limit,
-            }
+        let (bound, mut i) = if cursor == 0 {
+            (t.slots.len(), 0)
         } else {
-            cands.sort_unstable_by_key(|c| c.0);
-            ScanStep {
-                pairs: cands.into_iter().map(|(_, f, v)| (f, v)).collect(),
-                next: 0,
+            ((cursor >> 32) as usize, (cursor & 0xffff_ffff) as usize)
+        };
+        let end = bound.min(t.slots.len());
+        let mut pairs = Vec::new();
+        while i < end && pairs.len() < count.max(1) {
+            if let Some((f, v)) = &t.slots[i] {
+                pairs.push((&f[..], &v[..]));
             }
+            i += 1;
         }
+        let next = if i >= end {
+            0
+        } else {
+            ((bound as u64) << 32) | i as u64
+        };
+        ScanStep { pairs, next }
     }
 }
 
