@@ -246,15 +246,16 @@ impl HashVal {
         self.iter().nth(i)
     }
 
-    /// Heap bytes held (an estimate for MEMORY USAGE: the pairs' blocks and the table).
-    pub fn heap_bytes(&self) -> usize {
+    /// Heap bytes held, each block rounded by `round` (the allocator's size classes): the
+    /// listpack buffer, or the table's slab, index and strings.
+    pub fn heap_bytes(&self, round: impl Fn(usize) -> usize) -> usize {
         match &self.repr {
-            Repr::Listpack { buf, .. } => buf.capacity(),
+            Repr::Listpack { buf, .. } => round(buf.capacity()),
             Repr::Table(t) => {
-                let data: usize = t.iter().map(|(f, v)| f.len() + v.len()).sum();
-                data + t.slots.capacity() * std::mem::size_of::<Option<(Field, Field)>>()
-                    + t.index.capacity() * (std::mem::size_of::<u32>() + 1)
-                    + t.free.capacity() * std::mem::size_of::<u32>()
+                let data: usize = t.iter().map(|(f, v)| round(f.len()) + round(v.len())).sum();
+                data + round(t.slots.capacity() * std::mem::size_of::<Option<(Field, Field)>>())
+                    + round(t.index.capacity() * (std::mem::size_of::<u32>() + 1))
+                    + round(t.free.capacity() * std::mem::size_of::<u32>())
             }
         }
     }

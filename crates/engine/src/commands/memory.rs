@@ -36,15 +36,9 @@ fn value_heap(v: &Value) -> usize {
     match v {
         Value::Str(StrVal::Int(_)) => 0,
         Value::Str(sv) => alloc_size(sv.heap_bytes()),
-        // The box and the listpack buffer; for a hashtable, an estimate: the table and the
-        // strings plus one allocation rounding per field and value.
         Value::Hash(h) => {
-            let boxed = alloc_size(std::mem::size_of::<redoubt_keyspace::hash::HashVal>());
-            if h.is_listpack() {
-                boxed + alloc_size(h.heap_bytes())
-            } else {
-                boxed + h.heap_bytes() + 16 * h.len()
-            }
+            alloc_size(std::mem::size_of::<redoubt_keyspace::hash::HashVal>())
+                + h.heap_bytes(alloc_size)
         }
         #[allow(unreachable_patterns)]
         _ => 0,
