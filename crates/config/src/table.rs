@@ -590,11 +590,11 @@ pub static DIRECTIVES: &[Directive] = &[
     mem("cluster-link-sendbuf-limit", None, 0, ULLONG_MAX, 0, true, Never),
 
     // size_t and ssize_t configs.
-    uint("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), 0, 0, LONG_MAX, 512, NotYet),
+    uint("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), 0, 0, LONG_MAX, 512, Support::Yes),
     uint("set-max-intset-entries", None, 0, 0, LONG_MAX, 512, Support::Yes),
     uint("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), 0, 0, LONG_MAX, 128, Support::Yes),
     mem("active-defrag-ignore-bytes", None, 1, LONG_MAX, 100 << 20, true, Never),
-    mem("hash-max-listpack-value", Some("hash-max-ziplist-value"), 0, LONG_MAX, 64, true, NotYet),
+    mem("hash-max-listpack-value", Some("hash-max-ziplist-value"), 0, LONG_MAX, 64, true, Support::Yes),
     mem("stream-node-max-bytes", None, 0, LONG_MAX, 4096, true, NotYet),
     mem("zset-max-listpack-value", Some("zset-max-ziplist-value"), 0, LONG_MAX, 64, true, Support::Yes),
     mem("hll-sparse-max-bytes", None, 0, LONG_MAX, 3000, true, NotYet),

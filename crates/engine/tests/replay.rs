@@ -129,6 +129,18 @@ fn list_command() -> impl Strategy<Value = String> {
         (k.clone(), k.clone()).prop_map(|(a, b)| format!("RPOPLPUSH {a} {b}")),
         (k.clone(), k.clone(), side(), 1u8..4)
             .prop_map(|(a, b, s, n)| format!("LMPOP 2 {a} {b} {s} COUNT {n}")),
+        prop_oneof![
+            (k.clone(), 0u8..6, any::<u16>()).prop_map(|(k, f, v)| format!("HSET {k} f{f} {v}")),
+            (k.clone(), 0u8..6).prop_map(|(k, f)| format!("HMSET {k} f{f} a g{f} b")),
+            (k.clone(), 0u8..6).prop_map(|(k, f)| format!("HSETNX {k} f{f} nx")),
+            (k.clone(), 0u8..6).prop_map(|(k, f)| format!("HDEL {k} f{f} g{f}")),
+            (k.clone(), 0u8..6, -50i64..50).prop_map(|(k, f, n)| format!("HINCRBY {k} f{f} {n}")),
+            (k.clone(), 0u8..6).prop_map(|(k, f)| format!("HINCRBYFLOAT {k} f{f} 0.1")),
+            (k.clone(), 0u8..6).prop_map(|(k, f)| format!("HSET {k} long{f} {}", "x".repeat(70))),
+            k.clone().prop_map(|k| format!("HGETALL {k}")),
+            k.clone()
+                .prop_map(|k| format!("HRANDFIELD {k} -2 WITHVALUES")),
+        ],
     ]
 }
 

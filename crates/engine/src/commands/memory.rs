@@ -56,8 +56,10 @@ fn value_heap(v: &Value) -> usize {
                 + alloc_size(slots)
                 + elems.map(alloc_size).sum::<usize>()
         }
-        #[allow(unreachable_patterns)]
-        _ => 0,
+        Value::Hash(h) => {
+            alloc_size(std::mem::size_of::<redoubt_keyspace::hash::HashVal>())
+                + h.heap_bytes(alloc_size)
+        }
     }
 }
 

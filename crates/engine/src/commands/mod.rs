@@ -8,6 +8,7 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod lcs;
@@ -36,6 +37,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         connection::HANDLERS,
         debug::HANDLERS,
         expire::HANDLERS,
+        hashes::HANDLERS,
         info::HANDLERS,
         keys::HANDLERS,
         lcs::HANDLERS,
