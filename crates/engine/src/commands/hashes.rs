@@ -489,31 +489,11 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         ctx.error(errors::WRONGTYPE);
         return;
     }
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < argv.len() {
-        let more = argv.len() - i >= 2;
-        let opt = &argv[i][..];
-        if opt.eq_ignore_ascii_case(b"count") && more {
-            count = match ctx.parse_i64(&argv[i + 1]) {
-                Some(n) => n,
-                None => return,
-            };
-            if count < 1 {
-                ctx.error(errors::SYNTAX);
-                return;
-            }
-        } else if opt.eq_ignore_ascii_case(b"match") && more {
-            let p = &argv[i + 1][..];
-            pattern = (p != b"*").then_some(p);
-        } else {
-            ctx.error(errors::SYNTAX);
-            return;
-        }
-        i += 2;
-    }
-    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let Some(super::keys::ScanOpts { count, pattern, .. }) =
+        super::keys::parse_scan_opts(ctx, argv, 3, false)
+    else {
+        return;
+    };
     let h = match ctx.eng.dbs[db].get_raw(key).map(|e| &e.value) {
         Some(Value::Hash(h)) => h,
         _ => unreachable!("checked above"),

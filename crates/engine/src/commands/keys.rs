@@ -121,6 +121,50 @@ pub fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
+/// SCAN-family options (`scanGenericCommand`): COUNT (at least 1), MATCH (`*` means no
+/// filter) and, for SCAN itself, TYPE. On a bad option the error is already replied.
+pub struct ScanOpts<'a> {
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+    pub type_name: Option<&'a [u8]>,
+}
+
+pub fn parse_scan_opts<'a>(
+    ctx: &mut Ctx<'_>,
+    argv: &'a [Bytes],
+    first: usize,
+    allow_type: bool,
+) -> Option<ScanOpts<'a>> {
+    let mut o = ScanOpts {
+        count: 10,
+        pattern: None,
+        type_name: None,
+    };
+    let mut i = first;
+    while i < argv.len() {
+        let more = argv.len() - i >= 2;
+        let opt = &argv[i][..];
+        if opt.eq_ignore_ascii_case(b"count") && more {
+            let n = ctx.parse_i64(&argv[i + 1])?;
+            if n < 1 {
+                ctx.error(errors::SYNTAX);
+                return None;
+            }
+            o.count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if opt.eq_ignore_ascii_case(b"match") && more {
+            let p = &argv[i + 1][..];
+            o.pattern = (p != b"*").then_some(p);
+        } else if allow_type && opt.eq_ignore_ascii_case(b"type") && more {
+            o.type_name = Some(&argv[i + 1][..]);
+        } else {
+            ctx.error(errors::SYNTAX);
+            return None;
+        }
+        i += 2;
+    }
+    Some(o)
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] (`scanGenericCommand` for the
 /// keyspace).
 ///
@@ -134,35 +178,15 @@ pub fn scan(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         ctx.error("ERR invalid cursor");
         return;
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_name: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < argv.len() {
-        let more = argv.len() - i >= 2;
-        let opt = &argv[i][..];
-        if opt.eq_ignore_ascii_case(b"count") && more {
-            count = match ctx.parse_i64(&argv[i + 1]) {
-                Some(n) => n,
-                None => return,
-            };
-            if count < 1 {
-                ctx.error(errors::SYNTAX);
-                return;
-            }
-        } else if opt.eq_ignore_ascii_case(b"match") && more {
-            let p = &argv[i + 1][..];
-            pattern = (p != b"*").then_some(p);
-        } else if opt.eq_ignore_ascii_case(b"type") && more {
-            type_name = Some(&argv[i + 1][..]);
-        } else {
-            ctx.error(errors::SYNTAX);
-            return;
-        }
-        i += 2;
-    }
+    let Some(ScanOpts {
+        count,
+        pattern,
+        type_name,
+    }) = parse_scan_opts(ctx, argv, 2, true)
+    else {
+        return;
+    };
     let db = ctx.client.db;
-    let count = usize::try_from(count).unwrap_or(usize::MAX);
     let step = ctx.eng.dbs[db].scan(cursor, count);
     let next = step.next;
     let candidates: Vec<Vec<u8>> = step.keys.iter().map(|e| e.key.to_vec()).collect();

@@ -658,30 +658,13 @@ pub fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         }
         Ok(true) => {}
     }
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < argv.len() {
-        let more = argv.len() - i >= 2;
-        let opt = &argv[i][..];
-        if opt.eq_ignore_ascii_case(b"count") && more {
-            let Some(n) = ctx.parse_i64(&argv[i + 1]) else {
-                return;
-            };
-            if n < 1 {
-                return ctx.error(errors::SYNTAX);
-            }
-            count = n;
-        } else if opt.eq_ignore_ascii_case(b"match") && more {
-            let p = &argv[i + 1][..];
-            pattern = (p != b"*").then_some(p);
-        } else {
-            return ctx.error(errors::SYNTAX);
-        }
-        i += 2;
-    }
+    let Some(super::keys::ScanOpts { count, pattern, .. }) =
+        super::keys::parse_scan_opts(ctx, argv, 3, false)
+    else {
+        return;
+    };
     let set = set_ref(ctx.eng, db, &argv[1]).expect("the set was just found");
-    let (next, members) = set.scan(cursor, usize::try_from(count).unwrap_or(usize::MAX));
+    let (next, members) = set.scan(cursor, count);
     let out = &mut ctx.client.out;
     out.array_len(2);
     out.bulk_int(next as i64);

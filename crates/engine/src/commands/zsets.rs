@@ -867,26 +867,12 @@ pub fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         }
         Some(true) => {}
     }
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < argv.len() {
-        let more = argv.len() - i >= 2;
-        let opt = &argv[i][..];
-        if opt.eq_ignore_ascii_case(b"count") && more {
-            let Some(n) = ctx.parse_i64(&argv[i + 1]) else {
-                return;
-            };
-            if n < 1 {
-                return ctx.error(errors::SYNTAX);
-            }
-        } else if opt.eq_ignore_ascii_case(b"match") && more {
-            let p = &argv[i + 1][..];
-            pattern = (p != b"*").then_some(p);
-        } else {
-            return ctx.error(errors::SYNTAX);
-        }
-        i += 2;
-    }
+    // COUNT is validated but a skiplist set is returned whole (see COMPATIBILITY.md).
+    let Some(super::keys::ScanOpts { pattern, .. }) =
+        super::keys::parse_scan_opts(ctx, argv, 3, false)
+    else {
+        return;
+    };
     let mut items: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let db = ctx.client.db;
     let z = get(&ctx.eng.dbs[db], &argv[1]);
