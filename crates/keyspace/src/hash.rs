@@ -19,7 +19,8 @@ enum Repr {
         buf: Vec<u8>,
         count: usize,
     },
-    Table(Table),
+    // Boxed: a small hash (the common case) then costs 32 bytes, not the table's 100+.
+    Table(Box<Table>),
 }
 
 /// The `hashtable` form: pairs in a slab that never moves them, found through an index of
@@ -237,7 +238,7 @@ impl HashVal {
             for (f, v) in (LpIter { buf, pos: 0 }) {
                 t.insert_new(f, v);
             }
-            self.repr = Repr::Table(t);
+            self.repr = Repr::Table(Box::new(t));
         }
     }
 
