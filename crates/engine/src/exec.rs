@@ -131,6 +131,9 @@ impl Engine {
         } else {
             self.stream.commit_staged();
         }
+        if !self.blocking.ready.is_empty() && client.multi.is_none() {
+            self.serve_blocked(now_ms);
+        }
     }
 
     /// Runs a command's handler and does the bookkeeping around it (Redis's `call`).
