@@ -33,6 +33,8 @@ pub struct Blocking {
     pub waiting: HashMap<(usize, Bytes), VecDeque<ClientId>>,
     pub ready: Vec<(usize, Bytes)>,
     pub count: usize,
+    /// True while a served client's command is re-run (not shown to MONITOR again).
+    pub reprocessing: bool,
 }
 
 /// The error a client unblocked by CLIENT UNBLOCK ... ERROR gets.
@@ -54,6 +56,7 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, &'static st
 impl Engine {
     /// `blockForKeys`: registers `client` as waiting on `keys`; no reply is written now.
     pub fn block_client(&mut self, client: &mut Client, st: BlockState) {
+        self.unregister_blocked(client);
         for k in &st.keys {
             let q = self.blocking.waiting.entry((st.db, k.clone())).or_default();
             if !q.contains(&client.id) {
@@ -147,7 +150,9 @@ impl Engine {
                     if let crate::table::Lookup::Found(cmd) = table.lookup(&argv) {
                         let saved_db = c.db;
                         c.db = st.db;
+                        self.blocking.reprocessing = true;
                         self.call(&mut c, cmd, &argv, now_ms, false);
+                        self.blocking.reprocessing = false;
                         c.db = saved_db;
                         self.stream.commit_staged();
                     }
@@ -195,8 +200,11 @@ impl Engine {
                 } else {
                     // Every list and zset command times out with the null array, BLMOVE
                     // included (`replyToBlockedClientTimedOut`).
-                    let _ = st;
                     c.out.null_array();
+                }
+                if let crate::table::Lookup::Found(cmd) = self.table.clone().lookup(&st.argv) {
+                    cmd.stats.calls.set(cmd.stats.calls.get() + 1);
+                    self.stats.total_commands_processed += 1;
                 }
                 c.io.notify.notify();
                 true

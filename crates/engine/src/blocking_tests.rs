@@ -186,3 +186,16 @@ fn sorted_set_pops_record_zpop() {
         "ZPOPMIN z\nZPOPMAX z\nZPOPMIN z 2\nRPUSH w1 list\nZADD w2 1 x 2 y\nZPOPMAX w2 2"
     );
 }
+
+#[test]
+fn a_blocked_command_is_counted_once() {
+    let mut t = TestEngine::new();
+    let a = other(&mut t);
+    run_as(&mut t, a, "BLPOP q 0");
+    t.run("RPUSH q x");
+    run_as(&mut t, a, "BLPOP q 0.5");
+    t.eng.blocked_timeouts(t.now_ms + 500);
+    let stats = t.text("INFO commandstats");
+    assert!(stats.contains("cmdstat_blpop:calls=2,"), "{stats}");
+    assert_eq!(t.eng.blocking.count, 0);
+}
