@@ -199,3 +199,19 @@ fn a_blocked_command_is_counted_once() {
     assert!(stats.contains("cmdstat_blpop:calls=2,"), "{stats}");
     assert_eq!(t.eng.blocking.count, 0);
 }
+
+#[test]
+fn a_served_blmove_wakes_clients_blocked_on_its_destination() {
+    let mut t = TestEngine::new();
+    let (a, b) = (other(&mut t), other(&mut t));
+    run_as(&mut t, a, "BLMOVE s d left right 0");
+    run_as(&mut t, b, "BLPOP d 0");
+    assert_eq!(t.text("RPUSH s 1 2"), ":2|");
+    assert_eq!(take_out(&mut t, a), "$1|1|");
+    assert_eq!(take_out(&mut t, b), "*2|$1|d|$1|1|");
+    assert_eq!(t.text("EXISTS d"), ":0|");
+    assert_eq!(
+        t.stream_cmds(),
+        "SELECT 0\nRPUSH s 1 2\nLMOVE s d left right\nLPOP d"
+    );
+}
