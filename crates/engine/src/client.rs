@@ -132,6 +132,9 @@ pub struct Client {
     pub argv_mem: usize,
     /// Connected through the unix socket (CLIENT LIST flag `U`).
     pub unix_socket: bool,
+    /// Set while a blocking command waits (see [`crate::blocking`]): the connection runs
+    /// nothing else for this client until it is served, times out or is unblocked.
+    pub blocked: Option<crate::blocking::BlockState>,
 }
 
 impl Client {
@@ -175,6 +178,7 @@ impl Client {
             obuf_soft_since_ms: None,
             argv_mem: 0,
             unix_socket: false,
+            blocked: None,
         }
     }
 

@@ -160,6 +160,7 @@ impl<'a> Ctx<'a> {
     /// Redis's `signalModifiedKey`: invalidates WATCH on the key.
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
         crate::commands::transactions::touch_watched_key(self.eng, self.client, db, key);
+        self.eng.signal_key_as_ready(db, key);
     }
 
     /// Counts changes for save points (`server.dirty`).

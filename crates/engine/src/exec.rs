@@ -131,6 +131,9 @@ impl Engine {
         } else {
             self.stream.commit_staged();
         }
+        if !self.blocking.ready.is_empty() && client.multi.is_none() {
+            self.serve_blocked(now_ms);
+        }
     }
 
     /// Runs a command's handler and does the bookkeeping around it (Redis's `call`).
@@ -160,8 +163,11 @@ impl Engine {
         handler(&mut ctx, argv);
         let duration_us = clock().saturating_sub(start_us);
         let failed = client.out.errors > errors_before;
+        // A command that blocked is counted once, when it is served, times out or is
+        // unblocked (Redis's `updateStatsOnUnblock`).
+        let blocked = client.blocked.is_some();
         let st = &cmd.stats;
-        st.calls.set(st.calls.get() + 1);
+        st.calls.set(st.calls.get() + u64::from(!blocked));
         st.usec.set(st.usec.get() + duration_us);
         if self.conf.latency_tracking {
             st.latency
@@ -171,14 +177,19 @@ impl Engine {
         if failed {
             st.failed_calls.set(st.failed_calls.get() + 1);
         }
-        if !cmd.has(flags::SKIP_SLOWLOG) {
+        if !cmd.has(flags::SKIP_SLOWLOG) && !blocked {
             self.slowlog_push(client, cmd, argv, duration_us, now_ms);
         }
-        self.stats.total_commands_processed += 1;
+        self.stats.total_commands_processed += u64::from(!blocked);
         self.drain_errors(client);
         // After the command, as Redis's `call` does: the line shows the database the command
         // left selected, admin commands are not shown, and passwords are redacted.
-        if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
+        // A served blocked command was shown when it first ran.
+        if !self.monitors.is_empty()
+            && !self.blocking.reprocessing
+            && !cmd.has(flags::SKIP_MONITOR)
+            && !cmd.has(flags::ADMIN)
+        {
             let redacted = crate::slowlog::redact(&cmd.name, argv);
             let shown = redacted.as_deref().unwrap_or(argv);
             crate::commands::server::feed_monitors(self, client, shown, now_ms);

@@ -23,6 +23,7 @@
 //! Must not depend on: tokio, sockets, files, the system clock.
 #![forbid(unsafe_code)]
 
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod ctx;
@@ -233,6 +234,8 @@ pub struct Engine {
     pub hooks: Rc<dyn hooks::ServerHooks>,
     /// Access words of Redis's shared integer objects (see [`lru`]).
     pub shared_ints: lru::SharedInts,
+    /// Clients blocked by BLPOP and friends (see [`blocking`]).
+    pub blocking: blocking::Blocking,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,6 +361,7 @@ impl Engine {
             log_requests: Vec::new(),
             hooks: Rc::new(hooks::NoHooks),
             shared_ints: lru::SharedInts::default(),
+            blocking: blocking::Blocking::default(),
         }
     }
 
@@ -375,6 +379,7 @@ impl Engine {
     /// Removes a connection and everything it subscribed to or watched.
     pub fn remove_client(&mut self, id: ClientId) {
         if let Some(mut c) = self.clients.remove(&id) {
+            self.unregister_blocked(&mut c);
             commands::transactions::unwatch_all(self, &mut c);
             self.pubsub.unsubscribe_all(&mut c);
             self.monitors.retain(|&m| m != id);

@@ -109,7 +109,45 @@ where
             .clients
             .get(&id)
             .is_some_and(|c| !c.out.is_empty());
-        if postponed.is_some() && !pending {
+        let blocked_until = shared
+            .engine
+            .borrow()
+            .clients
+            .get(&id)
+            .and_then(|c| c.blocked.as_ref().map(|b| b.deadline_ms));
+        if let (Some(deadline), false) = (blocked_until, pending) {
+            // Blocked (BLPOP...): run nothing, but keep reading so a disconnect is seen;
+            // the engine notifies us when the client is served, and we end the wait ourselves
+            // at its deadline.
+            let wait = deadline.map_or(Duration::from_secs(3600), |d| {
+                Duration::from_millis((d - crate::log::now_ms()).max(0) as u64)
+            });
+            if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
+                inbuf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                _ = io.notify.notified() => {}
+                _ = tokio::time::sleep(wait) => {
+                    let mut eng = shared.engine.borrow_mut();
+                    let now = crate::log::now_ms();
+                    eng.blocked_timeouts(now);
+                }
+                r = stream.read_buf(&mut inbuf) => match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut eng = shared.engine.borrow_mut();
+                        eng.stats.total_net_input_bytes += n as u64;
+                        eng.stats.total_reads_processed += 1;
+                    }
+                },
+            }
+            if io.killed.get() {
+                break;
+            }
+            more = true;
+            continue;
+        } else if postponed.is_some() && !pending {
             tokio::select! {
                 biased;
                 _ = io.notify.notified() => {}
@@ -149,7 +187,7 @@ where
             client.query_buf_len = inbuf.len();
             client.query_buf_free = inbuf.capacity() - inbuf.len();
             loop {
-                if client.close_after_reply {
+                if client.close_after_reply || client.blocked.is_some() {
                     break;
                 }
                 let limits = DecodeLimits {

@@ -65,6 +65,9 @@ fn client_flags(c: &Client) -> String {
     if c.multi.is_some() {
         f.push('x');
     }
+    if c.blocked.is_some() {
+        f.push('b');
+    }
     if c.watch_dirty {
         f.push('d');
     }
@@ -487,6 +490,29 @@ pub fn client_no_evict(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     ctx.ok();
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command with its
+/// timeout reply or the UNBLOCKED error; 1 when it was blocked.
+pub fn client_unblock(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    if argv.len() > 4 {
+        return ctx.error(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        );
+    }
+    let mut error = false;
+    if let Some(r) = argv.get(3) {
+        if r.eq_ignore_ascii_case(b"error") {
+            error = true;
+        } else if !r.eq_ignore_ascii_case(b"timeout") {
+            return ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        }
+    }
+    let Some(id) = ctx.parse_i64(&argv[2]) else {
+        return;
+    };
+    let done = u64::try_from(id).is_ok_and(|id| ctx.eng.unblock(id, error));
+    ctx.out().int(i64::from(done));
+}
+
 /// Client-side caching is not built: no client ever redirects.
 pub fn client_getredir(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     ctx.out().int(-1);
@@ -569,6 +595,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("client|reply", client_reply),
     ("client|no-evict", client_no_evict),
     ("client|getredir", client_getredir),
+    ("client|unblock", client_unblock),
     ("client|help", client_help),
 ];
 

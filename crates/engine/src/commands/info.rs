@@ -162,11 +162,12 @@ fn section_clients(eng: &Engine, s: &mut String, me: &crate::Client) {
          maxclients:{}\r\n\
          client_recent_max_input_buffer:{max_in}\r\n\
          client_recent_max_output_buffer:{max_out}\r\n\
-         blocked_clients:0\r\n\
+         blocked_clients:{}\r\n\
          tracking_clients:0\r\n\
          clients_in_timeout_table:0\r\n",
         eng.clients.len() + 1,
         eng.conf.maxclients,
+        eng.blocking.count,
     );
 }
 

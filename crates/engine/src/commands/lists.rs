@@ -511,11 +511,20 @@ pub fn rpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first non-empty list,
 /// replies `[key, [elements]]`, and records `LPOP|RPOP key <popped>` as Redis 7.0 does.
 pub fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    let Some(numkeys) = parse_at_least(ctx, &argv[1], 1, "ERR numkeys should be greater than 0")
+    lmpop_generic(ctx, argv, 1, false)
+}
+
+/// LMPOP and BLMPOP: `base` is the index of numkeys. Blocking parses the timeout after the
+/// other arguments, as Redis 7.0's `lmpopGenericCommand`.
+fn lmpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], base: usize, blocking: bool) {
+    let Some(numkeys) = parse_at_least(ctx, &argv[base], 1, "ERR numkeys should be greater than 0")
     else {
         return;
     };
-    let where_idx = match usize::try_from(numkeys).ok().and_then(|n| n.checked_add(2)) {
+    let where_idx = match usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| n.checked_add(base + 1))
+    {
         Some(i) if i < argv.len() => i,
         _ => return ctx.error(errors::SYNTAX),
     };
@@ -536,9 +545,18 @@ pub fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         }
         j += 1;
     }
+    let deadline = if blocking {
+        match timeout_or_reply(ctx, &argv[1]) {
+            Some(d) => d,
+            None => return,
+        }
+    } else {
+        None
+    };
     let count = if count == -1 { 1 } else { count as u64 };
     let db = ctx.db_index();
-    for key in &argv[2..where_idx] {
+    let keys = &argv[base + 1..where_idx];
+    for key in keys {
         match lookup_write(ctx, key) {
             Found::WrongType => return ctx.error(errors::WRONGTYPE),
             Found::Missing => continue,
@@ -561,7 +579,128 @@ pub fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         ctx.propagate(&[cmd, key, n.to_string().as_bytes()]);
         return;
     }
-    ctx.out().null_array();
+    if blocking {
+        block_or_null(ctx, keys, deadline, argv, false);
+    } else {
+        ctx.out().null_array();
+    }
+}
+
+/// The timeout argument, or `None` after replying its error; `Some(None)` waits forever.
+pub(crate) fn timeout_or_reply(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<Option<i64>> {
+    match crate::blocking::parse_timeout(arg, ctx.now_ms) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            ctx.error(e);
+            None
+        }
+    }
+}
+
+/// No data: inside MULTI the null reply (Redis's CLIENT_DENY_BLOCKING), else the client
+/// blocks on `keys` with no reply now.
+pub(crate) fn block_or_null(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    deadline_ms: Option<i64>,
+    argv: &[Bytes],
+    null_bulk: bool,
+) {
+    if ctx.in_exec {
+        return if null_bulk {
+            ctx.out().null()
+        } else {
+            ctx.out().null_array()
+        };
+    }
+    let st = crate::blocking::BlockState {
+        db: ctx.db_index(),
+        keys: keys.to_vec(),
+        deadline_ms,
+        argv: argv.to_vec(),
+    };
+    ctx.eng.block_client(ctx.client, st);
+}
+
+/// BLPOP / BRPOP key [key ...] timeout: `[key, element]` from the first non-empty list,
+/// recorded as `LPOP key` / `RPOP key`.
+fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], head: bool) {
+    let Some(deadline) = timeout_or_reply(ctx, &argv[argv.len() - 1]) else {
+        return;
+    };
+    let db = ctx.db_index();
+    let keys = &argv[1..argv.len() - 1];
+    for key in keys {
+        match lookup_write(ctx, key) {
+            Found::WrongType => return ctx.error(errors::WRONGTYPE),
+            Found::Missing => continue,
+            Found::List => {}
+        }
+        let v = list_mut(ctx.eng, db, key)
+            .pop(head)
+            .expect("a stored list is never empty");
+        let out = ctx.out();
+        out.array_len(2);
+        out.bulk(key);
+        out.bulk(&v);
+        delete_if_empty(ctx, db, key);
+        ctx.signal_modified(db, key);
+        ctx.dirty(1);
+        let cmd: &[u8] = if head { b"LPOP" } else { b"RPOP" };
+        ctx.propagate(&[cmd, key]);
+        return;
+    }
+    block_or_null(ctx, keys, deadline, argv, false);
+}
+
+pub fn blpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    bpop_generic(ctx, argv, HEAD)
+}
+
+pub fn brpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    bpop_generic(ctx, argv, TAIL)
+}
+
+/// BLMOVE / BRPOPLPUSH with data: runs as LMOVE / RPOPLPUSH (and is recorded as such).
+fn bmove_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], effect: Vec<Bytes>, from: bool, to: bool) {
+    let Some(deadline) = timeout_or_reply(ctx, &argv[argv.len() - 1]) else {
+        return;
+    };
+    match lookup_write(ctx, &argv[1]) {
+        Found::WrongType => ctx.error(errors::WRONGTYPE),
+        Found::Missing => block_or_null(ctx, &argv[1..2], deadline, argv, true),
+        Found::List => lmove_generic(ctx, &effect, from, to),
+    }
+}
+
+pub fn blmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let Some(from) = parse_where(ctx, &argv[3]) else {
+        return;
+    };
+    let Some(to) = parse_where(ctx, &argv[4]) else {
+        return;
+    };
+    let effect = vec![
+        Bytes::from_static(b"LMOVE"),
+        argv[1].clone(),
+        argv[2].clone(),
+        argv[3].clone(),
+        argv[4].clone(),
+    ];
+    bmove_generic(ctx, argv, effect, from, to)
+}
+
+pub fn brpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let effect = vec![
+        Bytes::from_static(b"RPOPLPUSH"),
+        argv[1].clone(),
+        argv[2].clone(),
+    ];
+    bmove_generic(ctx, argv, effect, TAIL, HEAD)
+}
+
+pub fn blmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    lmpop_generic(ctx, argv, 2, true)
 }
 
 /// This family's commands (see `commands::all`).
@@ -583,6 +722,11 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("lmove", lmove),
     ("rpoplpush", rpoplpush),
     ("lmpop", lmpop),
+    ("blpop", blpop),
+    ("brpop", brpop),
+    ("blmove", blmove),
+    ("brpoplpush", brpoplpush),
+    ("blmpop", blmpop),
 ];
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zset_blocking;
 pub mod zset_ops;
 pub mod zset_ranges;
 pub mod zsets;
@@ -49,6 +50,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         strings::HANDLERS,
         transactions::HANDLERS,
         zsets::HANDLERS,
+        zset_blocking::HANDLERS,
         zset_ranges::HANDLERS,
         zset_ops::HANDLERS,
     ]

@@ -594,7 +594,7 @@ pub fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 
 /// `genericZpopCommand`. `count` is None for a plain single pop; `emit_key` is ZMPOP's shape
 /// (`[key, [[member, score], ...]]`, a null array when nothing was popped).
-fn zpop_generic(
+pub(crate) fn zpop_generic(
     ctx: &mut Ctx<'_>,
     keys: &[Bytes],
     max: bool,
