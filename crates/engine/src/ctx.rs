@@ -212,6 +212,18 @@ impl<'a> Ctx<'a> {
         v
     }
 
+    /// `getRangeLongFromObjectOrReply` with a message: a non-integer and a number below
+    /// `min` both get `msg` (LMPOP, ZMPOP and their counts).
+    pub fn parse_at_least(&mut self, arg: &[u8], min: i64, msg: &str) -> Option<i64> {
+        match redoubt_keyspace::num::string2ll(arg) {
+            Some(n) if n >= min => Some(n),
+            _ => {
+                self.error(msg);
+                None
+            }
+        }
+    }
+
     pub fn arg_str(arg: &Bytes) -> String {
         String::from_utf8_lossy(arg).into_owned()
     }

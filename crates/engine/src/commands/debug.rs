@@ -129,17 +129,6 @@ fn lenient_f64(arg: &[u8]) -> f64 {
     t[..end].parse().unwrap_or(0.0)
 }
 
-/// `getPositiveLongFromObjectOrReply`: not a number and negative get the same error.
-fn positive(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
-    match redoubt_keyspace::num::string2ll(arg) {
-        Some(n) if n >= 0 => Some(n),
-        _ => {
-            ctx.error(errors::NOT_POSITIVE);
-            None
-        }
-    }
-}
-
 /// The length RDB would use for a string (no LZF yet: compressible strings over 20 bytes
 /// are longer here than in Redis; see docs/COMPATIBILITY.md).
 fn rdb_string_len(s: &StrVal) -> usize {
@@ -229,11 +218,11 @@ fn populate(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         ctx.error_bytes(&errors::subcommand_syntax(&argv[1], "debug"));
         return;
     }
-    let Some(count) = positive(ctx, &argv[2]) else {
+    let Some(count) = ctx.parse_at_least(&argv[2], 0, errors::NOT_POSITIVE) else {
         return;
     };
     let size = match argv.get(4) {
-        Some(a) => match positive(ctx, a) {
+        Some(a) => match ctx.parse_at_least(a, 0, errors::NOT_POSITIVE) {
             Some(n) => n as usize,
             None => return,
         },

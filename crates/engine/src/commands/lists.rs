@@ -84,17 +84,6 @@ fn parse_where(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<bool> {
     }
 }
 
-/// `getRangeLongFromObjectOrReply(min, LONG_MAX, msg)`: a non-integer also gets `msg`.
-fn parse_at_least(ctx: &mut Ctx<'_>, arg: &[u8], min: i64, msg: &str) -> Option<i64> {
-    match redoubt_keyspace::num::string2ll(arg) {
-        Some(n) if n >= min => Some(n),
-        _ => {
-            ctx.error(msg);
-            None
-        }
-    }
-}
-
 /// Redis's list index: negative counts from the tail.
 fn resolve_index(len: usize, i: i64) -> Option<usize> {
     let len = len as i64;
@@ -147,7 +136,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], head: bool) {
         return ctx.error(&errors::wrong_args(&ctx.cmd.fullname));
     }
     let count = match argv.get(2) {
-        Some(a) => match parse_at_least(ctx, a, 0, errors::NOT_POSITIVE) {
+        Some(a) => match ctx.parse_at_least(a, 0, errors::NOT_POSITIVE) {
             Some(n) => Some(n),
             None => return,
         },
@@ -396,13 +385,13 @@ pub fn lpos(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             rank = r;
         } else if more && opt.eq_ignore_ascii_case(b"count") {
             j += 1;
-            let Some(c) = parse_at_least(ctx, &argv[j], 0, "ERR COUNT can't be negative") else {
+            let Some(c) = ctx.parse_at_least(&argv[j], 0, "ERR COUNT can't be negative") else {
                 return;
             };
             count = c;
         } else if more && opt.eq_ignore_ascii_case(b"maxlen") {
             j += 1;
-            let Some(m) = parse_at_least(ctx, &argv[j], 0, "ERR MAXLEN can't be negative") else {
+            let Some(m) = ctx.parse_at_least(&argv[j], 0, "ERR MAXLEN can't be negative") else {
                 return;
             };
             maxlen = m;
@@ -517,7 +506,7 @@ pub fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 /// LMPOP and BLMPOP: `base` is the index of numkeys. Blocking parses the timeout after the
 /// other arguments, as Redis 7.0's `lmpopGenericCommand`.
 fn lmpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], base: usize, blocking: bool) {
-    let Some(numkeys) = parse_at_least(ctx, &argv[base], 1, "ERR numkeys should be greater than 0")
+    let Some(numkeys) = ctx.parse_at_least(&argv[base], 1, "ERR numkeys should be greater than 0")
     else {
         return;
     };
@@ -536,7 +525,7 @@ fn lmpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], base: usize, blocking: bool)
     while j < argv.len() {
         if count == -1 && j + 1 < argv.len() && argv[j].eq_ignore_ascii_case(b"count") {
             j += 1;
-            match parse_at_least(ctx, &argv[j], 1, "ERR count should be greater than 0") {
+            match ctx.parse_at_least(&argv[j], 1, "ERR count should be greater than 0") {
                 Some(c) => count = c,
                 None => return,
             }

@@ -3,9 +3,8 @@
 //! client blocks (see [`crate::blocking`]), or gets the null array inside MULTI.
 
 use super::lists::{block_or_null, timeout_or_reply};
-use super::zsets::{check_write, get_mut, is_opt, parse_range_long, zpop_generic};
+use super::zsets::{check_write, get_mut, zpop_generic};
 use crate::ctx::Ctx;
-use crate::errors;
 use crate::table::Handler;
 use bytes::Bytes;
 
@@ -62,36 +61,9 @@ pub fn bzpopmax(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]; the timeout is parsed after
 /// the other arguments, as Redis 7.0's `zmpopGenericCommand`.
 pub fn bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    let Some(numkeys) = parse_range_long(ctx, &argv[2], 1, "ERR numkeys should be greater than 0")
-    else {
+    let Some((where_idx, max, count)) = super::zsets::parse_mpop_args(ctx, argv, 2) else {
         return;
     };
-    let where_idx = match usize::try_from(numkeys).ok().and_then(|n| n.checked_add(3)) {
-        Some(w) if w < argv.len() => w,
-        _ => return ctx.error(errors::SYNTAX),
-    };
-    let max = if is_opt(&argv[where_idx], "min") {
-        false
-    } else if is_opt(&argv[where_idx], "max") {
-        true
-    } else {
-        return ctx.error(errors::SYNTAX);
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < argv.len() {
-        if count.is_none() && is_opt(&argv[j], "count") && j + 1 < argv.len() {
-            j += 1;
-            let Some(n) = parse_range_long(ctx, &argv[j], 1, "ERR count should be greater than 0")
-            else {
-                return;
-            };
-            count = Some(n);
-        } else {
-            return ctx.error(errors::SYNTAX);
-        }
-        j += 1;
-    }
     let Some(deadline) = timeout_or_reply(ctx, &argv[1]) else {
         return;
     };

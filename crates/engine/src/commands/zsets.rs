@@ -727,49 +727,52 @@ pub fn zpopmax(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     zpop_minmax(ctx, argv, true);
 }
 
-/// `getRangeLongFromObjectOrReply` with a message: non-integers get the message too.
-pub(crate) fn parse_range_long(ctx: &mut Ctx<'_>, arg: &[u8], min: i64, msg: &str) -> Option<i64> {
-    match redoubt_keyspace::num::string2ll(arg) {
-        Some(n) if n >= min => Some(n),
-        _ => {
-            ctx.error(msg);
-            None
-        }
-    }
-}
-
-/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count].
-pub fn zmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    let Some(numkeys) = parse_range_long(ctx, &argv[1], 1, "ERR numkeys should be greater than 0")
-    else {
-        return;
-    };
-    let where_idx = match usize::try_from(numkeys).ok().and_then(|n| n.checked_add(2)) {
+/// The arguments of ZMPOP and BZMPOP from `numkeys` on (`argv[first]`): the index of
+/// MIN|MAX, whether it is MAX, and COUNT if given. Errors are replied, in Redis's order.
+pub(crate) fn parse_mpop_args(
+    ctx: &mut Ctx<'_>,
+    argv: &[Bytes],
+    first: usize,
+) -> Option<(usize, bool, Option<i64>)> {
+    let numkeys = ctx.parse_at_least(&argv[first], 1, "ERR numkeys should be greater than 0")?;
+    let where_idx = match usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| n.checked_add(first + 1))
+    {
         Some(w) if w < argv.len() => w,
-        _ => return ctx.error(errors::SYNTAX),
+        _ => {
+            ctx.error(errors::SYNTAX);
+            return None;
+        }
     };
     let max = if is_opt(&argv[where_idx], "min") {
         false
     } else if is_opt(&argv[where_idx], "max") {
         true
     } else {
-        return ctx.error(errors::SYNTAX);
+        ctx.error(errors::SYNTAX);
+        return None;
     };
     let mut count = None;
     let mut j = where_idx + 1;
     while j < argv.len() {
         if count.is_none() && is_opt(&argv[j], "count") && j + 1 < argv.len() {
             j += 1;
-            let Some(n) = parse_range_long(ctx, &argv[j], 1, "ERR count should be greater than 0")
-            else {
-                return;
-            };
-            count = Some(n);
+            count = Some(ctx.parse_at_least(&argv[j], 1, "ERR count should be greater than 0")?);
         } else {
-            return ctx.error(errors::SYNTAX);
+            ctx.error(errors::SYNTAX);
+            return None;
         }
         j += 1;
     }
+    Some((where_idx, max, count))
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count].
+pub fn zmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let Some((where_idx, max, count)) = parse_mpop_args(ctx, argv, 1) else {
+        return;
+    };
     let count = count.unwrap_or(1);
     if let Some((key, count)) = zpop_generic(ctx, &argv[2..where_idx], max, Some(count), true) {
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
