@@ -99,6 +99,12 @@ impl ZSetVal {
         self.listpack
     }
 
+    /// `zsetConvert(zobj, OBJ_ENCODING_SKIPLIST)`: SORT converts a listpack set before
+    /// reading it, so OBJECT ENCODING reports `skiplist` afterwards (redis-server 7.0.15).
+    pub fn convert_to_skiplist(&mut self) {
+        self.listpack = false;
+    }
+
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         self.dict.get(member).copied()
     }

@@ -19,6 +19,7 @@ pub mod pubsub;
 mod replay_tests;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zset_blocking;
@@ -47,6 +48,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         pubsub::HANDLERS,
         server::HANDLERS,
         sets::HANDLERS,
+        sort::HANDLERS,
         strings::HANDLERS,
         transactions::HANDLERS,
         zsets::HANDLERS,
