@@ -106,7 +106,30 @@ fn random_command() -> impl Strategy<Value = String> {
             .prop_map(|(d, a, b)| format!("ZINTERSTORE {d} 2 {a} {b} AGGREGATE MAX")),
         (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("ZDIFFSTORE {d} 2 {a} {b}")),
         list_command(),
+        sort_command(),
     ]
+}
+
+/// SORT ... STORE (propagated as written): sets BY nosort (sorted ALPHA for determinism),
+/// weights and GETs from the other keys (`k*` turns an element `3` into `k3`), hash fields,
+/// ties broken by Redis's rules, LIMIT ranges through the partial sort.
+fn sort_command() -> impl Strategy<Value = String> {
+    let k = any::<u8>().prop_map(key);
+    let opts = prop::sample::select(vec![
+        "",
+        "DESC",
+        "ALPHA",
+        "ALPHA DESC",
+        "BY nosort",
+        "BY nosort DESC LIMIT 1 2",
+        "BY k*",
+        "BY k* ALPHA LIMIT 1 3",
+        "BY k*->f1 DESC",
+        "BY k*->f2 ALPHA GET # GET k*",
+        "GET k*->f3 LIMIT 0 1",
+        "LIMIT -1 2 ALPHA",
+    ]);
+    (k.clone(), k, opts).prop_map(|(src, dst, o)| format!("SORT {src} {o} STORE {dst}"))
 }
 
 /// List writes (nested: `prop_oneof!` has an arm limit).

@@ -105,8 +105,11 @@ fn parse_options<'a>(ctx: &mut Ctx<'_>, argv: &'a [Bytes], readonly: bool) -> Op
             j += 1;
         } else if a.eq_ignore_ascii_case(b"by") && left >= 1 {
             let pattern = &argv[j + 1][..];
-            // A constant pattern names no per-element key: nothing to sort by.
-            o.dontsort = !c_str(pattern).contains(&b'*');
+            // A constant pattern names no per-element key: nothing to sort by. As in 7.0 this
+            // sticks: a later BY with a `*` does not turn sorting back on.
+            if !c_str(pattern).contains(&b'*') {
+                o.dontsort = true;
+            }
             o.sortby = Some(pattern);
             j += 1;
         } else if a.eq_ignore_ascii_case(b"get") && left >= 1 {

@@ -161,3 +161,14 @@ fn sets_sorted_sets_and_nosort() {
     assert_eq!(t.text("OBJECT ENCODING z"), "$8|skiplist|");
     assert_eq!(t.text("SORT z ALPHA DESC LIMIT 1 3"), "*3|$1|d|$1|c|$1|b|");
 }
+
+#[test]
+fn a_constant_by_sticks_and_the_last_by_pattern_is_used() {
+    let mut t = TestEngine::new();
+    t.run("RPUSH l 3 1 2");
+    t.run("MSET w_3 10 w_1 30 w_2 20");
+    // 7.0 never clears `dontsort` once a BY without `*` was seen.
+    assert_eq!(t.text("SORT l BY nosort BY w_*"), "*3|$1|3|$1|1|$1|2|");
+    assert_eq!(t.text("SORT l BY w_* BY nosort"), "*3|$1|3|$1|1|$1|2|");
+    assert_eq!(t.text("SORT l BY x BY w_* DESC"), "*3|$1|2|$1|1|$1|3|");
+}
