@@ -221,13 +221,15 @@ fn parse_weight(s: &[u8]) -> Option<f64> {
 }
 
 /// A hex float's digits after "0x": (value or None on ERANGE, bytes used), or None when no
-/// hex digit follows. Keeps the first 15 significant digits exactly, which decides the
-/// order of any weight written with fewer.
+/// hex digit follows. The first 15 significant digits are kept exactly (60 bits, more than a
+/// double holds); later ones only count as "inexact" for glibc's underflow rule (ERANGE for
+/// a subnormal result that lost bits, not for an exact one such as `0x1p-1074`).
 fn parse_hex(s: &[u8]) -> Option<(Option<f64>, usize)> {
     let mut mant: u64 = 0;
     let mut exp: i64 = 0;
     let mut kept = 0;
     let mut seen = 0;
+    let mut dropped_nonzero = false;
     let mut i = 0;
     let mut dot = false;
     while i < s.len() {
@@ -246,8 +248,11 @@ fn parse_hex(s: &[u8]) -> Option<(Option<f64>, usize)> {
                 if dot {
                     exp -= 4;
                 }
-            } else if !dot {
-                exp += 4;
+            } else {
+                dropped_nonzero |= d != 0;
+                if !dot {
+                    exp += 4;
+                }
             }
         } else {
             break;
@@ -273,15 +278,27 @@ fn parse_hex(s: &[u8]) -> Option<(Option<f64>, usize)> {
             i = k + n;
         }
     }
-    let mut v = mant as f64;
-    let mut e = exp.clamp(-5000, 5000);
+    let exp = exp.clamp(-5000, 5000);
+    let v = scale_pow2(mant as f64, exp);
+    let erange = if v.is_infinite() || (mant != 0 && v == 0.0) {
+        true
+    } else if v != 0.0 && v.abs() < f64::MIN_POSITIVE {
+        // Scaling a subnormal back up is exact: it differs from the digits iff bits were lost.
+        dropped_nonzero || mant >= 1 << 53 || scale_pow2(v, -exp) != mant as f64
+    } else {
+        false
+    };
+    Some(((!erange).then_some(v), i))
+}
+
+/// `v * 2^e`, in steps that keep each factor a normal double.
+fn scale_pow2(mut v: f64, mut e: i64) -> f64 {
     while e != 0 {
         let step = e.clamp(-1000, 1000);
         v *= 2f64.powi(step as i32);
         e -= step;
     }
-    let erange = v.is_infinite() || (mant != 0 && v == 0.0);
-    Some(((!erange).then_some(v), i))
+    v
 }
 
 /// Redis's `sortCompare`.

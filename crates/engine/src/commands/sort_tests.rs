@@ -51,6 +51,24 @@ fn weights_strtod_rules() {
     assert_eq!(parse_weight(b"1e-310"), None);
     assert_eq!(parse_weight(b"0e-400"), Some(0.0));
     assert_eq!(parse_weight(b"5\x00abc"), Some(5.0));
+    // glibc's answers (errno ERANGE = None) for hex floats at the edges.
+    assert_eq!(parse_weight(b"0x1.8p-1074"), None);
+    assert_eq!(parse_weight(b"0x1p-1074"), Some(f64::from_bits(1)));
+    assert_eq!(parse_weight(b"0x3p-1074"), Some(f64::from_bits(3)));
+    assert_eq!(parse_weight(b"0x1p-1075"), None);
+    assert_eq!(parse_weight(b"0x1.0000000000000000001p0"), Some(1.0));
+    assert_eq!(
+        parse_weight(b"0x1.fp-1023"),
+        Some(f64::from_bits(0xf800000000000))
+    );
+    assert_eq!(parse_weight(b"0x1p1024"), None);
+    assert_eq!(parse_weight(b"0x1.ffffffffffffffffp1023"), None);
+    assert_eq!(parse_weight(b"0x.8"), Some(0.5));
+    assert_eq!(parse_weight(b"0x0p-5000"), Some(0.0));
+    assert_eq!(
+        parse_weight(b"0x10000000000000000000000p-100"),
+        Some(2f64.powi(-12))
+    );
 }
 
 #[test]
