@@ -426,6 +426,7 @@ pub fn add(h: &mut Vec<u8>, ele: &[u8], sparse_max_bytes: u64) -> Result<bool, C
 /// Raises register `index` to `count` (PFMERGE's write into its destination), in whatever
 /// encoding the HLL has. A sparse error is ignored, as PFMERGE ignores `hllSparseSet`'s.
 pub fn set_register(h: &mut Vec<u8>, index: usize, count: u8, sparse_max_bytes: u64) {
+    debug_assert!(count > 0, "PFMERGE skips registers at zero");
     match h[4] {
         DENSE => {
             dense_set(h, index, count);

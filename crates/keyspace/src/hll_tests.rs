@@ -161,3 +161,75 @@ fn murmur_and_selftest() {
     assert_eq!(pat_len(b"a"), (12711, 2));
     assert_eq!(selftest(|| 0x1234_5678_9abc_def0, 3000, 10_000), Ok(()));
 }
+
+mod props {
+    use super::super::*;
+    use proptest::prelude::*;
+
+    fn registers(h: &[u8]) -> Vec<u8> {
+        let mut max = vec![0u8; REGISTERS];
+        merge(&mut max, h).expect("valid HLL");
+        max
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Whatever the order, the size limit and the promotions, the HLL holds exactly the
+        /// register-wise maximum of what was set (a plain array is the model), its sparse
+        /// form stays a valid cover of every register, and both forms count the same.
+        #[test]
+        fn sparse_set_matches_a_register_array(
+            sets in proptest::collection::vec((0usize..REGISTERS, 1u8..40), 1..300),
+            clustered in any::<bool>(),
+            max_bytes in prop_oneof![Just(3000u64), 20u64..400],
+        ) {
+            let mut h = new_sparse();
+            let mut model = vec![0u8; REGISTERS];
+            for (i, c) in sets {
+                // Clustered indexes exercise VAL splits and merges of neighbours.
+                let i = if clustered { i % 64 } else { i };
+                let changed = if h[4] == SPARSE {
+                    sparse_set(&mut h, i, c, max_bytes).expect("valid")
+                } else {
+                    dense_set(&mut h, i, c)
+                };
+                prop_assert_eq!(changed, c > model[i]);
+                model[i] = model[i].max(c);
+                if h[4] == SPARSE {
+                    prop_assert!(h.len() as u64 <= max_bytes.max(18));
+                }
+            }
+            prop_assert_eq!(&registers(&h), &model);
+            let mut dense = h.clone();
+            sparse_to_dense(&mut dense).expect("valid");
+            prop_assert_eq!(dense_registers(&dense), model.clone());
+            prop_assert_eq!(count(&h), count(&dense));
+            prop_assert_eq!(count(&h).expect("valid"), count_registers(&model));
+        }
+
+        /// Arbitrary bytes after a header never panic any operation.
+        #[test]
+        fn corrupt_bodies_never_panic(
+            body in proptest::collection::vec(any::<u8>(), 0..40),
+            enc in 0u8..2,
+            ele in any::<u32>(),
+        ) {
+            let mut h = new_sparse();
+            h.truncate(HDR_SIZE);
+            h[4] = enc;
+            h.extend_from_slice(&body);
+            if enc == DENSE {
+                h.resize(DENSE_SIZE, 0xff);
+            }
+            let _ = count(&h);
+            let _ = decode_sparse(&h);
+            let mut max = vec![0u8; REGISTERS];
+            let _ = merge(&mut max, &h);
+            let _ = add(&mut h.clone(), &ele.to_le_bytes(), 3000);
+            let _ = add(&mut h.clone(), &ele.to_le_bytes(), 0);
+            set_register(&mut h.clone(), ele as usize % REGISTERS, (ele % 63) as u8 + 1, 30);
+            let _ = sparse_to_dense(&mut h);
+        }
+    }
+}
