@@ -597,7 +597,7 @@ pub static DIRECTIVES: &[Directive] = &[
     mem("hash-max-listpack-value", Some("hash-max-ziplist-value"), 0, LONG_MAX, 64, true, Support::Yes),
     mem("stream-node-max-bytes", None, 0, LONG_MAX, 4096, true, NotYet),
     mem("zset-max-listpack-value", Some("zset-max-ziplist-value"), 0, LONG_MAX, 64, true, Support::Yes),
-    mem("hll-sparse-max-bytes", None, 0, LONG_MAX, 3000, true, NotYet),
+    mem("hll-sparse-max-bytes", None, 0, LONG_MAX, 3000, true, Support::Yes),
     uint("tracking-table-max-keys", None, 0, 0, LONG_MAX, 1_000_000, NotYet),
     mem("client-query-buffer-limit", None, 1024 * 1024, LONG_MAX, 1024 * 1024 * 1024, true, Support::Yes),
     n("maxmemory-clients", None, 0, -100, LONG_MAX, 0, false, IntFormat::MemoryOrPercent, NotYet),

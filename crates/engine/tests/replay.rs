@@ -107,6 +107,28 @@ fn random_command() -> impl Strategy<Value = String> {
         (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("ZDIFFSTORE {d} 2 {a} {b}")),
         list_command(),
         sort_command(),
+        hll_command(),
+    ]
+}
+
+/// HyperLogLog writes, and PFCOUNT that refreshes the cached cardinality in the string
+/// (recorded as written); keys are shared with the other families, so WRONGTYPE paths run
+/// too. Elements `0..400` in runs of 40 push some HLLs past `hll-sparse-max-bytes` 300.
+fn hll_command() -> impl Strategy<Value = String> {
+    let k = any::<u8>().prop_map(key);
+    let elements = |from: u16, n: u16| {
+        (from..from + n)
+            .map(|i| format!(" e{i}"))
+            .collect::<String>()
+    };
+    prop_oneof![
+        (k.clone(), 0u16..400).prop_map(move |(k, f)| format!("PFADD {k}{}", elements(f, 40))),
+        (k.clone(), any::<u8>()).prop_map(|(k, e)| format!("PFADD {k} {e}")),
+        k.clone().prop_map(|k| format!("PFCOUNT {k}")),
+        (k.clone(), k.clone()).prop_map(|(a, b)| format!("PFCOUNT {a} {b}")),
+        (k.clone(), k.clone(), k.clone()).prop_map(|(d, a, b)| format!("PFMERGE {d} {a} {b}")),
+        k.clone().prop_map(|k| format!("PFDEBUG TODENSE {k}")),
+        Just("CONFIG SET hll-sparse-max-bytes 300".to_string()),
     ]
 }
 

@@ -9,6 +9,7 @@ pub mod bytestr;
 pub mod db;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod num;
 pub mod rand;

@@ -76,6 +76,10 @@ fn apply_runtime(ctx: &mut Ctx<'_>) {
     fresh.active_expire_enabled = ctx.eng.conf.active_expire_enabled;
     // The number of databases is fixed at startup (the directive is immutable).
     fresh.databases = ctx.eng.conf.databases;
+    // So are the protected-command switches; keeping the running values also keeps what a
+    // test engine set directly (it enables DEBUG without a config file).
+    fresh.enable_debug_command = ctx.eng.conf.enable_debug_command;
+    fresh.enable_module_command = ctx.eng.conf.enable_module_command;
     ctx.eng.conf = fresh;
 }
 

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod debug;
 pub mod expire;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lcs;
@@ -40,6 +41,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         debug::HANDLERS,
         expire::HANDLERS,
         hashes::HANDLERS,
+        hyperloglog::HANDLERS,
         info::HANDLERS,
         keys::HANDLERS,
         lcs::HANDLERS,
