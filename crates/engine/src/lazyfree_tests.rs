@@ -257,3 +257,29 @@ fn the_free_thread_frees_and_counts() {
     assert_eq!(t.eng.lazyfree.pending(), 0);
     assert_eq!(info_field(&mut t, "lazyfreed_objects"), "3");
 }
+
+/// What `used_memory_fast` reports in the eviction test: always over the limit, as while a
+/// big free is still pending on the thread.
+fn always_over() -> u64 {
+    1 << 40
+}
+
+#[test]
+fn eviction_is_lazy_with_lazyfree_lazy_eviction_and_waits_only_briefly() {
+    let (mut t, rx) = with_sink();
+    fill(&mut t, "SADD", "big", 100, false);
+    t.run("CONFIG SET maxmemory-policy allkeys-random");
+    t.run("CONFIG SET lazyfree-lazy-eviction yes");
+    t.run("CONFIG SET maxmemory 1000000");
+    t.eng.info.used_memory_fast = always_over;
+    t.stream();
+    // The only key is evicted lazily; memory (as the allocator says) is still over, nothing
+    // is left to evict, so after the short wait for the free thread the write is refused.
+    assert_eq!(
+        t.text("SET k v"),
+        "-OOM command not allowed when used memory > 'maxmemory'.|"
+    );
+    assert_eq!(t.stream_cmds(), "UNLINK big");
+    must_value_job(&rx, "set").free();
+    assert_eq!(t.text("DBSIZE"), ":0|");
+}
