@@ -225,6 +225,12 @@ fn expiry_is_lazy_with_lazyfree_lazy_expire() {
     assert_eq!(t.text("EXISTS z"), ":0|");
     assert_eq!(t.stream_cmds(), "UNLINK z");
     must_value_job(&rx, "zset").free();
+    // A TTL already in the past deletes at once (`checkAlreadyExpired`), lazily too.
+    fill(&mut t, "ZADD", "z2", 200, true);
+    t.stream();
+    assert_eq!(t.text("PEXPIREAT z2 1"), ":1|");
+    assert_eq!(t.stream_cmds(), "UNLINK z2");
+    must_value_job(&rx, "zset").free();
 }
 
 #[test]
