@@ -450,7 +450,7 @@ pub static DIRECTIVES: &[Directive] = &[
     b("dynamic-hz", None, 0, true, NotYet),
     b("lazyfree-lazy-eviction", None, 0, false, Support::Yes),
     b("lazyfree-lazy-expire", None, 0, false, Support::Yes),
-    b("lazyfree-lazy-server-del", None, 0, false, NotYet),
+    b("lazyfree-lazy-server-del", None, 0, false, Support::Yes),
     b("lazyfree-lazy-user-del", None, 0, false, Support::Yes),
     b("lazyfree-lazy-user-flush", None, 0, false, Support::Yes),
     b("repl-disable-tcp-nodelay", None, 0, false, NotYet),

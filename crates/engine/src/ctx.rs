@@ -54,13 +54,12 @@ impl<'a> Ctx<'a> {
         if self.eng.expire_paused(self.now_ms) {
             return true;
         }
-        self.eng.dbs[db].remove(key);
+        let lazy = self.eng.conf.lazyfree_lazy_expire;
+        if let Some(e) = self.eng.dbs[db].remove(key) {
+            self.eng.free_value(e.value, lazy);
+        }
         self.eng.stats.expired_keys += 1;
-        let del: &[u8] = if self.eng.conf.lazyfree_lazy_expire {
-            b"UNLINK"
-        } else {
-            b"DEL"
-        };
+        let del: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
         self.eng.stream.stage(db, &[del, key]);
         self.signal_modified(db, key);
         true
@@ -171,22 +170,27 @@ impl<'a> Ctx<'a> {
     /// Removes a key a command decided to delete (GETDEL, an expiry time already past) and
     /// records it: `UNLINK` when `lazy` (the matching lazyfree directive), else `DEL`.
     pub fn remove_and_propagate(&mut self, db: usize, key: &[u8], lazy: bool) {
-        self.eng.dbs[db].remove(key);
+        if let Some(e) = self.eng.dbs[db].remove(key) {
+            self.eng.free_value(e.value, lazy);
+        }
         let del: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
         self.propagate_in(db, &[del, key]);
         self.signal_modified(db, key);
         self.dirty(1);
     }
 
-    /// Deletes a key as a user command does (DEL/UNLINK), with WATCH invalidation.
-    pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+    /// Deletes a key (Redis's `dbGenericDelete`), with WATCH invalidation. `lazy` says
+    /// whether a big value may be freed by the free thread: UNLINK always, DEL with
+    /// `lazyfree-lazy-user-del`, implicit deletes with `lazyfree-lazy-server-del`.
+    pub fn delete(&mut self, db: usize, key: &[u8], lazy: bool) -> bool {
         // An expired key kept by CLIENT PAUSE counts as missing.
         if self.expire_if_needed(db, key) {
             return false;
         }
-        if self.eng.dbs[db].remove(key).is_none() {
+        let Some(e) = self.eng.dbs[db].remove(key) else {
             return false;
-        }
+        };
+        self.eng.free_value(e.value, lazy);
         self.signal_modified(db, key);
         true
     }

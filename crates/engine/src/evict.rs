@@ -99,8 +99,26 @@ impl Engine {
                     found
                 }
             };
-            let Some((db, key)) = victim else { return true };
+            let Some((db, key)) = victim else {
+                return self.wait_for_lazyfree(used, limit);
+            };
             self.evict_key(db, &key);
+        }
+        used() > limit
+    }
+
+    /// Nothing left to evict: memory still being freed by the lazyfree thread may bring us
+    /// under the limit. Redis's performEvictions sleeps `eviction_time_limit_us` (500 us at
+    /// the default tenacity) once when lazyfree jobs are pending, then checks again; we wait
+    /// as long, returning early once the thread is idle. Returns true when still over.
+    fn wait_for_lazyfree(&self, used: &dyn Fn() -> u64, limit: u64) -> bool {
+        const POLLS: u32 = 10;
+        const POLL: std::time::Duration = std::time::Duration::from_micros(50);
+        for _ in 0..POLLS {
+            if !self.lazyfree.busy() {
+                break;
+            }
+            std::thread::sleep(POLL);
         }
         used() > limit
     }
@@ -172,9 +190,11 @@ impl Engine {
     }
 
     fn evict_key(&mut self, db: usize, key: &[u8]) {
-        self.dbs[db].remove(key);
+        let lazy = self.conf.lazyfree_lazy_eviction;
+        if let Some(e) = self.dbs[db].remove(key) {
+            self.free_value(e.value, lazy);
+        }
         self.stats.evicted_keys += 1;
-        let lazy = self.config.get_bool("lazyfree-lazy-eviction");
         let del: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
         self.stream.append_now(db, &[del, key]);
         self.touch_watched_outside_command(db, key);

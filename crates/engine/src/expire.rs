@@ -85,13 +85,12 @@ impl Engine {
 
     /// Deletes a key whose TTL passed, outside any command, recording the effect.
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
-        self.dbs[db].remove(key);
+        let lazy = self.conf.lazyfree_lazy_expire;
+        if let Some(e) = self.dbs[db].remove(key) {
+            self.free_value(e.value, lazy);
+        }
         self.stats.expired_keys += 1;
-        let del: &[u8] = if self.conf.lazyfree_lazy_expire {
-            b"UNLINK"
-        } else {
-            b"DEL"
-        };
+        let del: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
         self.stream.append_now(db, &[del, key]);
         self.touch_watched_outside_command(db, key);
     }

@@ -34,6 +34,9 @@ pub mod exec;
 pub mod expire;
 pub mod hooks;
 pub mod latency;
+pub mod lazyfree;
+#[cfg(test)]
+mod lazyfree_tests;
 pub mod lru;
 pub mod meta;
 pub mod pause;
@@ -71,6 +74,8 @@ pub struct RuntimeConf {
     pub lazyfree_lazy_expire: bool,
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
+    pub lazyfree_lazy_server_del: bool,
+    pub lazyfree_lazy_eviction: bool,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
     /// `latency-tracking`: per-command latency histograms for INFO latencystats.
@@ -138,6 +143,8 @@ impl RuntimeConf {
             lazyfree_lazy_expire: cfg.get_bool("lazyfree-lazy-expire"),
             lazyfree_lazy_user_del: cfg.get_bool("lazyfree-lazy-user-del"),
             lazyfree_lazy_user_flush: cfg.get_bool("lazyfree-lazy-user-flush"),
+            lazyfree_lazy_server_del: cfg.get_bool("lazyfree-lazy-server-del"),
+            lazyfree_lazy_eviction: cfg.get_bool("lazyfree-lazy-eviction"),
             slowlog_log_slower_than: cfg.get_int("slowlog-log-slower-than"),
             slowlog_max_len: cfg.get_int("slowlog-max-len").max(0) as usize,
             latency_tracking: cfg.get_bool("latency-tracking"),
@@ -165,6 +172,8 @@ impl Default for RuntimeConf {
             lazyfree_lazy_expire: false,
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
+            lazyfree_lazy_server_del: false,
+            lazyfree_lazy_eviction: false,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_tracking: true,
@@ -236,6 +245,8 @@ pub struct Engine {
     pub shared_ints: lru::SharedInts,
     /// Clients blocked by BLPOP and friends (see [`blocking`]).
     pub blocking: blocking::Blocking,
+    /// The background free thread's handle (see [`lazyfree`]); inline without one.
+    pub lazyfree: lazyfree::LazyFree,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,6 +373,7 @@ impl Engine {
             hooks: Rc::new(hooks::NoHooks),
             shared_ints: lru::SharedInts::default(),
             blocking: blocking::Blocking::default(),
+            lazyfree: lazyfree::LazyFree::inline(),
         }
     }
 
@@ -433,6 +445,7 @@ impl Engine {
             dirty,
             ..stats::Stats::default()
         };
+        self.lazyfree.reset_stats();
         for cmd in self.table.iter() {
             cmd.stats.reset();
             for sub in cmd.subcommands.values() {

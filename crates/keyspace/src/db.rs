@@ -106,16 +106,19 @@ impl Db {
     }
 
     /// Replaces the value in a slot returned by [`Db::find`], as [`Db::set`] does for an
-    /// existing key.
-    pub fn overwrite_at(&mut self, slot: u32, value: Value, keep_ttl: bool) {
-        let had_ttl = {
+    /// existing key. Returns the old value, for the caller to free (maybe lazily).
+    pub fn overwrite_at(&mut self, slot: u32, value: Value, keep_ttl: bool) -> Value {
+        let (old, had_ttl) = {
             let e = self.at_mut(slot);
-            e.value = value;
-            e.expire_at_ms != NO_EXPIRE
+            (
+                std::mem::replace(&mut e.value, value),
+                e.expire_at_ms != NO_EXPIRE,
+            )
         };
         if had_ttl && !keep_ttl {
             self.persist_slot(slot);
         }
+        old
     }
 
     fn find_slot(&self, key: &[u8]) -> Option<u32> {
@@ -140,10 +143,14 @@ impl Db {
     }
 
     /// Inserts or overwrites a value. Overwriting keeps the TTL only when `keep_ttl`.
-    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+    /// Returns the value it replaced, for the caller to free (maybe lazily).
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Value> {
         match self.find_slot(key) {
-            Some(s) => self.overwrite_at(s, value, keep_ttl),
-            None => self.insert_new(key, value),
+            Some(s) => Some(self.overwrite_at(s, value, keep_ttl)),
+            None => {
+                self.insert_new(key, value);
+                None
+            }
         }
     }
 
@@ -212,11 +219,18 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
-        *self = Db {
+        drop(self.take());
+    }
+
+    /// Empties the database in O(1), returning the old contents whole (keys, values and the
+    /// expiry index) so they can be freed elsewhere (FLUSHALL ASYNC, Redis's `emptyDbAsync`).
+    pub fn take(&mut self) -> Db {
+        let fresh = Db {
             hasher: self.hasher.clone(),
             lru_for_new: self.lru_for_new,
             ..Db::default()
         };
+        std::mem::replace(self, fresh)
     }
 
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {

@@ -176,6 +176,11 @@ impl ListVal {
         self.len == 0
     }
 
+    /// Quicklist nodes (Redis's `ql->len`), the allocations freeing the list releases.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Elements from head to tail.
     pub fn iter(&self) -> Iter<'_> {
         Iter {

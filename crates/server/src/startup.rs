@@ -169,6 +169,15 @@ async fn serve(
     engine.info.mem_allocator = crate::mem::allocator_name();
     engine.info.malloc_stats = Some(crate::sys::malloc_stats);
     engine.info.os = os_name();
+    // Redis's bioInit: the lazyfree thread (UNLINK, FLUSHALL ASYNC) starts with the server,
+    // and the server refuses to run without it, as Redis does.
+    engine.lazyfree = match redoubt_engine::lazyfree::LazyFree::start_thread() {
+        Ok(l) => l,
+        Err(e) => {
+            warning!("Fatal: Can't initialize Background Jobs. {e}");
+            return 1;
+        }
+    };
     // A server that never saved reports its start as the last save, as Redis does.
     engine.lastsave_s = engine.info.start_ms / 1000;
     let pidfile = settings.pidfile.clone();

@@ -392,11 +392,13 @@ pub fn bitop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let n = result.len();
     if n > 0 {
         ctx.lookup_write(target);
-        ctx.eng.dbs[db].set(target, Value::Str(StrVal::raw(result)), false);
+        let old = ctx.eng.dbs[db].set(target, Value::Str(StrVal::raw(result)), false);
+        ctx.eng.free_server_del(old);
         ctx.signal_modified(db, target);
         ctx.dirty(1);
         propagate_argv(ctx, argv);
-    } else if ctx.eng.dbs[db].remove(target).is_some() {
+    } else if let Some(e) = ctx.eng.dbs[db].remove(target) {
+        ctx.eng.free_server_del(Some(e.value));
         // Redis's dbDelete: no expiry check first, so a logically expired destination is
         // deleted by the BITOP itself.
         ctx.signal_modified(db, target);

@@ -226,8 +226,8 @@ fn section_memory(eng: &Engine, s: &mut String, mh: &MemOverhead) {
          mem_aof_buffer:0\r\n\
          mem_allocator:{}\r\n\
          active_defrag_running:0\r\n\
-         lazyfree_pending_objects:0\r\n\
-         lazyfreed_objects:0\r\n",
+         lazyfree_pending_objects:{}\r\n\
+         lazyfreed_objects:{}\r\n",
         bytes_to_human(used),
         mh.rss,
         bytes_to_human(mh.rss),
@@ -255,6 +255,8 @@ fn section_memory(eng: &Engine, s: &mut String, mh: &MemOverhead) {
         mh.total_frag_bytes,
         mh.clients_normal,
         eng.info.mem_allocator,
+        eng.lazyfree.pending(),
+        eng.lazyfree.freed(),
     );
 }
 

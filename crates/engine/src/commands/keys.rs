@@ -20,11 +20,13 @@ pub fn as_written(argv: &[Bytes]) -> Vec<&[u8]> {
 }
 
 /// DEL and UNLINK (`delGenericCommand`): values are freed synchronously for both.
-fn del_generic(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+/// `delGenericCommand`: UNLINK frees big values on the free thread, DEL does too with
+/// `lazyfree-lazy-user-del yes`. Both are propagated as written.
+fn del_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], lazy: bool) {
     let db = ctx.client.db;
     let mut n = 0;
     for key in &argv[1..] {
-        if ctx.delete(db, key) {
+        if ctx.delete(db, key, lazy) {
             n += 1;
         }
     }
@@ -36,11 +38,12 @@ fn del_generic(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 }
 
 pub fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    del_generic(ctx, argv);
+    let lazy = ctx.eng.conf.lazyfree_lazy_user_del;
+    del_generic(ctx, argv, lazy);
 }
 
 pub fn unlink(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    del_generic(ctx, argv);
+    del_generic(ctx, argv, true);
 }
 
 /// EXISTS counts a key once per mention, and does not touch the access time.
@@ -304,7 +307,9 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) {
             ctx.out().int(0);
             return;
         }
-        ctx.eng.dbs[db].remove(dst);
+        // Redis's dbDelete: `lazyfree-lazy-server-del` governs the overwritten value.
+        let old = ctx.eng.dbs[db].remove(dst).map(|e| e.value);
+        ctx.eng.free_server_del(old);
     }
     relink(ctx, db, src, db, dst);
     ctx.signal_modified(db, src);
@@ -404,7 +409,8 @@ pub fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             ctx.out().int(0);
             return;
         }
-        ctx.eng.dbs[dst].remove(newkey);
+        let old = ctx.eng.dbs[dst].remove(newkey).map(|e| e.value);
+        ctx.eng.free_server_del(old);
     }
     put_entry(ctx, dst, newkey, value, expire, None);
     ctx.signal_modified(dst, newkey);

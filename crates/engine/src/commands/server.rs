@@ -69,13 +69,14 @@ pub fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     ctx.out().int(n as i64);
 }
 
-/// Parses the optional ASYNC|SYNC flag of FLUSHDB/FLUSHALL.
-fn flush_flag(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<()> {
+/// Parses the optional ASYNC|SYNC flag of FLUSHDB/FLUSHALL (Redis's
+/// `getFlushCommandFlags`): whether to free lazily. Without a flag,
+/// `lazyfree-lazy-user-flush` decides.
+fn flush_flag(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<bool> {
     match argv.len() {
-        1 => Some(()),
-        2 if argv[1].eq_ignore_ascii_case(b"ASYNC") || argv[1].eq_ignore_ascii_case(b"SYNC") => {
-            Some(())
-        }
+        1 => Some(ctx.eng.conf.lazyfree_lazy_user_flush),
+        2 if argv[1].eq_ignore_ascii_case(b"ASYNC") => Some(true),
+        2 if argv[1].eq_ignore_ascii_case(b"SYNC") => Some(false),
         _ => {
             ctx.error(errors::SYNTAX);
             None
@@ -84,13 +85,13 @@ fn flush_flag(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<()> {
 }
 
 pub fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    if flush_flag(ctx, argv).is_none() {
+    let Some(lazy) = flush_flag(ctx, argv) else {
         return;
-    }
+    };
     let db = ctx.client.db;
     crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, db, None);
     let n = ctx.eng.dbs[db].len() as u64;
-    ctx.eng.dbs[db].clear();
+    ctx.eng.empty_db(db, lazy);
     ctx.dirty(n);
     // Propagated as the user wrote it (FLUSHDB [ASYNC|SYNC]), as Redis does.
     let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
@@ -99,14 +100,14 @@ pub fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 }
 
 pub fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    if flush_flag(ctx, argv).is_none() {
+    let Some(lazy) = flush_flag(ctx, argv) else {
         return;
-    }
+    };
     let mut n = 0;
     for db in 0..ctx.eng.dbs.len() {
         crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, db, None);
         n += ctx.eng.dbs[db].len() as u64;
-        ctx.eng.dbs[db].clear();
+        ctx.eng.empty_db(db, lazy);
     }
     ctx.dirty(n + 1);
     let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();

@@ -427,7 +427,8 @@ fn store_result(ctx: &mut Ctx<'_>, argv: &[Bytes], dst: &[u8], result: SetVal) {
     let db = ctx.client.db;
     if result.is_empty() {
         ctx.out().int(0);
-        if ctx.delete(db, dst) {
+        let lazy = ctx.eng.conf.lazyfree_lazy_server_del;
+        if ctx.delete(db, dst, lazy) {
             ctx.dirty(1);
             ctx.propagate(&as_written(argv));
         }
@@ -435,7 +436,8 @@ fn store_result(ctx: &mut Ctx<'_>, argv: &[Bytes], dst: &[u8], result: SetVal) {
     }
     let n = result.len();
     ctx.lookup_write(dst);
-    ctx.eng.dbs[db].set(dst, Value::Set(Box::new(result)), false);
+    let old = ctx.eng.dbs[db].set(dst, Value::Set(Box::new(result)), false);
+    ctx.eng.free_server_del(old);
     ctx.signal_modified(db, dst);
     ctx.dirty(1);
     ctx.propagate(&as_written(argv));

@@ -646,11 +646,12 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) {
     }
     if outputlen > 0 {
         ctx.lookup_write(dst);
-        ctx.eng.dbs[db].set(dst, Value::List(Box::new(list)), false);
+        let old = ctx.eng.dbs[db].set(dst, Value::List(Box::new(list)), false);
+        ctx.eng.free_server_del(old);
         ctx.signal_modified(db, dst);
         ctx.dirty(outputlen as u64);
         ctx.propagate(&as_written(argv));
-    } else if ctx.delete(db, dst) {
+    } else if ctx.delete(db, dst, ctx.eng.conf.lazyfree_lazy_server_del) {
         ctx.dirty(1);
         ctx.propagate(&as_written(argv));
     }

@@ -315,7 +315,12 @@ fn set_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], val_at: usize, o: &ExtOpts, r:
     let value = Value::Str(StrVal::encode(val));
     // One probe per SET: the slot found above is overwritten, or the key inserted.
     match slot {
-        Some(s) => ctx.eng.dbs[db].overwrite_at(s, value, o.keepttl),
+        Some(s) => {
+            // setKey's dbOverwrite: the old value (maybe a big list) is freed per
+            // `lazyfree-lazy-server-del`.
+            let old = ctx.eng.dbs[db].overwrite_at(s, value, o.keepttl);
+            ctx.eng.free_server_del(Some(old));
+        }
         None => ctx.eng.dbs[db].insert_new(key, value),
     }
     ctx.signal_modified(db, key);
@@ -382,7 +387,8 @@ pub fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         return;
     }
     let db = ctx.client.db;
-    ctx.eng.dbs[db].set(key, Value::Str(StrVal::encode(&argv[2])), false);
+    let old = ctx.eng.dbs[db].set(key, Value::Str(StrVal::encode(&argv[2])), false);
+    ctx.eng.free_server_del(old);
     ctx.signal_modified(db, key);
     ctx.dirty(1);
     ctx.propagate(&[b"SET", key, &argv[2]]);
@@ -483,7 +489,8 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) {
     }
     let db = ctx.client.db;
     for pair in argv[1..].chunks_exact(2) {
-        ctx.eng.dbs[db].set(&pair[0], Value::Str(StrVal::encode(&pair[1])), false);
+        let old = ctx.eng.dbs[db].set(&pair[0], Value::Str(StrVal::encode(&pair[1])), false);
+        ctx.eng.free_server_del(old);
         ctx.signal_modified(db, &pair[0]);
     }
     ctx.dirty((argv.len() as u64 - 1) / 2);
@@ -686,7 +693,10 @@ fn incr_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], by: i64) {
     let value = Value::Str(StrVal::from_int(new));
     // One probe: the slot found above is updated in place, keeping its TTL.
     match slot {
-        Some(s) => ctx.eng.dbs[db].overwrite_at(s, value, true),
+        Some(s) => {
+            // A string replacing a string: one allocation, always freed inline.
+            ctx.eng.dbs[db].overwrite_at(s, value, true);
+        }
         None => ctx.eng.dbs[db].insert_new(key, value),
     }
     ctx.signal_modified(db, key);

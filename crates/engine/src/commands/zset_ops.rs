@@ -262,13 +262,15 @@ fn generic(
         Some(dst) => {
             if z.is_empty() {
                 ctx.out().int(0);
-                if ctx.delete(db, dst) {
+                let lazy = ctx.eng.conf.lazyfree_lazy_server_del;
+                if ctx.delete(db, dst, lazy) {
                     ctx.dirty(1);
                     propagate_argv(ctx, argv);
                 }
             } else {
                 let n = z.len();
-                ctx.eng.dbs[db].set(dst, Value::ZSet(Box::new(z)), false);
+                let old = ctx.eng.dbs[db].set(dst, Value::ZSet(Box::new(z)), false);
+                ctx.eng.free_server_del(old);
                 ctx.signal_modified(db, dst);
                 ctx.dirty(1);
                 propagate_argv(ctx, argv);

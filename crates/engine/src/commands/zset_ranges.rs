@@ -162,7 +162,8 @@ fn zrange_generic(
     let db = ctx.client.db;
     if items.is_empty() {
         ctx.out().int(0);
-        if ctx.delete(db, dst) {
+        let lazy = ctx.eng.conf.lazyfree_lazy_server_del;
+        if ctx.delete(db, dst, lazy) {
             ctx.dirty(1);
             propagate_argv(ctx, argv);
         }
@@ -177,7 +178,8 @@ fn zrange_generic(
     for (m, s) in &items {
         z.insert_new(m, *s, e, v);
     }
-    ctx.eng.dbs[db].set(dst, Value::ZSet(Box::new(z)), false);
+    let old = ctx.eng.dbs[db].set(dst, Value::ZSet(Box::new(z)), false);
+    ctx.eng.free_server_del(old);
     ctx.signal_modified(db, dst);
     ctx.dirty(1);
     propagate_argv(ctx, argv);
