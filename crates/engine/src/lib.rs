@@ -236,6 +236,8 @@ pub struct Engine {
     pub shared_ints: lru::SharedInts,
     /// Clients blocked by BLPOP and friends (see [`blocking`]).
     pub blocking: blocking::Blocking,
+    /// Save and load bookkeeping (INFO persistence).
+    pub rdb: commands::persistence::RdbState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,6 +364,7 @@ impl Engine {
             hooks: Rc::new(hooks::NoHooks),
             shared_ints: lru::SharedInts::default(),
             blocking: blocking::Blocking::default(),
+            rdb: commands::persistence::RdbState::default(),
         }
     }
 

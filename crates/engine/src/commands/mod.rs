@@ -14,6 +14,7 @@ pub mod keys;
 pub mod lcs;
 pub mod lists;
 pub mod memory;
+pub mod persistence;
 pub mod pubsub;
 #[cfg(test)]
 mod replay_tests;
@@ -44,6 +45,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         lcs::HANDLERS,
         lists::HANDLERS,
         memory::HANDLERS,
+        persistence::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,
         sets::HANDLERS,

@@ -112,25 +112,21 @@ const SIZE_SAFETY_LIMIT: usize = 8192;
 /// quicklist's `packed_threshold`: larger elements get a plain node of their own.
 const PACKED_THRESHOLD: usize = 1 << 30;
 
-/// `_quicklistNodeAllowInsert` of Redis 7.0: may a node of `node_sz` bytes and `count`
-/// entries take one more element of `sz` bytes?
+/// quicklist's `SIZE_ESTIMATE_OVERHEAD`: what one more entry is assumed to add beyond its
+/// bytes.
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+
+/// `_quicklistNodeAllowInsert` of Redis 7.0.15 (`quicklistNodeExceedsLimit`): may a node of
+/// `node_sz` bytes and `count` entries take one more element of `sz` bytes? Checked
+/// against DUMP of RPUSHed lists from redis-server 7.0.15 (node boundaries agree).
 fn node_allows(node_sz: usize, count: usize, fill: i64, sz: usize) -> bool {
-    let mut overhead = if sz < 254 { 1 } else { 5 };
-    overhead += if sz < 64 {
-        1
-    } else if sz < 16384 {
-        2
-    } else {
-        5
-    };
-    let new_sz = node_sz + sz + overhead;
+    let new_sz = node_sz + sz + SIZE_ESTIMATE_OVERHEAD;
     if fill < 0 {
         let level = (fill.unsigned_abs() as usize).min(5) - 1;
-        if new_sz <= OPTIMIZATION_LEVEL[level] {
-            return true;
-        }
+        new_sz <= OPTIMIZATION_LEVEL[level]
+    } else {
+        new_sz <= SIZE_SAFETY_LIMIT && (count as i64) < fill
     }
-    new_sz <= SIZE_SAFETY_LIMIT && (count as i64) < fill
 }
 
 /// A list's quicklist nodes as Redis would have filled them by pushing at the tail:
