@@ -42,6 +42,23 @@ impl Default for RdbState {
     }
 }
 
+/// `objectSetLRUOrLFU`: the access word for a FREQ counter under an LFU policy, or for an
+/// IDLE time in seconds under any other policy; `None` leaves the new-key word.
+fn set_lru_or_lfu(lfu: bool, freq: Option<u8>, idle: Option<u64>, now_ms: i64) -> Option<u32> {
+    if lfu {
+        freq.map(|f| (lru::lfu_minutes(now_ms) << 8) | u32::from(f))
+    } else {
+        idle.map(|s| {
+            let clock = i64::from(lru::lru_clock(now_ms));
+            let mut abs = clock - s.min(1 << 40) as i64;
+            if abs < 0 {
+                abs = abs.rem_euclid(i64::from(lru::LRU_CLOCK_MAX));
+            }
+            abs as u32 & lru::LRU_CLOCK_MAX
+        })
+    }
+}
+
 fn int_conf(eng: &Engine, name: &str) -> usize {
     usize::try_from(eng.config.get_int(name)).unwrap_or(0)
 }
@@ -120,25 +137,8 @@ impl Engine {
             db.clear();
         }
         let policy = self.lru_policy();
-        let lru_policy = self.conf.maxmemory_policy.ends_with("-lru");
-        // objectSetLRUOrLFU: FREQ under an LFU policy, IDLE under an LRU one.
         let access_word = move |idle: Option<u64>, freq: Option<u8>| -> Option<u32> {
-            if policy.lfu {
-                freq.map(|f| (lru::lfu_minutes(now_ms) << 8) | u32::from(f))
-            } else if lru_policy {
-                idle.map(|s| {
-                    let clock = i64::from(lru::lru_clock(now_ms));
-                    let abs = clock - (s.min(i64::MAX as u64 / 2) as i64);
-                    if abs >= 0 {
-                        abs as u32
-                    } else {
-                        (i64::from(lru::LRU_CLOCK_MAX) + 1 + abs.rem_euclid(1 << 24)) as u32
-                            & lru::LRU_CLOCK_MAX
-                    }
-                })
-            } else {
-                None
-            }
+            set_lru_or_lfu(policy.lfu, freq, idle, now_ms)
         };
         let opts = LoadOptions {
             thresholds: self.rdb_thresholds(),
@@ -277,12 +277,12 @@ pub fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         ctx.error("ERR Invalid TTL value, must be >= 0");
         return;
     }
-    let Some(body) = decode::verify_payload(&argv[3]) else {
+    if !decode::verify_payload(&argv[3]) {
         ctx.error("ERR DUMP payload version or checksum are wrong");
         return;
-    };
+    }
     let th = ctx.eng.rdb_thresholds();
-    let value = match decode::payload_value(body, key, &th) {
+    let value = match decode::payload_value(&argv[3], key, &th) {
         Ok(Some(v)) => v,
         _ => {
             ctx.error("ERR Bad data format");
@@ -310,22 +310,13 @@ pub fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         d.set_expire(key, ttl);
     }
     // objectSetLRUOrLFU with the options given, under the policy that tracks them.
-    let policy = ctx.eng.lru_policy();
-    let lru_policy = ctx.eng.conf.maxmemory_policy.ends_with("-lru");
-    let now = ctx.now_ms;
-    let word = match (freq, idle) {
-        (Some(f), _) if policy.lfu => Some((lru::lfu_minutes(now) << 8) | f as u32),
-        (_, Some(s)) if lru_policy => {
-            let clock = i64::from(lru::lru_clock(now));
-            let abs = clock - s.min(1 << 40);
-            Some(if abs >= 0 {
-                abs as u32
-            } else {
-                (abs.rem_euclid(1 << 24)) as u32
-            })
-        }
-        _ => None,
-    };
+    let lfu = ctx.eng.lru_policy().lfu;
+    let word = set_lru_or_lfu(
+        lfu,
+        freq.map(|f| f as u8),
+        idle.map(|s| s as u64),
+        ctx.now_ms,
+    );
     if let Some(w) = word {
         if let Some(e) = ctx.eng.dbs[db].get_raw_mut(key) {
             e.lru = w;

@@ -550,8 +550,12 @@ pub fn load(buf: &[u8], opts: &LoadOptions<'_>, dbs: &mut [Db]) -> R<LoadStats> 
 }
 
 /// Checks a DUMP payload's trailer (`verifyDumpPayload`): the RDB version (at most ours)
-/// and the CRC64. Returns the value bytes (type byte first).
-pub fn verify_payload(p: &[u8]) -> Option<&[u8]> {
+/// and the CRC64.
+pub fn verify_payload(p: &[u8]) -> bool {
+    verified_body(p).is_some()
+}
+
+fn verified_body(p: &[u8]) -> Option<&[u8]> {
     if p.len() < 10 {
         return None;
     }
@@ -564,13 +568,11 @@ pub fn verify_payload(p: &[u8]) -> Option<&[u8]> {
     (crc64::crc64(0, body) == crc).then_some(&body[..body.len() - 2])
 }
 
-/// Decodes a verified payload's value (RESTORE). Trailing bytes are corruption.
-pub fn payload_value(body: &[u8], key: &[u8], th: &Thresholds) -> R<Option<Value>> {
-    let mut r = Reader::new(body);
+/// Decodes a verified payload's value (RESTORE). As in Redis 7.0 the reader runs over the
+/// whole payload: a value may extend into the version and checksum bytes, and bytes left
+/// after it are ignored (checked with redis-server 7.0.15).
+pub fn payload_value(payload: &[u8], key: &[u8], th: &Thresholds) -> R<Option<Value>> {
+    let mut r = Reader::new(payload);
     let ty = r.u8()?;
-    let v = read_value(&mut r, ty, key, th)?;
-    if r.pos() != body.len() {
-        return Err(r.err(RdbErrorKind::Corrupt("trailing bytes after the value")));
-    }
-    Ok(v)
+    read_value(&mut r, ty, key, th)
 }
