@@ -380,7 +380,7 @@ pub fn read_value(r: &mut Reader<'_>, ty: u8, key: &[u8], th: &Thresholds) -> R<
                 module_name(id)
             )));
         }
-        other => return Err(r.err_at(at - 1, RdbErrorKind::UnknownType(other))),
+        other => return Err(r.err_at(at.saturating_sub(1), RdbErrorKind::UnknownType(other))),
     };
     let empty = match &value {
         Value::Str(_) => false,

@@ -147,3 +147,6 @@ pub fn module_name(id: u64) -> String {
 pub(crate) fn show_key(k: &[u8]) -> String {
     k.escape_ascii().to_string()
 }
+
+#[cfg(test)]
+mod tests;
