@@ -175,6 +175,7 @@ impl Engine {
         let hooks = self.hooks.clone();
         match hooks.write_rdb(&name, &image) {
             Ok(()) => {
+                self.log_notice("DB saved on disk");
                 self.stats.dirty = 0;
                 self.lastsave_s = now_ms / 1000;
                 self.rdb.saves += 1;
@@ -193,16 +194,15 @@ impl Engine {
     /// `prepareForShutdown`'s save: with SAVE, or when save points are configured unless
     /// NOSAVE. A failure is logged; `false` means the server must not exit (unless FORCE).
     pub fn shutdown_save(&mut self, save: Option<bool>, force: bool, now_ms: i64) -> bool {
-        let points = !self.config.get_str("save").trim().is_empty();
+        // `save` is a list directive: read it as CONFIG GET renders it.
+        let points = redoubt_config::lookup(b"save")
+            .is_some_and(|m| !self.config.get_value_bytes(m.id).trim_ascii().is_empty());
         if !save.unwrap_or(points) {
             return true;
         }
         self.log_notice("Saving the final RDB snapshot before exiting.");
         match self.save_rdb(now_ms) {
-            Ok(()) => {
-                self.log_notice("DB saved on disk");
-                true
-            }
+            Ok(()) => true,
             Err(e) => {
                 self.log_warning(&e);
                 if force {
@@ -337,10 +337,7 @@ pub fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 pub fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     let now = ctx.now_ms;
     match ctx.eng.save_rdb(now) {
-        Ok(()) => {
-            ctx.eng.log_notice("DB saved on disk");
-            ctx.ok();
-        }
+        Ok(()) => ctx.ok(),
         Err(e) => {
             ctx.eng.log_warning(&e);
             ctx.error("ERR");
