@@ -347,3 +347,192 @@ fn shutdown_saves_with_save_points_and_restart_loads() {
     let mut c = must_connect(&ours);
     assert_eq!(digest(&mut c), want);
 }
+
+/// Builders for a legacy (version 6, Redis 3.x/4.x era) file with the old encodings.
+mod legacy {
+    pub fn len(out: &mut Vec<u8>, n: usize) {
+        if n < 64 {
+            out.push(n as u8);
+        } else if n < 16384 {
+            out.push(0x40 | (n >> 8) as u8);
+            out.push(n as u8);
+        } else {
+            out.push(0x80);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
+
+    pub fn string(out: &mut Vec<u8>, s: &[u8]) {
+        len(out, s.len());
+        out.extend_from_slice(s);
+    }
+
+    /// A valid ziplist (prevlen chain, tail offset), entries as strings or small ints.
+    pub fn ziplist(items: &[&[u8]]) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut prev = 0usize;
+        let mut tail = 10;
+        for it in items {
+            tail = 10 + body.len();
+            let mut e = Vec::new();
+            e.push(prev as u8); // all entries here are short: 1-byte prevlen
+            match std::str::from_utf8(it)
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok())
+            {
+                Some(n) if (0..=12).contains(&n) && n.to_string().as_bytes() == *it => {
+                    e.push(0xf1 + n as u8);
+                }
+                Some(n) if i16::try_from(n).is_ok() && n.to_string().as_bytes() == *it => {
+                    e.push(0xc0);
+                    e.extend_from_slice(&(n as i16).to_le_bytes());
+                }
+                _ => {
+                    e.push(it.len() as u8);
+                    e.extend_from_slice(it);
+                }
+            }
+            prev = e.len();
+            body.extend_from_slice(&e);
+        }
+        let mut zl = Vec::new();
+        zl.extend_from_slice(&((10 + body.len() + 1) as u32).to_le_bytes());
+        zl.extend_from_slice(&(tail as u32).to_le_bytes());
+        zl.extend_from_slice(&(items.len() as u16).to_le_bytes());
+        zl.extend_from_slice(&body);
+        zl.push(0xff);
+        zl
+    }
+
+    pub fn zipmap(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut z = vec![pairs.len() as u8];
+        for (k, v) in pairs {
+            z.push(k.len() as u8);
+            z.extend_from_slice(k);
+            z.push(v.len() as u8);
+            z.push(0); // free
+            z.extend_from_slice(v);
+        }
+        z.push(0xff);
+        z
+    }
+
+    pub fn intset16(vals: &[i16]) -> Vec<u8> {
+        let mut b = 2u32.to_le_bytes().to_vec();
+        b.extend_from_slice(&(vals.len() as u32).to_le_bytes());
+        for v in vals {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    /// CRC-64/Jones (Redis's crc64), bitwise: the test stays independent of our codec.
+    pub fn crc64(data: &[u8]) -> u64 {
+        let mut crc = 0u64;
+        for &b in data {
+            crc ^= u64::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0x95ac_9329_ac4b_c9b5
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        crc
+    }
+
+    pub fn file() -> Vec<u8> {
+        let mut f = b"REDIS0006".to_vec();
+        f.extend_from_slice(&[0xfe, 0]); // SELECTDB 0
+        let mut kv = |f: &mut Vec<u8>, ty: u8, key: &[u8], blob: &[u8]| {
+            f.push(ty);
+            string(f, key);
+            string(f, blob);
+        };
+        kv(
+            &mut f,
+            9,
+            b"zipmap",
+            &zipmap(&[(b"f", b"vv"), (b"g", b"w")]),
+        );
+        kv(
+            &mut f,
+            10,
+            b"ziplist-list",
+            &ziplist(&[b"a", b"7", b"300", b"bcd"]),
+        );
+        kv(&mut f, 11, b"intset", &intset16(&[-3, 1, 2, 500]));
+        kv(
+            &mut f,
+            12,
+            b"ziplist-zset",
+            &ziplist(&[b"m", b"1", b"n", b"2.5"]),
+        );
+        kv(
+            &mut f,
+            13,
+            b"ziplist-hash",
+            &ziplist(&[b"f", b"v", b"g", b"12"]),
+        );
+        // LIST_QUICKLIST: two ziplist nodes.
+        f.push(14);
+        string(&mut f, b"quicklist");
+        len(&mut f, 2);
+        string(&mut f, &ziplist(&[b"x", b"y"]));
+        string(&mut f, &ziplist(&[b"5"]));
+        // ZSET with text scores (253 NaN / 254 +inf / 255 -inf markers).
+        f.push(3);
+        string(&mut f, b"text-zset");
+        len(&mut f, 3);
+        string(&mut f, b"a");
+        string(&mut f, b"1.5");
+        string(&mut f, b"b");
+        f.push(254);
+        string(&mut f, b"c");
+        f.push(255);
+        // Plain types and an expiry in seconds (far future).
+        f.push(253);
+        f.extend_from_slice(&2_000_000_000i32.to_le_bytes());
+        f.push(0);
+        string(&mut f, b"expiring");
+        string(&mut f, b"v");
+        f.push(1);
+        string(&mut f, b"plain-list");
+        len(&mut f, 2);
+        string(&mut f, b"p");
+        f.extend_from_slice(&[0xc0, 0xfe]); // int8 -2
+        f.push(2);
+        string(&mut f, b"plain-set");
+        len(&mut f, 2);
+        string(&mut f, b"s1");
+        string(&mut f, b"s2");
+        f.push(4);
+        string(&mut f, b"plain-hash");
+        len(&mut f, 1);
+        string(&mut f, b"hf");
+        f.extend_from_slice(&[0xc1, 0x39, 0x30]); // int16 12345
+        f.push(0xff);
+        let crc = crc64(&f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+}
+
+#[test]
+fn legacy_version_6_file_loads_like_redis() {
+    let file = legacy::file();
+    let mut digests = Vec::new();
+    let mut encs = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let d = tempfile::tempdir().expect("tempdir");
+        std::fs::write(d.path().join("dump.rdb"), &file).expect("write");
+        let s = start_in(flavor, d.path());
+        let mut c = must_connect(&s);
+        assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(11), "{}", s.log());
+        digests.push(digest(&mut c));
+        encs.push(encodings(&mut c));
+    }
+    assert_eq!(digests[0], digests[1]);
+    assert_eq!(encs[0], encs[1]);
+}
