@@ -445,7 +445,7 @@ mod legacy {
     pub fn file() -> Vec<u8> {
         let mut f = b"REDIS0006".to_vec();
         f.extend_from_slice(&[0xfe, 0]); // SELECTDB 0
-        let mut kv = |f: &mut Vec<u8>, ty: u8, key: &[u8], blob: &[u8]| {
+        let kv = |f: &mut Vec<u8>, ty: u8, key: &[u8], blob: &[u8]| {
             f.push(ty);
             string(f, key);
             string(f, blob);
