@@ -366,3 +366,43 @@ fn corruption_never_panics_and_names_an_offset() {
         }
     }
 }
+
+#[test]
+fn random_mutations_never_panic() {
+    // A bolero-free stand-in for the fuzz target: splice, delete and overwrite bytes of a
+    // valid file with checksum verification off, so the structural checks do the work.
+    let img = image(&sample_dbs(), true);
+    let none = |_: Option<u64>, _: Option<u8>| None;
+    let opts = LoadOptions {
+        thresholds: th(),
+        now_ms: 0,
+        drop_expired: false,
+        verify_checksum: false,
+        access_word: &none,
+    };
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let mut bad = img.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() % bad.len() as u64) as usize;
+            match next() % 3 {
+                0 => bad[at] = next() as u8,
+                1 => {
+                    bad.remove(at);
+                }
+                _ => bad.insert(at, next() as u8),
+            }
+        }
+        let mut dbs = vec![Db::new(), Db::new()];
+        if let Err(e) = decode::load(&bad, &opts, &mut dbs) {
+            assert!(e.offset <= bad.len(), "{e}");
+        }
+        let _ = decode::payload_value(&bad[9..], b"k", &th());
+    }
+}
