@@ -113,7 +113,7 @@ pub enum RdbErrorKind {
     UnknownType(u8),
     #[error("{what} of key '{key}' cannot be loaded: Redoubt has no {what}")]
     Unsupported { what: String, key: String },
-    #[error("the RDB file contains module data I can't load: no matching module '{0}'")]
+    #[error("the RDB file contains AUX module data I can't load: no matching module '{0}'")]
     Module(String),
     #[error(
         "the RDB file contains functions (Redis functions library), which Redoubt does not \
