@@ -534,17 +534,32 @@ mod legacy {
 #[test]
 fn legacy_version_6_file_loads_like_redis() {
     let file = legacy::file();
-    let mut digests = Vec::new();
-    let mut encs = Vec::new();
-    for flavor in [Flavor::Redis, Flavor::Redoubt] {
-        let d = tempfile::tempdir().expect("tempdir");
-        std::fs::write(d.path().join("dump.rdb"), &file).expect("write");
-        let s = start_in(flavor, d.path());
-        let mut c = must_connect(&s);
-        assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(11), "{}", s.log());
-        digests.push(digest(&mut c));
-        encs.push(encodings(&mut c));
+    // Default thresholds, then small ones that make rdbLoadObject convert on load.
+    let small: &[(&str, &str)] = &[
+        ("hash-max-listpack-entries", "1"),
+        ("hash-max-listpack-value", "1"),
+        ("zset-max-listpack-entries", "1"),
+        ("zset-max-listpack-value", "1"),
+        ("set-max-intset-entries", "2"),
+    ];
+    for directives in [&[][..], small] {
+        let mut digests = Vec::new();
+        let mut encs = Vec::new();
+        for flavor in [Flavor::Redis, Flavor::Redoubt] {
+            let d = tempfile::tempdir().expect("tempdir");
+            std::fs::write(d.path().join("dump.rdb"), &file).expect("write");
+            let s = ServerProcess::builder(flavor)
+                .directive("dir", &d.path().display().to_string())
+                .directive("enable-debug-command", "yes")
+                .directives(directives)
+                .start()
+                .unwrap_or_else(|e| panic!("starting {}: {e:#}", flavor.name()));
+            let mut c = must_connect(&s);
+            assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(11), "{}", s.log());
+            digests.push(digest(&mut c));
+            encs.push(encodings(&mut c));
+        }
+        assert_eq!(digests[0], digests[1], "{directives:?}");
+        assert_eq!(encs[0], encs[1], "{directives:?}");
     }
-    assert_eq!(digests[0], digests[1]);
-    assert_eq!(encs[0], encs[1]);
 }

@@ -356,9 +356,12 @@ pub fn read_value(r: &mut Reader<'_>, ty: u8, key: &[u8], th: &Thresholds) -> R<
                         .map(|(f, v)| f.len().max(v.len()))
                         .max()
                         .unwrap_or(0);
-                    if pairs.len() > th.hash_max_listpack_entries
-                        || longest > th.hash_max_listpack_value
-                    {
+                    // rdbLoadObject converts a zipmap by entry count or value length, a
+                    // ziplist or listpack hash by entry count only (checked with
+                    // redis-server 7.0.15: a listpack hash with a value over
+                    // hash-max-listpack-value stays listpack after a load).
+                    let too_long = ty == TYPE_HASH_ZIPMAP && longest > th.hash_max_listpack_value;
+                    if pairs.len() > th.hash_max_listpack_entries || too_long {
                         h.convert_to_table();
                     }
                     for (f, v) in pairs {
