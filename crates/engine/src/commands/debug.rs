@@ -151,6 +151,10 @@ fn reload(ctx: &mut Ctx<'_>, opts: &[Bytes]) {
             return;
         }
     }
+    // emptyData: every watcher of a key that existed sees it change, as FLUSHALL does.
+    for db in 0..ctx.eng.dbs.len() {
+        crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, db, None);
+    }
     let name = ctx.eng.config.get_str("dbfilename").into_owned();
     let hooks = ctx.eng.hooks.clone();
     let loaded = hooks
