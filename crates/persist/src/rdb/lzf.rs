@@ -24,8 +24,55 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
         return None;
     }
     let mut out = vec![0u8; out_len];
-    // Slot values are input offsets; 0 never passes the `ref > in_data` test.
-    let mut htab = vec![0u32; HSIZE];
+    HTAB.with(|t| {
+        let mut t = t.borrow_mut();
+        let (gen, slots) = &mut *t;
+        // A new generation makes every slot read as 0 without clearing 256 KB per call.
+        *gen = gen.wrapping_add(1);
+        if *gen == 0 {
+            slots.iter_mut().for_each(|s| *s = 0);
+            *gen = 1;
+        }
+        let mut htab = Table { gen: *gen, slots };
+        compress_into(input, &mut out, &mut htab)
+    })
+    .map(|n| {
+        out.truncate(n);
+        out
+    })
+}
+
+thread_local! {
+    /// The hash table, kept between calls: (generation, slots of `generation << 32 | pos`).
+    static HTAB: std::cell::RefCell<(u32, Vec<u64>)> =
+        std::cell::RefCell::new((0, vec![0u64; HSIZE]));
+}
+
+struct Table<'a> {
+    gen: u32,
+    slots: &'a mut [u64],
+}
+
+impl Table<'_> {
+    /// The input offset stored in a slot by this call, else 0 (as a zeroed table).
+    fn get(&self, i: usize) -> usize {
+        let v = self.slots[i];
+        if (v >> 32) as u32 == self.gen {
+            (v & 0xffff_ffff) as usize
+        } else {
+            0
+        }
+    }
+
+    fn set(&mut self, i: usize, pos: usize) {
+        self.slots[i] = (u64::from(self.gen) << 32) | pos as u64;
+    }
+}
+
+/// The compressor proper; `None` when the output does not fit in `out`.
+fn compress_into(input: &[u8], out: &mut [u8], htab: &mut Table<'_>) -> Option<usize> {
+    let in_len = input.len();
+    let out_len = out.len();
     let frst = |p: usize| (u32::from(input[p]) << 8) | u32::from(input[p + 1]);
     let next = |v: u32, p: usize| (v << 8) | u32::from(input[p + 2]);
     let mut ip = 0usize;
@@ -35,8 +82,8 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     while in_len >= 3 && ip < in_len - 2 {
         hval = next(hval, ip);
         let slot = idx(hval);
-        let r = htab[slot] as usize;
-        htab[slot] = ip as u32;
+        let r = htab.get(slot);
+        htab.set(slot, ip);
         let matched = r < ip && {
             let off = ip - r - 1;
             off < MAX_OFF
@@ -91,10 +138,10 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = frst(ip);
             hval = next(hval, ip);
-            htab[idx(hval)] = ip as u32;
+            htab.set(idx(hval), ip);
             ip += 1;
             hval = next(hval, ip);
-            htab[idx(hval)] = ip as u32;
+            htab.set(idx(hval), ip);
             ip += 1;
         } else {
             if op >= out_len {
@@ -134,8 +181,7 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     }
     out[op - lit - 1] = (lit as u8).wrapping_sub(1); // end run
     op -= usize::from(lit == 0);
-    out.truncate(op);
-    Some(out)
+    Some(op)
 }
 
 /// Decompresses into exactly `out_len` bytes; `None` on corrupt input or a size mismatch.
