@@ -483,8 +483,12 @@ pub fn load(buf: &[u8], opts: &LoadOptions<'_>, dbs: &mut [Db]) -> R<LoadStats> 
                 continue;
             }
             OP_RESIZEDB => {
+                let keys = r.length()?;
                 r.length()?;
-                r.length()?;
+                // A hint only: capped by what the rest of the file could hold (a key
+                // takes at least 3 bytes), so a corrupt one cannot reserve much.
+                let cap = (r.remaining() / 3) as u64;
+                dbs[db].reserve(keys.min(cap) as usize);
                 continue;
             }
             OP_AUX => {

@@ -211,10 +211,14 @@ pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
                 return None;
             }
             let start = out.len() - back;
-            // Overlapping copies repeat the pattern, byte by byte as in C.
-            for i in 0..n {
-                let b = out[start + i];
-                out.push(b);
+            if back >= n {
+                out.extend_from_within(start..start + n);
+            } else {
+                // Overlapping copies repeat the pattern, byte by byte as in C.
+                for i in 0..n {
+                    let b = out[start + i];
+                    out.push(b);
+                }
             }
         }
     }
