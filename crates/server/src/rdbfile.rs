@@ -85,6 +85,9 @@ pub fn load_at_startup(eng: &mut Engine, now_ms: i64) -> Result<(), i32> {
                     m / 1024.0 / 1024.0
                 );
             }
+            if st.checksum_disabled && eng.config.get_bool("rdbchecksum") {
+                warning!("RDB file was saved with checksum disabled: no check performed.");
+            }
             if st.empty_keys_skipped > 0 {
                 warning!(
                     "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",

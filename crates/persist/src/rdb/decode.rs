@@ -403,6 +403,8 @@ pub struct LoadStats {
     pub keys_loaded: u64,
     pub keys_expired: u64,
     pub empty_keys_skipped: u64,
+    /// The trailer was 0: the file was saved with `rdbchecksum no` (nothing verified).
+    pub checksum_disabled: bool,
 }
 
 impl LoadStats {
@@ -549,6 +551,7 @@ pub fn load(buf: &[u8], opts: &LoadOptions<'_>, dbs: &mut [Db]) -> R<LoadStats> 
         let at = r.pos();
         let expected = crc64::crc64(0, &buf[..at]);
         let got = u64::from_le_bytes(r.array()?);
+        stats.checksum_disabled = got == 0;
         if opts.verify_checksum && got != 0 && got != expected {
             return Err(r.err_at(at, RdbErrorKind::BadChecksum { expected, got }));
         }
