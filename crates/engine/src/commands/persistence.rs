@@ -25,7 +25,7 @@ use redoubt_persist::rdb::{RdbError, Thresholds};
 pub struct RdbState {
     /// `rdb_saves`: successful saves since startup.
     pub saves: u64,
-    /// `rdb_last_bgsave_status` (SAVE sets it too, as `rdbSave` does).
+    /// `rdb_last_bgsave_status` (a successful SAVE sets it to ok, as `rdbSave` does).
     pub last_status_ok: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
@@ -182,10 +182,9 @@ impl Engine {
                 self.rdb.last_status_ok = true;
                 Ok(())
             }
-            Err(e) => {
-                self.rdb.last_status_ok = false;
-                Err(e)
-            }
+            // rdbSave leaves `lastbgsave_status` alone on failure (only a failed BGSAVE
+            // sets it to err).
+            Err(e) => Err(e),
         }
     }
 }
