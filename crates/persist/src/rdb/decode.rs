@@ -197,8 +197,9 @@ pub fn read_value(r: &mut Reader<'_>, ty: u8, key: &[u8], th: &Thresholds) -> R<
         }
         TYPE_ZSET | TYPE_ZSET_2 => {
             let n = r.count(2)?;
-            let mut members = Vec::with_capacity(n);
-            let mut seen = HashSet::with_capacity(n);
+            // Capacity hints stay small: a count is only as good as the data behind it.
+            let mut members = Vec::with_capacity(n.min(4096));
+            let mut seen = HashSet::with_capacity(n.min(4096));
             for _ in 0..n {
                 let m = r.string()?;
                 let s = if ty == TYPE_ZSET_2 {
