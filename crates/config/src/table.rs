@@ -437,12 +437,12 @@ const fn sds(name: &'static str, support: Support) -> Directive {
 #[rustfmt::skip]
 pub static DIRECTIVES: &[Directive] = &[
     // Bool configs.
-    b("rdbchecksum", None, IMM, true, NotYet),
+    b("rdbchecksum", None, IMM, true, Support::Yes),
     b("daemonize", None, IMM, false, Support::Yes),
     b("io-threads-do-reads", None, IMM, false, Never),
     b("always-show-logo", None, IMM, false, NotYet),
     b("protected-mode", None, 0, true, Support::Yes),
-    b("rdbcompression", None, 0, true, NotYet),
+    b("rdbcompression", None, 0, true, Support::Yes),
     b("rdb-del-sync-files", None, 0, false, NotYet),
     b("activerehashing", None, 0, true, Never),
     b("stop-writes-on-bgsave-error", None, 0, true, NotYet),
@@ -493,7 +493,7 @@ pub static DIRECTIVES: &[Directive] = &[
     s("cluster-config-file", None, IMM, ALLOW, Some("nodes.conf"), Never),
     with_check(s("cluster-announce-hostname", None, 0, NUL, NULL, Never), Check::Hostname),
     s("syslog-ident", None, IMM, ALLOW, Some("redis"), Never),
-    with_check(s("dbfilename", None, PROT, ALLOW, Some("dump.rdb"), NotYet), Check::DbFilename),
+    with_check(s("dbfilename", None, PROT, ALLOW, Some("dump.rdb"), Support::Yes), Check::DbFilename),
     with_check(s("appendfilename", None, IMM, ALLOW, Some("appendonly.aof"), NotYet), Check::AofFilename),
     with_check(s("appenddirname", None, IMM, ALLOW, Some("appendonlydir"), NotYet), Check::AofDirname),
     s("server_cpulist", None, IMM, NUL, NULL, Never),

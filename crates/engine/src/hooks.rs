@@ -16,6 +16,17 @@ pub trait ServerHooks {
     fn rebind(&self, cfg: &Config) -> Result<(), String>;
     /// Re-reads the settings the server owns (timeouts, limits, log level) after CONFIG SET.
     fn settings_changed(&self, cfg: &Config);
+    /// Writes an RDB file in the working directory crash-safely (temp file, fsync, rename),
+    /// as `rdbSave`; the error is the line the server logged.
+    fn write_rdb(&self, _filename: &str, _data: &[u8]) -> Result<(), String> {
+        Err("Failed saving the DB: Operation not supported".into())
+    }
+    /// Reads an RDB file from the working directory (DEBUG RELOAD).
+    fn read_rdb(&self, _filename: &str) -> Result<Vec<u8>, String> {
+        Err("Operation not supported".into())
+    }
+    /// Writes a line to the server log (warning or notice level).
+    fn log(&self, _warning: bool, _msg: &str) {}
 }
 
 /// For engines without a server (tests, tools): every request is refused or ignored.

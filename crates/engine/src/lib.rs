@@ -247,6 +247,8 @@ pub struct Engine {
     pub blocking: blocking::Blocking,
     /// The background free thread's handle (see [`lazyfree`]); inline without one.
     pub lazyfree: lazyfree::LazyFree,
+    /// Save and load bookkeeping (INFO persistence).
+    pub rdb: commands::persistence::RdbState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,6 +376,7 @@ impl Engine {
             shared_ints: lru::SharedInts::default(),
             blocking: blocking::Blocking::default(),
             lazyfree: lazyfree::LazyFree::inline(),
+            rdb: commands::persistence::RdbState::default(),
         }
     }
 

@@ -69,6 +69,21 @@ impl Db {
         self.len
     }
 
+    /// Makes room for `additional` more keys (an RDB's RESIZEDB hint), so a load does not
+    /// rehash the index over and over.
+    pub fn reserve(&mut self, additional: usize) {
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.reserve(additional, |&s| {
+            hasher.hash_one(
+                &*slots[s as usize]
+                    .as_ref()
+                    .expect("indexed slot is used")
+                    .key,
+            )
+        });
+        self.slots.reserve(additional);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -9,6 +9,7 @@ pub mod conn;
 pub mod listeners;
 pub mod log;
 pub mod mem;
+pub mod rdbfile;
 pub mod server;
 pub mod startup;
 mod sys;

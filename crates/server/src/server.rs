@@ -277,6 +277,27 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
         Ok(())
     }
 
+    fn write_rdb(&self, filename: &str, data: &[u8]) -> Result<(), String> {
+        crate::rdbfile::write_atomic(filename, data)
+    }
+
+    fn read_rdb(&self, filename: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(filename).map_err(|e| {
+            format!(
+                "Error reading the RDB file {filename}: {}",
+                redoubt_config::fsio::strerror(&e)
+            )
+        })
+    }
+
+    fn log(&self, warning: bool, msg: &str) {
+        if warning {
+            crate::warning!("{msg}");
+        } else {
+            crate::notice!("{msg}");
+        }
+    }
+
     fn settings_changed(&self, cfg: &redoubt_config::Config) {
         let Some(shared) = self.shared.upgrade() else {
             return;

@@ -195,6 +195,12 @@ async fn serve(
     }
     notice!("Running mode=standalone, port={port}.");
     warning!("Server initialized");
+    {
+        let mut eng = shared.engine.borrow_mut();
+        if let Err(code) = crate::rdbfile::load_at_startup(&mut eng, log::now_ms()) {
+            return code;
+        }
+    }
     if !unixsocket.is_empty() {
         notice!("The server is now ready to accept connections at {unixsocket}");
     }
@@ -227,8 +233,17 @@ async fn watch_signals(shared: Rc<Shared>) {
     shared.stop.notify_one();
 }
 
-fn finish_shutdown(_shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
+fn finish_shutdown(shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
     warning!("User requested shutdown...");
+    {
+        // SHUTDOWN already saved (or failed and replied); a signal saves here when save
+        // points are configured (prepareForShutdown without flags).
+        let mut eng = shared.engine.borrow_mut();
+        if eng.shutdown.is_none() {
+            let now = log::now_ms();
+            let _ = eng.shutdown_save(None, false, now);
+        }
+    }
     if !pidfile.is_empty() {
         notice!("Removing the pid file.");
         let _ = std::fs::remove_file(pidfile);

@@ -5,7 +5,6 @@ use crate::ctx::Ctx;
 use crate::errors;
 use crate::table::Handler;
 use bytes::Bytes;
-use redoubt_keyspace::value::itoa_buf;
 use redoubt_keyspace::{StrVal, Value};
 
 const HELP: &[&str] = &[
@@ -129,56 +128,53 @@ fn lenient_f64(arg: &[u8]) -> f64 {
     t[..end].parse().unwrap_or(0.0)
 }
 
-/// The length RDB would use for a string (no LZF yet: compressible strings over 20 bytes
-/// are longer here than in Redis; see docs/COMPATIBILITY.md).
-fn rdb_string_len(s: &StrVal) -> usize {
-    let mut t = itoa_buf::Buf::default();
-    let bytes = s.as_bytes(&mut t);
-    if bytes.len() <= 11 {
-        if let Some(n) = redoubt_keyspace::num::string2ll(bytes) {
-            return if i8::try_from(n).is_ok() {
-                2
-            } else if i16::try_from(n).is_ok() {
-                3
-            } else if i32::try_from(n).is_ok() {
-                5
-            } else {
-                1 + len_prefix(bytes.len()) + bytes.len()
-            };
+/// DEBUG RELOAD [NOSAVE]: save, empty the dataset, load the file back (`debugCommand`).
+/// MERGE and NOFLUSH are refused (not implemented; see docs/COMPATIBILITY.md).
+fn reload(ctx: &mut Ctx<'_>, opts: &[Bytes]) {
+    let mut save = true;
+    for o in opts {
+        if o.eq_ignore_ascii_case(b"NOSAVE") {
+            save = false;
+        } else if o.eq_ignore_ascii_case(b"MERGE") || o.eq_ignore_ascii_case(b"NOFLUSH") {
+            ctx.error("ERR DEBUG RELOAD MERGE and NOFLUSH are not supported by Redoubt");
+            return;
+        } else {
+            ctx.error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+            return;
         }
     }
-    len_prefix(bytes.len()) + bytes.len()
-}
-
-/// The serialized length of a value, collections as plain RDB lists of strings (no
-/// listpack or intset blobs yet: an estimate for those encodings).
-fn rdb_value_len(v: &Value) -> usize {
-    let strs = |it: &mut dyn Iterator<Item = &[u8]>| -> usize {
-        it.map(|b| rdb_string_len(&StrVal::no_int(b))).sum()
-    };
-    match v {
-        Value::Str(s) => rdb_string_len(s),
-        Value::List(l) => len_prefix(l.len()) + strs(&mut l.iter()),
-        Value::Set(s) => {
-            len_prefix(s.len())
-                + s.iter()
-                    .map(|b| rdb_string_len(&StrVal::no_int(&b)))
-                    .sum::<usize>()
+    let now = ctx.now_ms;
+    if save {
+        if let Err(e) = ctx.eng.save_rdb(now) {
+            ctx.eng.log_warning(&e);
+            ctx.error("ERR");
+            return;
         }
-        Value::Hash(h) => len_prefix(h.len()) + strs(&mut h.iter().flat_map(|(f, v)| [f, v])),
-        Value::ZSet(z) => len_prefix(z.len()) + strs(&mut z.iter().map(|(m, _)| m)) + 8 * z.len(),
     }
-}
-
-fn len_prefix(n: usize) -> usize {
-    if n < 64 {
-        1
-    } else if n < 16384 {
-        2
-    } else if n <= u32::MAX as usize {
-        5
-    } else {
-        9
+    // emptyData: every watcher of a key that existed sees it change, as FLUSHALL does.
+    for db in 0..ctx.eng.dbs.len() {
+        crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, db, None);
+    }
+    let name = ctx.eng.config.get_str("dbfilename").into_owned();
+    let hooks = ctx.eng.hooks.clone();
+    let loaded = hooks
+        .read_rdb(&name)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| {
+            ctx.eng
+                .load_rdb_image(&bytes, now)
+                .map(|_| ())
+                .map_err(|e| format!("{name}: {e}"))
+        });
+    match loaded {
+        Ok(()) => {
+            ctx.eng.log_notice("DB reloaded by DEBUG RELOAD");
+            ctx.ok();
+        }
+        Err(e) => {
+            ctx.eng.log_warning(&e);
+            ctx.error("ERR Error trying to load the RDB dump, check server logs.");
+        }
     }
 }
 
@@ -201,7 +197,7 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) {
             1
         },
         e.value.encoding_name(),
-        rdb_value_len(&e.value),
+        ctx.eng.serialized_length(&e.value),
     );
     // Shared integers carry the shared object's access word, as in Redis.
     let word = ctx.eng.access_word(e.lru, shared, now);
@@ -337,6 +333,7 @@ pub fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             }
         }
         (b"object", 3) => object(ctx, &argv[2]),
+        (b"reload", _) => reload(ctx, &argv[2..]),
         (b"populate", n) if n >= 3 => populate(ctx, argv),
         (b"protocol", 3) => protocol(ctx, &argv[2]),
         (b"error", 3) => {

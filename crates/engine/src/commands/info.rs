@@ -260,7 +260,7 @@ fn section_memory(eng: &Engine, s: &mut String, mh: &MemOverhead) {
     );
 }
 
-/// The values of a server that has never saved or loaded anything.
+/// Save/load facts are real (SAVE, the startup load); no background saves or AOF yet.
 fn section_persistence(eng: &Engine, s: &mut String) {
     let _ = write!(
         s,
@@ -276,13 +276,13 @@ fn section_persistence(eng: &Engine, s: &mut String) {
          rdb_changes_since_last_save:{}\r\n\
          rdb_bgsave_in_progress:0\r\n\
          rdb_last_save_time:{}\r\n\
-         rdb_last_bgsave_status:ok\r\n\
+         rdb_last_bgsave_status:{}\r\n\
          rdb_last_bgsave_time_sec:-1\r\n\
          rdb_current_bgsave_time_sec:-1\r\n\
-         rdb_saves:0\r\n\
+         rdb_saves:{}\r\n\
          rdb_last_cow_size:0\r\n\
-         rdb_last_load_keys_expired:0\r\n\
-         rdb_last_load_keys_loaded:0\r\n\
+         rdb_last_load_keys_expired:{}\r\n\
+         rdb_last_load_keys_loaded:{}\r\n\
          aof_enabled:0\r\n\
          aof_rewrite_in_progress:0\r\n\
          aof_rewrite_scheduled:0\r\n\
@@ -295,7 +295,12 @@ fn section_persistence(eng: &Engine, s: &mut String) {
          aof_last_cow_size:0\r\n\
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
-        eng.stats.dirty, eng.lastsave_s,
+        eng.stats.dirty,
+        eng.lastsave_s,
+        if eng.rdb.last_status_ok { "ok" } else { "err" },
+        eng.rdb.saves,
+        eng.rdb.last_load_keys_expired,
+        eng.rdb.last_load_keys_loaded,
     );
 }
 

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lcs;
 pub mod lists;
 pub mod memory;
+pub mod persistence;
 pub mod pubsub;
 #[cfg(test)]
 mod replay_tests;
@@ -47,6 +48,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         lcs::HANDLERS,
         lists::HANDLERS,
         memory::HANDLERS,
+        persistence::HANDLERS,
         pubsub::HANDLERS,
         server::HANDLERS,
         sets::HANDLERS,

@@ -250,20 +250,20 @@ pub fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         ctx.error("ERR No shutdown in progress.");
         return;
     }
-    // No persistence is built yet: an explicit SAVE cannot be honoured, which Redis treats
-    // as a failed save (unless FORCE), refusing to exit.
-    if save && !force {
+    let save_opt = if nosave {
+        Some(false)
+    } else if save {
+        Some(true)
+    } else {
+        None
+    };
+    let now_ms = ctx.now_ms;
+    if !ctx.eng.shutdown_save(save_opt, force, now_ms) {
         ctx.error("ERR Errors trying to SHUTDOWN. Check logs.");
         return;
     }
     ctx.eng.shutdown = Some(crate::ShutdownRequest {
-        save: if nosave {
-            Some(false)
-        } else if save {
-            Some(true)
-        } else {
-            None
-        },
+        save: save_opt,
         now,
         force,
     });
