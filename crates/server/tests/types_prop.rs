@@ -1,0 +1,824 @@
+//! Property tests of the collection types against the oracle: proptest draws a random sequence
+//! (30-80 commands) of one type's deterministic commands on a few keys, the sequence runs on a
+//! real redis-server 7.0 and on redoubt-server side by side, and every reply must be the same
+//! bytes. After each case the whole state is compared too: keys, TYPE, OBJECT ENCODING, every
+//! value (as a map or a sorted set where Redis's order is a hash order) and DEBUG DIGEST.
+//!
+//! Values come from a small alphabet plus small integers (so intsets, integer listpack
+//! entries and equal scores happen) and a few long strings (so listpack -> hashtable/skiplist
+//! and intset -> hashtable conversions happen; 7.0 lists are always quicklists, whose nodes
+//! split and merge at `list-max-listpack-size`). Each type runs twice: with thresholds small
+//! enough that a sequence crosses them many times, and with Redis's defaults.
+//!
+//! One pair of servers serves all cases of a test; every case starts with FLUSHALL, so
+//! proptest's shrinking replays smaller sequences against the same live servers. A failure
+//! prints the (shrunk) sequence with both replies. `PROPTEST_CASES` overrides the case count.
+
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::strategy::Union;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use redoubt_harness::reply::escape_trunc;
+use redoubt_harness::{must_connect, must_start, Flavor, RawConn, ServerProcess, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+type Cmd = Vec<String>;
+
+/// Thresholds small enough that a 30-80 command sequence crosses them in both directions.
+const SMALL: &[(&str, &str)] = &[
+    ("list-max-listpack-size", "4"),
+    ("hash-max-listpack-entries", "4"),
+    ("hash-max-listpack-value", "8"),
+    ("set-max-intset-entries", "4"),
+    ("zset-max-listpack-entries", "4"),
+    ("zset-max-listpack-value", "8"),
+];
+
+/// Cases per test when `PROPTEST_CASES` is not set: 4-9 s per test in a debug build.
+const DEFAULT_CASES: u32 = 300;
+
+struct Pair {
+    // Held for their Drop, which stops the processes.
+    _redis: ServerProcess,
+    _redoubt: ServerProcess,
+    want: RawConn,
+    got: RawConn,
+}
+
+impl Pair {
+    fn start(thresholds: &[(&str, &str)]) -> Pair {
+        let mut directives = vec![("enable-debug-command", "yes")];
+        directives.extend_from_slice(thresholds);
+        let redis = must_start(Flavor::Redis, &directives);
+        let redoubt = must_start(Flavor::Redoubt, &directives);
+        let want = must_connect(&redis);
+        let got = must_connect(&redoubt);
+        Pair {
+            _redis: redis,
+            _redoubt: redoubt,
+            want,
+            got,
+        }
+    }
+
+    fn both(&mut self, args: &[String]) -> (Vec<u8>, Vec<u8>) {
+        (raw(&mut self.want, args), raw(&mut self.got, args))
+    }
+}
+
+fn raw(c: &mut RawConn, args: &[String]) -> Vec<u8> {
+    if let Err(e) = c.send_cmd(args) {
+        panic!("sending {args:?}: {e}");
+    }
+    c.read_raw_reply()
+}
+
+fn show(b: &[u8]) -> String {
+    escape_trunc(b, 300)
+}
+
+fn cmd(parts: &[&str]) -> Cmd {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value generators
+// ---------------------------------------------------------------------------------------------
+
+/// Short strings, integers (intset and integer listpack entries, "007" is not one), and long
+/// strings: 12 bytes passes the small `*-max-listpack-value 8`, 70 passes the default 64.
+fn val() -> BoxedStrategy<String> {
+    prop_oneof![
+        6 => select(vec!["a", "b", "c", "d", "e", "007", ""]).prop_map(String::from),
+        5 => (-3i64..12).prop_map(|n| n.to_string()),
+        1 => select(vec![
+            "x".repeat(12),
+            "y".repeat(70),
+            "9223372036854775807".to_string(),
+            "123456789012".to_string(),
+        ]),
+    ]
+    .boxed()
+}
+
+fn vals(max: usize) -> BoxedStrategy<Vec<String>> {
+    prop::collection::vec(val(), 1..=max).boxed()
+}
+
+fn idx() -> BoxedStrategy<String> {
+    (-6i64..7).prop_map(|n| n.to_string()).boxed()
+}
+
+fn count() -> BoxedStrategy<Option<String>> {
+    prop::option::of((0i64..5).prop_map(|n| n.to_string())).boxed()
+}
+
+fn key(names: &'static [&'static str]) -> BoxedStrategy<String> {
+    select(names).prop_map(String::from).boxed()
+}
+
+fn keys(names: &'static [&'static str]) -> BoxedStrategy<Vec<String>> {
+    prop::collection::vec(key(names), 1..=3).boxed()
+}
+
+fn side() -> BoxedStrategy<String> {
+    select(vec!["LEFT", "RIGHT"]).prop_map(String::from).boxed()
+}
+
+/// `numkeys key...`, with a wrong count now and then for the error path.
+fn numkeys(ks: Vec<String>, off: bool) -> Vec<String> {
+    let n = if off { ks.len() + 1 } else { ks.len() };
+    let mut out = vec![n.to_string()];
+    out.extend(ks);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists
+// ---------------------------------------------------------------------------------------------
+
+const LIST_KEYS: &[&str] = &["l1", "l2", "l3"];
+
+fn list_cmd() -> BoxedStrategy<Cmd> {
+    let k = || key(LIST_KEYS);
+    Union::new(vec![
+        (
+            select(vec!["LPUSH", "RPUSH", "LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]),
+            k(),
+            vals(5),
+        )
+            .prop_map(|(c, k, vs)| [cmd(&[c, &k]), vs].concat())
+            .boxed(),
+        (select(vec!["LPOP", "RPOP"]), k(), count())
+            .prop_map(|(c, k, n)| [cmd(&[c, &k]), n.into_iter().collect()].concat())
+            .boxed(),
+        (k(), idx())
+            .prop_map(|(k, i)| cmd(&["LINDEX", &k, &i]))
+            .boxed(),
+        (k(), idx(), val())
+            .prop_map(|(k, i, v)| cmd(&["LSET", &k, &i, &v]))
+            .boxed(),
+        (k(), select(vec!["BEFORE", "AFTER"]), val(), val())
+            .prop_map(|(k, w, p, v)| cmd(&["LINSERT", &k, w, &p, &v]))
+            .boxed(),
+        (k(), -2i64..3, val())
+            .prop_map(|(k, n, v)| cmd(&["LREM", &k, &n.to_string(), &v]))
+            .boxed(),
+        (k(), idx(), idx())
+            .prop_map(|(k, a, b)| cmd(&["LTRIM", &k, &a, &b]))
+            .boxed(),
+        (
+            k(),
+            val(),
+            prop::option::of(-2i64..3),
+            prop::option::of(0i64..3),
+            prop::option::of(0i64..4),
+        )
+            .prop_map(|(k, v, rank, cnt, maxlen)| {
+                let mut c = cmd(&["LPOS", &k, &v]);
+                if let Some(r) = rank {
+                    c.extend(cmd(&["RANK", &r.to_string()]));
+                }
+                if let Some(n) = cnt {
+                    c.extend(cmd(&["COUNT", &n.to_string()]));
+                }
+                if let Some(m) = maxlen {
+                    c.extend(cmd(&["MAXLEN", &m.to_string()]));
+                }
+                c
+            })
+            .boxed(),
+        (k(), k(), side(), side())
+            .prop_map(|(a, b, x, y)| cmd(&["LMOVE", &a, &b, &x, &y]))
+            .boxed(),
+        (k(), k())
+            .prop_map(|(a, b)| cmd(&["RPOPLPUSH", &a, &b]))
+            .boxed(),
+        (k(), idx(), idx())
+            .prop_map(|(k, a, b)| cmd(&["LRANGE", &k, &a, &b]))
+            .boxed(),
+        k().prop_map(|k| cmd(&["LLEN", &k])).boxed(),
+        (keys(LIST_KEYS), side(), count(), prop::bool::weighted(0.05))
+            .prop_map(|(ks, s, n, off)| {
+                let mut c = cmd(&["LMPOP"]);
+                c.extend(numkeys(ks, off));
+                c.push(s);
+                if let Some(n) = n {
+                    c.extend(cmd(&["COUNT", &n]));
+                }
+                c
+            })
+            .boxed(),
+    ])
+    .boxed()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hashes
+// ---------------------------------------------------------------------------------------------
+
+const HASH_KEYS: &[&str] = &["h1", "h2"];
+
+fn field() -> BoxedStrategy<String> {
+    prop_oneof![
+        8 => select(vec!["f", "g", "h", "i", "j", "1", "2"]).prop_map(String::from),
+        1 => select(vec!["long-field-name".to_string(), "z".repeat(70)]),
+    ]
+    .boxed()
+}
+
+fn float_incr() -> BoxedStrategy<String> {
+    select(vec![
+        "1.5", "-0.25", "3", "1e3", "0.1", "abc", "-1", "5e-3", "inf",
+    ])
+    .prop_map(String::from)
+    .boxed()
+}
+
+fn hash_cmd() -> BoxedStrategy<Cmd> {
+    let k = || key(HASH_KEYS);
+    Union::new(vec![
+        (k(), prop::collection::vec((field(), val()), 1..4))
+            .prop_map(|(k, pairs)| {
+                let mut c = cmd(&["HSET", &k]);
+                for (f, v) in pairs {
+                    c.push(f);
+                    c.push(v);
+                }
+                c
+            })
+            .boxed(),
+        (k(), field(), val())
+            .prop_map(|(k, f, v)| cmd(&["HSETNX", &k, &f, &v]))
+            .boxed(),
+        (k(), prop::collection::vec(field(), 1..3))
+            .prop_map(|(k, fs)| [cmd(&["HDEL", &k]), fs].concat())
+            .boxed(),
+        (k(), field(), -5i64..20)
+            .prop_map(|(k, f, n)| cmd(&["HINCRBY", &k, &f, &n.to_string()]))
+            .boxed(),
+        (k(), field(), float_incr())
+            .prop_map(|(k, f, x)| cmd(&["HINCRBYFLOAT", &k, &f, &x]))
+            .boxed(),
+        (select(vec!["HGET", "HSTRLEN", "HEXISTS"]), k(), field())
+            .prop_map(|(c, k, f)| cmd(&[c, &k, &f]))
+            .boxed(),
+        (k(), prop::collection::vec(field(), 1..4))
+            .prop_map(|(k, fs)| [cmd(&["HMGET", &k]), fs].concat())
+            .boxed(),
+        k().prop_map(|k| cmd(&["HLEN", &k])).boxed(),
+    ])
+    .boxed()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sets
+// ---------------------------------------------------------------------------------------------
+
+const SET_KEYS: &[&str] = &["s1", "s2", "s3"];
+
+fn set_cmd() -> BoxedStrategy<Cmd> {
+    let k = || key(SET_KEYS);
+    Union::new_weighted(vec![
+        (
+            4,
+            (k(), vals(5))
+                .prop_map(|(k, vs)| [cmd(&["SADD", &k]), vs].concat())
+                .boxed(),
+        ),
+        (
+            2,
+            (k(), vals(3))
+                .prop_map(|(k, vs)| [cmd(&["SREM", &k]), vs].concat())
+                .boxed(),
+        ),
+        (
+            1,
+            (k(), k(), val())
+                .prop_map(|(a, b, m)| cmd(&["SMOVE", &a, &b, &m]))
+                .boxed(),
+        ),
+        (
+            2,
+            (
+                select(vec!["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]),
+                k(),
+                keys(SET_KEYS),
+            )
+                .prop_map(|(c, d, ks)| [cmd(&[c, &d]), ks].concat())
+                .boxed(),
+        ),
+        (
+            1,
+            (
+                keys(SET_KEYS),
+                prop::option::of(0i64..3),
+                prop::bool::weighted(0.05),
+            )
+                .prop_map(|(ks, limit, off)| {
+                    let mut c = cmd(&["SINTERCARD"]);
+                    c.extend(numkeys(ks, off));
+                    if let Some(l) = limit {
+                        c.extend(cmd(&["LIMIT", &l.to_string()]));
+                    }
+                    c
+                })
+                .boxed(),
+        ),
+        (
+            1,
+            (k(), val())
+                .prop_map(|(k, m)| cmd(&["SISMEMBER", &k, &m]))
+                .boxed(),
+        ),
+        (
+            1,
+            (k(), vals(3))
+                .prop_map(|(k, ms)| [cmd(&["SMISMEMBER", &k]), ms].concat())
+                .boxed(),
+        ),
+        (1, k().prop_map(|k| cmd(&["SCARD", &k])).boxed()),
+    ])
+    .boxed()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sorted sets
+// ---------------------------------------------------------------------------------------------
+
+/// Keys with any scores. Lex ranges are left out on these: with unequal scores the answer
+/// depends on the skiplist's random levels, even between two runs of Redis.
+const ZSET_KEYS: &[&str] = &["z1", "z2", "z3"];
+/// Keys whose members all have score 0, where lex ranges are defined.
+const LEX_KEYS: &[&str] = &["x1", "x2"];
+
+/// Repeated values so equal scores (ordered by member) are common.
+fn score() -> BoxedStrategy<String> {
+    select(vec![
+        "1", "2", "2", "3", "-1", "0", "1.5", "0.1", "3e2", "+inf", "-inf", "1", "2",
+    ])
+    .prop_map(String::from)
+    .boxed()
+}
+
+fn score_bound() -> BoxedStrategy<String> {
+    select(vec![
+        "-inf", "+inf", "0", "1", "(1", "2", "(2", "1.5", "(3", "-1", "(0",
+    ])
+    .prop_map(String::from)
+    .boxed()
+}
+
+fn lex_bound() -> BoxedStrategy<String> {
+    select(vec![
+        "-", "+", "[a", "(b", "[c", "(d", "[1", "(2", "[e", "[", "x",
+    ])
+    .prop_map(String::from)
+    .boxed()
+}
+
+/// A key of either family and whether it is a lex one.
+fn zkey() -> BoxedStrategy<(String, bool)> {
+    prop_oneof![
+        3 => key(ZSET_KEYS).prop_map(|k| (k, false)),
+        2 => key(LEX_KEYS).prop_map(|k| (k, true)),
+    ]
+    .boxed()
+}
+
+/// `min max` and the flags of one ZRANGE form: by rank, BYSCORE or (on lex keys) BYLEX, maybe
+/// REV and LIMIT.
+fn zrange_spec(lex: bool) -> BoxedStrategy<Vec<String>> {
+    (
+        0u8..if lex { 3 } else { 2 },
+        idx(),
+        idx(),
+        score_bound(),
+        score_bound(),
+        lex_bound(),
+        lex_bound(),
+        any::<bool>(),
+        prop::option::of((0i64..3, -1i64..3)),
+    )
+        .prop_map(|(by, r1, r2, s1, s2, l1, l2, rev, limit)| {
+            let mut c = match by {
+                0 => vec![r1, r2],
+                1 => vec![s1, s2, "BYSCORE".to_string()],
+                _ => vec![l1, l2, "BYLEX".to_string()],
+            };
+            if rev {
+                c.push("REV".to_string());
+            }
+            // LIMIT with a rank range is an error in Redis; keep it rare there.
+            if let Some((o, n)) = limit {
+                if by != 0 || o == 2 {
+                    c.extend(cmd(&["LIMIT", &o.to_string(), &n.to_string()]));
+                }
+            }
+            c
+        })
+        .boxed()
+}
+
+fn zadd() -> BoxedStrategy<Cmd> {
+    (
+        zkey(),
+        prop::option::of(select(vec!["NX", "XX"])),
+        prop::option::of(select(vec!["GT", "LT"])),
+        any::<bool>(),
+        prop::bool::weighted(0.2),
+        prop::collection::vec((score(), val()), 1..4),
+    )
+        .prop_map(|((k, lex), nx, gt, ch, incr, pairs)| {
+            let mut c = cmd(&["ZADD", &k]);
+            c.extend(nx.map(String::from));
+            c.extend(gt.map(String::from));
+            if ch {
+                c.push("CH".to_string());
+            }
+            // INCR takes one pair; more is an error that is worth comparing now and then.
+            let pairs = if incr {
+                c.push("INCR".to_string());
+                pairs[..1.max(pairs.len() / 3)].to_vec()
+            } else {
+                pairs
+            };
+            for (s, m) in pairs {
+                c.push(if lex { "0".to_string() } else { s });
+                c.push(m);
+            }
+            c
+        })
+        .boxed()
+}
+
+/// ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE within one family (weights and sums of zeros stay 0).
+fn zset_algebra() -> BoxedStrategy<Cmd> {
+    (
+        select(vec!["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]),
+        any::<bool>(),
+        key(ZSET_KEYS),
+        keys(ZSET_KEYS),
+        key(LEX_KEYS),
+        keys(LEX_KEYS),
+        prop::option::of(prop::collection::vec(
+            select(vec!["1", "2", "-1", "0.5", "0", "inf"]),
+            3,
+        )),
+        prop::option::of(select(vec!["SUM", "MIN", "MAX"])),
+        prop::bool::weighted(0.05),
+    )
+        .prop_map(|(c, lex, zd, zks, xd, xks, weights, agg, off)| {
+            let (d, ks) = if lex { (xd, xks) } else { (zd, zks) };
+            let n = ks.len();
+            let mut out = cmd(&[c, &d]);
+            out.extend(numkeys(ks, off));
+            // ZDIFFSTORE takes neither option: Redis answers a syntax error, compared too.
+            if let Some(w) = weights {
+                out.push("WEIGHTS".to_string());
+                out.extend(w[..n].iter().map(|s| s.to_string()));
+            }
+            if let Some(a) = agg {
+                out.extend(cmd(&["AGGREGATE", a]));
+            }
+            out
+        })
+        .boxed()
+}
+
+fn zset_cmd() -> BoxedStrategy<Cmd> {
+    let k = || key(ZSET_KEYS);
+    let x = || key(LEX_KEYS);
+    let any_key = || zkey().prop_map(|(k, _)| k);
+    let range_store = (any::<bool>(), k(), k(), x(), x())
+        .prop_flat_map(|(lex, zd, zs, xd, xs)| {
+            let (d, s) = if lex { (xd, xs) } else { (zd, zs) };
+            zrange_spec(lex).prop_map(move |spec| [cmd(&["ZRANGESTORE", &d, &s]), spec].concat())
+        })
+        .boxed();
+    let range = (zkey(), any::<bool>())
+        .prop_flat_map(|((k, lex), ws)| {
+            zrange_spec(lex).prop_map(move |spec| {
+                let mut c = [cmd(&["ZRANGE", &k]), spec].concat();
+                if ws {
+                    c.push("WITHSCORES".to_string());
+                }
+                c
+            })
+        })
+        .boxed();
+    Union::new_weighted(vec![
+        (6, zadd()),
+        (
+            2,
+            (k(), score(), val())
+                .prop_map(|(k, s, m)| cmd(&["ZINCRBY", &k, &s, &m]))
+                .boxed(),
+        ),
+        (
+            2,
+            (any_key(), vals(3))
+                .prop_map(|(k, ms)| [cmd(&["ZREM", &k]), ms].concat())
+                .boxed(),
+        ),
+        (
+            1,
+            (any_key(), idx(), idx())
+                .prop_map(|(k, a, b)| cmd(&["ZREMRANGEBYRANK", &k, &a, &b]))
+                .boxed(),
+        ),
+        (
+            1,
+            (any_key(), score_bound(), score_bound())
+                .prop_map(|(k, a, b)| cmd(&["ZREMRANGEBYSCORE", &k, &a, &b]))
+                .boxed(),
+        ),
+        (
+            1,
+            (x(), lex_bound(), lex_bound())
+                .prop_map(|(k, a, b)| cmd(&["ZREMRANGEBYLEX", &k, &a, &b]))
+                .boxed(),
+        ),
+        (
+            2,
+            (select(vec!["ZPOPMIN", "ZPOPMAX"]), any_key(), count())
+                .prop_map(|(c, k, n)| [cmd(&[c, &k]), n.into_iter().collect()].concat())
+                .boxed(),
+        ),
+        (2, range_store),
+        (2, zset_algebra()),
+        (3, range),
+        (
+            1,
+            (
+                select(vec!["ZRANK", "ZREVRANK", "ZSCORE"]),
+                any_key(),
+                val(),
+            )
+                .prop_map(|(c, k, m)| cmd(&[c, &k, &m]))
+                .boxed(),
+        ),
+        (
+            1,
+            (any_key(), score_bound(), score_bound())
+                .prop_map(|(k, a, b)| cmd(&["ZCOUNT", &k, &a, &b]))
+                .boxed(),
+        ),
+        (
+            1,
+            (x(), lex_bound(), lex_bound())
+                .prop_map(|(k, a, b)| cmd(&["ZLEXCOUNT", &k, &a, &b]))
+                .boxed(),
+        ),
+        (
+            1,
+            (any_key(), vals(3))
+                .prop_map(|(k, ms)| [cmd(&["ZMSCORE", &k]), ms].concat())
+                .boxed(),
+        ),
+        (1, any_key().prop_map(|k| cmd(&["ZCARD", &k])).boxed()),
+    ])
+    .boxed()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a case
+// ---------------------------------------------------------------------------------------------
+
+/// One case: the protocol for the whole sequence (RESP3 shows doubles, maps and sets) and the
+/// commands.
+fn case(commands: BoxedStrategy<Cmd>) -> impl Strategy<Value = (bool, Vec<Cmd>)> {
+    (
+        prop::bool::weighted(0.3),
+        prop::collection::vec(commands, 30..80),
+    )
+}
+
+fn run_case(
+    pair: &mut Pair,
+    resp3: bool,
+    cmds: &[Cmd],
+    seen: &mut BTreeSet<String>,
+) -> Result<(), TestCaseError> {
+    let (a, b) = pair.both(&cmd(&["FLUSHALL"]));
+    assert_eq!(
+        (a.as_slice(), b.as_slice()),
+        (&b"+OK\r\n"[..], &b"+OK\r\n"[..])
+    );
+    // HELLO's reply names the server and its version: only its success is compared.
+    let proto = if resp3 { "3" } else { "2" };
+    let (a, b) = pair.both(&cmd(&["HELLO", proto]));
+    assert!(a[0] != b'-' && b[0] != b'-', "HELLO failed");
+
+    let mut log = Vec::new();
+    for c in cmds {
+        let (want, got) = pair.both(c);
+        log.push(format!("{} -> {}", c.join(" "), show(&want)));
+        if want != got {
+            return Err(TestCaseError::fail(format!(
+                "reply differs (RESP{proto}) at command {} of {}:\n  {}\n  redis:   {}\n  \
+                 redoubt: {}\nsequence so far (with Redis's replies):\n  {}",
+                log.len(),
+                cmds.len(),
+                c.join(" "),
+                show(&want),
+                show(&got),
+                log.join("\n  ")
+            )));
+        }
+    }
+    let (a, _) = pair.both(&cmd(&["HELLO", "2"]));
+    assert!(a[0] != b'-', "HELLO 2 failed");
+    if let Err(diff) = compare_state(pair, seen) {
+        return Err(TestCaseError::fail(format!(
+            "state differs after the sequence (RESP{proto}): {diff}\nsequence (with Redis's \
+             replies):\n  {}",
+            log.join("\n  ")
+        )));
+    }
+    Ok(())
+}
+
+fn bulks(v: &Value) -> Vec<Vec<u8>> {
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::Bulk(b) => b.to_vec(),
+                other => panic!("expected bulk strings, got {other:?}"),
+            })
+            .collect(),
+        other => panic!("expected an array, got {other:?}"),
+    }
+}
+
+fn parsed(c: &mut RawConn, args: &[&str]) -> Value {
+    c.cmd(args)
+}
+
+/// Keys, TYPE, OBJECT ENCODING and every value, then DEBUG DIGEST.
+fn compare_state(pair: &mut Pair, seen: &mut BTreeSet<String>) -> Result<(), String> {
+    let keys_of = |c: &mut RawConn| {
+        let mut ks = bulks(&parsed(c, &["KEYS", "*"]));
+        ks.sort();
+        ks
+    };
+    let want_keys = keys_of(&mut pair.want);
+    let got_keys = keys_of(&mut pair.got);
+    if want_keys != got_keys {
+        return Err(format!(
+            "KEYS: redis {:?}, redoubt {:?}",
+            want_keys.iter().map(|k| show(k)).collect::<Vec<_>>(),
+            got_keys.iter().map(|k| show(k)).collect::<Vec<_>>()
+        ));
+    }
+    for k in &want_keys {
+        let k = String::from_utf8_lossy(k).into_owned();
+        for probe in [
+            cmd(&["TYPE", &k]),
+            cmd(&["OBJECT", "ENCODING", &k]),
+            cmd(&["DEBUG", "DIGEST-VALUE", &k]),
+        ] {
+            let (want, got) = pair.both(&probe);
+            if want != got {
+                return Err(format!(
+                    "{}: redis {}, redoubt {}",
+                    probe.join(" "),
+                    show(&want),
+                    show(&got)
+                ));
+            }
+        }
+        let want_type = parsed(&mut pair.want, &["TYPE", &k]);
+        let want_enc = parsed(&mut pair.want, &["OBJECT", "ENCODING", &k]);
+        let enc = match &want_enc {
+            Value::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+            other => return Err(format!("OBJECT ENCODING {k}: {other:?}")),
+        };
+        seen.insert(enc.clone());
+        let (read, ordered): (Cmd, bool) = match &want_type {
+            Value::Simple(t) if t == "list" => (cmd(&["LRANGE", &k, "0", "-1"]), true),
+            Value::Simple(t) if t == "zset" => {
+                (cmd(&["ZRANGE", &k, "0", "-1", "WITHSCORES"]), true)
+            }
+            // A listpack keeps insertion order and an intset is sorted, in both servers; a
+            // hashtable's order is its hash function's.
+            Value::Simple(t) if t == "hash" => (cmd(&["HGETALL", &k]), enc == "listpack"),
+            Value::Simple(t) if t == "set" => (cmd(&["SMEMBERS", &k]), enc == "intset"),
+            other => return Err(format!("unexpected TYPE {other:?} of {k}")),
+        };
+        let (want, got) = pair.both(&read);
+        let same = if ordered {
+            want == got
+        } else {
+            as_multiset(&want, read[0] == "HGETALL") == as_multiset(&got, read[0] == "HGETALL")
+        };
+        if !same {
+            return Err(format!(
+                "{} ({enc}): redis {}, redoubt {}",
+                read.join(" "),
+                show(&want),
+                show(&got)
+            ));
+        }
+    }
+    let (want, got) = pair.both(&cmd(&["DEBUG", "DIGEST"]));
+    if want != got {
+        return Err(format!(
+            "DEBUG DIGEST: redis {}, redoubt {}",
+            show(&want),
+            show(&got)
+        ));
+    }
+    Ok(())
+}
+
+/// A RESP2 array of bulk strings as a multiset: of elements, or of field/value pairs.
+fn as_multiset(raw: &[u8], pairs: bool) -> BTreeMap<Vec<Vec<u8>>, usize> {
+    let v = match redoubt_resp::parse_value(raw) {
+        Ok(Some((v, _))) => v,
+        other => panic!("unparsable reply {}: {other:?}", show(raw)),
+    };
+    let items = bulks(&v);
+    let mut out = BTreeMap::new();
+    for chunk in items.chunks(if pairs { 2 } else { 1 }) {
+        *out.entry(chunk.to_vec()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// Runs the cases; `encodings` must all have been seen at the end of some case, so the test
+/// cannot silently stop crossing the conversions it is meant to cover.
+fn check(commands: BoxedStrategy<Cmd>, thresholds: &[(&str, &str)], encodings: &[&str]) {
+    // The runner takes an `Fn`; cases run one at a time.
+    let pair = std::cell::RefCell::new(Pair::start(thresholds));
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_CASES);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        // Shrinking replays against live servers: bound it so a failure reports in time.
+        max_shrink_iters: 400,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let seen = std::cell::RefCell::new(BTreeSet::new());
+    let result = runner.run(&case(commands), |(resp3, cmds)| {
+        run_case(&mut pair.borrow_mut(), resp3, &cmds, &mut seen.borrow_mut())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let seen = seen.into_inner();
+    for enc in encodings {
+        assert!(
+            seen.contains(*enc),
+            "no case ended with a {enc} value (seen: {seen:?}): the generator no longer \
+             reaches that encoding"
+        );
+    }
+}
+
+#[test]
+fn lists_small_thresholds() {
+    // Redis 7.0 lists are always quicklists; the small size makes them many-node ones, so
+    // pushes, LINSERT, LSET and LTRIM split and merge nodes.
+    check(list_cmd(), SMALL, &["quicklist"]);
+}
+
+#[test]
+fn lists_default_thresholds() {
+    check(list_cmd(), &[], &["quicklist"]);
+}
+
+#[test]
+fn hashes_small_thresholds() {
+    check(hash_cmd(), SMALL, &["listpack", "hashtable"]);
+}
+
+#[test]
+fn hashes_default_thresholds() {
+    check(hash_cmd(), &[], &["listpack", "hashtable"]);
+}
+
+#[test]
+fn sets_small_thresholds() {
+    check(set_cmd(), SMALL, &["intset", "hashtable"]);
+}
+
+#[test]
+fn sets_default_thresholds() {
+    check(set_cmd(), &[], &["intset", "hashtable"]);
+}
+
+#[test]
+fn zsets_small_thresholds() {
+    check(zset_cmd(), SMALL, &["listpack", "skiplist"]);
+}
+
+#[test]
+fn zsets_default_thresholds() {
+    check(zset_cmd(), &[], &["listpack", "skiplist"]);
+}
