@@ -1,0 +1,629 @@
+//! Blocking pops under load, over real sockets, against an in-process redoubt-server whose
+//! replication stream is captured at the end-of-batch step (as in write_path.rs).
+//!
+//! - `no_loss_no_duplication_and_replay`: 40 consumers block with BLPOP BRPOP BLMOVE
+//!   BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP on several keys with timeouts 0, 0.05 and 0.5;
+//!   producers push unique elements with plain commands and inside MULTI/EXEC; an unblocker
+//!   sends CLIENT UNBLOCK (TIMEOUT and ERROR) to random consumers; other clients block and
+//!   disconnect. At the end every pushed element was popped by exactly one client or is still
+//!   in the database, nothing else was ever returned, and replaying the captured stream into a
+//!   fresh redoubt-server gives the same DEBUG DIGEST.
+//! - `fifo_service_order`: clients blocked on one key are served in the order they blocked,
+//!   by a plain push and by pushes inside MULTI/EXEC (served only after EXEC); the same
+//!   scenario gives the same transcript on redis-server 7.0.15.
+//!
+//! Waiting uses deadlines on observable state (INFO's blocked_clients, replies), never sleeps.
+
+use redoubt_engine::{Engine, Protected, RuntimeConf};
+use redoubt_harness::{must_connect, must_start, try_wait_for, wait_for, Flavor, RawConn, Value};
+use redoubt_server::listeners::Listeners;
+use redoubt_server::server::{run, Settings, Shared};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const LISTS: &[&str] = &["q0", "q1", "q2", "q3"];
+const ZSETS: &[&str] = &["z0", "z1", "z2"];
+/// Keys only the disconnecting clients block on; pushed to after they are all gone.
+const DEAD_LIST: &str = "gone-list";
+const DEAD_ZSET: &str = "gone-zset";
+
+const CONSUMERS: usize = 40;
+const PRODUCERS: usize = 4;
+const PUSHES_PER_PRODUCER: usize = 500;
+const DISCONNECTERS: usize = 4;
+
+/// How long one blocking reply may take before the test calls the server stuck.
+const REPLY_DEADLINE: Duration = Duration::from_secs(30);
+
+fn start_in_process(sink: Arc<Mutex<Vec<u8>>>) -> (u16, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind loopback");
+            let port = listener.local_addr().expect("addr").port();
+            let conf = RuntimeConf {
+                enable_debug_command: Protected::Yes,
+                ..RuntimeConf::default()
+            };
+            let engine = Engine::new(conf, 7);
+            let settings = Settings {
+                port,
+                protected_mode: false,
+                ..Settings::default()
+            };
+            let shared = Shared::new(engine, settings);
+            shared.stream_taps.borrow_mut().push(Box::new(move |bytes| {
+                sink.lock().expect("sink").extend_from_slice(bytes)
+            }));
+            tx.send(port).expect("report port");
+            run(
+                shared,
+                Listeners {
+                    tcp: vec![listener],
+                    unix: None,
+                },
+            )
+            .await;
+        });
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("in-process server started");
+    (port, handle)
+}
+
+/// xorshift64: a deterministic PRNG per thread, seeded from the thread's index.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+    /// 1..=max distinct keys from `from`.
+    fn keys(&mut self, from: &[&str], max: usize) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for _ in 0..1 + self.below(max) {
+            let k = self.pick(from).to_string();
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        out
+    }
+}
+
+fn bulk(v: &Value) -> String {
+    match v {
+        Value::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("expected a bulk string, got {other:?}"),
+    }
+}
+
+fn items(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(a) => a,
+        other => panic!("expected an array, got {other:?}"),
+    }
+}
+
+fn blocked_clients(c: &mut RawConn) -> usize {
+    let text = bulk(&c.cmd(&["INFO", "clients"]));
+    text.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("blocked_clients in INFO")
+}
+
+fn client_id(c: &mut RawConn) -> i64 {
+    match c.cmd(&["CLIENT", "ID"]) {
+        Value::Int(n) => n,
+        other => panic!("CLIENT ID: {other:?}"),
+    }
+}
+
+/// What one consumer saw.
+#[derive(Default)]
+struct Seen {
+    /// Elements and members popped for good (BLPOP, BRPOP, BLMPOP, BZPOP*, BZMPOP).
+    popped: Vec<String>,
+    /// Elements BLMOVE/BRPOPLPUSH moved: they stay in the database, under another key.
+    moved: Vec<String>,
+    timeouts: usize,
+    unblocked_errors: usize,
+}
+
+/// One blocking command with random keys and a timeout of 0, 0.05 or 0.5 seconds.
+fn blocking_command(rng: &mut Rng) -> Vec<String> {
+    let timeout = rng.pick(&["0", "0.05", "0.5"]).to_string();
+    let s = |x: &str| x.to_string();
+    match rng.below(8) {
+        0 | 1 => {
+            let mut c = vec![s(if rng.below(2) == 0 { "BLPOP" } else { "BRPOP" })];
+            c.extend(rng.keys(LISTS, 3));
+            c.push(timeout);
+            c
+        }
+        2 => vec![
+            s("BLMOVE"),
+            s(rng.pick(LISTS)),
+            s(rng.pick(LISTS)),
+            s(rng.pick(&["LEFT", "RIGHT"])),
+            s(rng.pick(&["LEFT", "RIGHT"])),
+            timeout,
+        ],
+        3 => vec![
+            s("BRPOPLPUSH"),
+            s(rng.pick(LISTS)),
+            s(rng.pick(LISTS)),
+            timeout,
+        ],
+        4 => {
+            let ks = rng.keys(LISTS, 3);
+            let mut c = vec![s("BLMPOP"), timeout, ks.len().to_string()];
+            c.extend(ks);
+            c.push(s(rng.pick(&["LEFT", "RIGHT"])));
+            c.extend([s("COUNT"), (1 + rng.below(3)).to_string()]);
+            c
+        }
+        5 | 6 => {
+            let mut c = vec![s(rng.pick(&["BZPOPMIN", "BZPOPMAX"]))];
+            c.extend(rng.keys(ZSETS, 2));
+            c.push(timeout);
+            c
+        }
+        _ => {
+            let ks = rng.keys(ZSETS, 2);
+            let mut c = vec![s("BZMPOP"), timeout, ks.len().to_string()];
+            c.extend(ks);
+            c.push(s(rng.pick(&["MIN", "MAX"])));
+            c.extend([s("COUNT"), (1 + rng.below(3)).to_string()]);
+            c
+        }
+    }
+}
+
+/// Records what a reply to `cmd` handed over.
+fn record(cmd: &[String], reply: &Value, seen: &mut Seen) {
+    match reply {
+        Value::Nil => seen.timeouts += 1,
+        Value::Error(e) if e.starts_with("UNBLOCKED") => seen.unblocked_errors += 1,
+        Value::Error(e) => panic!("{cmd:?} failed: {e}"),
+        Value::Bulk(b) => {
+            assert!(
+                cmd[0] == "BLMOVE" || cmd[0] == "BRPOPLPUSH",
+                "{cmd:?} got {reply:?}"
+            );
+            seen.moved.push(String::from_utf8_lossy(b).into_owned());
+        }
+        Value::Array(a) => match cmd[0].as_str() {
+            // [key, element]
+            "BLPOP" | "BRPOP" => seen.popped.push(bulk(&a[1])),
+            // [key, member, score]
+            "BZPOPMIN" | "BZPOPMAX" => seen.popped.push(bulk(&a[1])),
+            // [key, [element...]]
+            "BLMPOP" => seen.popped.extend(items(&a[1]).iter().map(bulk)),
+            // [key, [[member, score]...]]
+            "BZMPOP" => seen
+                .popped
+                .extend(items(&a[1]).iter().map(|p| bulk(&items(p)[0]))),
+            _ => panic!("{cmd:?} got {reply:?}"),
+        },
+        other => panic!("{cmd:?} got {other:?}"),
+    }
+}
+
+fn consumer(port: u16, index: usize, stop: &AtomicBool, ids: &Mutex<Vec<i64>>) -> Seen {
+    let mut c = RawConn::connect(port).expect("connect");
+    ids.lock().expect("ids").push(client_id(&mut c));
+    let mut rng = Rng::new(1000 + index as u64);
+    let mut seen = Seen::default();
+    while !stop.load(Ordering::SeqCst) {
+        let cmd = blocking_command(&mut rng);
+        c.send_cmd(&cmd).expect("send");
+        match c.read_reply(Instant::now() + REPLY_DEADLINE) {
+            Ok(reply) => record(&cmd, &reply, &mut seen),
+            Err(e) => panic!("consumer {index}: {cmd:?}: {e}"),
+        }
+    }
+    seen
+}
+
+/// Pushes unique elements ("L<p>:<n>") and members ("Z<p>:<n>", score n); returns them all.
+fn producer(port: u16, index: usize) -> Vec<String> {
+    let mut c = RawConn::connect(port).expect("connect");
+    let mut rng = Rng::new(2000 + index as u64);
+    let mut pushed = Vec::new();
+    let mut n = 0usize;
+    let mut fresh = |list: bool, pushed: &mut Vec<String>| {
+        n += 1;
+        let e = format!("{}{index}:{n}", if list { "L" } else { "Z" });
+        pushed.push(e.clone());
+        (e, n.to_string())
+    };
+    for _ in 0..PUSHES_PER_PRODUCER {
+        let in_multi = rng.below(5) == 0;
+        if in_multi {
+            must_simple_ok(&c.cmd(&["MULTI"]));
+        }
+        for _ in 0..if in_multi { 1 + rng.below(4) } else { 1 } {
+            let cmd: Vec<String> = if rng.below(3) == 0 {
+                let mut cmd = vec!["ZADD".to_string(), rng.pick(ZSETS).to_string()];
+                for _ in 0..1 + rng.below(3) {
+                    let (m, score) = fresh(false, &mut pushed);
+                    cmd.extend([score, m]);
+                }
+                cmd
+            } else {
+                let mut cmd = vec![
+                    rng.pick(&["LPUSH", "RPUSH"]).to_string(),
+                    rng.pick(LISTS).to_string(),
+                ];
+                for _ in 0..1 + rng.below(3) {
+                    cmd.push(fresh(true, &mut pushed).0);
+                }
+                cmd
+            };
+            let reply = c.cmd(&cmd);
+            let ok = if in_multi {
+                matches!(&reply, Value::Simple(s) if s == "QUEUED")
+            } else {
+                matches!(reply, Value::Int(_))
+            };
+            assert!(ok, "{cmd:?}: {reply:?}");
+        }
+        if in_multi {
+            let reply = c.cmd(&["EXEC"]);
+            assert!(
+                items(&reply).iter().all(|r| matches!(r, Value::Int(_))),
+                "EXEC: {reply:?}"
+            );
+        }
+    }
+    pushed
+}
+
+fn must_simple_ok(v: &Value) {
+    assert!(matches!(v, Value::Simple(s) if s == "OK"), "{v:?}");
+}
+
+/// Blocks on keys nobody pushes to until the end, then drops the connection: half the time
+/// once CLIENT LIST shows it blocked, otherwise maybe before the server has read the command.
+fn disconnecter(port: u16, index: usize) {
+    let mut rng = Rng::new(3000 + index as u64);
+    let mut observer = RawConn::connect(port).expect("connect");
+    for _ in 0..10 {
+        let mut c = RawConn::connect(port).expect("connect");
+        let id = format!("id={} ", client_id(&mut c));
+        let cmd: &[&str] = match rng.below(3) {
+            0 => &["BLPOP", DEAD_LIST, "0"],
+            1 => &["BLMOVE", DEAD_LIST, "q0", "LEFT", "RIGHT", "0"],
+            _ => &["BZPOPMIN", DEAD_ZSET, "0"],
+        };
+        c.send_cmd(cmd).expect("send");
+        if rng.below(2) == 0 {
+            // Not asserted: the unblocker may release this client first.
+            let _ = try_wait_for(Duration::from_secs(5), || {
+                bulk(&observer.cmd(&["CLIENT", "LIST"]))
+                    .lines()
+                    .any(|l| l.starts_with(&id) && l.contains(" flags=b "))
+            });
+        }
+        drop(c);
+    }
+}
+
+/// CLIENT UNBLOCK for every client CLIENT LIST shows as blocked (`flags=b`); returns how many.
+fn unblock_all(admin: &mut RawConn) -> usize {
+    let list = bulk(&admin.cmd(&["CLIENT", "LIST"]));
+    let mut n = 0;
+    for line in list.lines().filter(|l| l.contains(" flags=b ")) {
+        let id = line
+            .split(' ')
+            .find_map(|f| f.strip_prefix("id="))
+            .expect("id= in CLIENT LIST");
+        if let Value::Int(1) = admin.cmd(&["CLIENT", "UNBLOCK", id]) {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn list_contents(c: &mut RawConn, key: &str) -> Vec<String> {
+    items(&c.cmd(&["LRANGE", key, "0", "-1"]))
+        .iter()
+        .map(bulk)
+        .collect()
+}
+
+fn zset_members(c: &mut RawConn, key: &str) -> Vec<String> {
+    items(&c.cmd(&["ZRANGE", key, "0", "-1"]))
+        .iter()
+        .map(bulk)
+        .collect()
+}
+
+/// Replays `stream` into a fresh redoubt-server; every command must succeed and the
+/// dataset's DEBUG DIGEST must be `want`.
+fn assert_replays_to(stream: &[u8], want: &Value) {
+    let replica = must_start(Flavor::Redoubt, &[("enable-debug-command", "yes")]);
+    let mut r = must_connect(&replica);
+    r.set_timeout(Duration::from_secs(30));
+    r.send(stream).expect("replay");
+    let mut replayed = 0;
+    let mut d = redoubt_resp::RequestDecoder::new();
+    let mut buf = bytes::BytesMut::from(stream);
+    while let Ok(Some(_)) = d.decode(&mut buf, &redoubt_resp::DecodeLimits::default()) {
+        let reply = r.read_raw_reply();
+        assert!(
+            !reply.starts_with(b"-"),
+            "replayed command {replayed} failed: {}",
+            String::from_utf8_lossy(&reply)
+        );
+        replayed += 1;
+    }
+    assert!(buf.is_empty(), "the stream ends with a partial command");
+    r.cmd(&["SELECT", "0"]);
+    assert_eq!(
+        &r.cmd(&["DEBUG", "DIGEST"]),
+        want,
+        "replayed dataset differs after {replayed} effects"
+    );
+}
+
+#[test]
+fn no_loss_no_duplication_and_replay() {
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let (port, server) = start_in_process(sink.clone());
+    let mut admin = RawConn::connect(port).expect("connect");
+    let stop = Arc::new(AtomicBool::new(false));
+    let ids = Arc::new(Mutex::new(Vec::new()));
+    let finished = Arc::new(AtomicUsize::new(0));
+
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|i| {
+            let (stop, ids, finished) = (stop.clone(), ids.clone(), finished.clone());
+            std::thread::spawn(move || {
+                let seen = consumer(port, i, &stop, &ids);
+                finished.fetch_add(1, Ordering::SeqCst);
+                seen
+            })
+        })
+        .collect();
+    wait_for("every consumer connected", Duration::from_secs(30), || {
+        ids.lock().expect("ids").len() == CONSUMERS
+    });
+    let disconnecters: Vec<_> = (0..DISCONNECTERS)
+        .map(|i| std::thread::spawn(move || disconnecter(port, i)))
+        .collect();
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|i| std::thread::spawn(move || producer(port, i)))
+        .collect();
+
+    // CLIENT UNBLOCK of a random blocked client while the producers run (paced by the
+    // round trips of CLIENT LIST).
+    let mut rng = Rng::new(4000);
+    let mut unblocks = 0;
+    while !producers.iter().all(|p| p.is_finished()) {
+        let list = bulk(&admin.cmd(&["CLIENT", "LIST"]));
+        let blocked: Vec<&str> = list
+            .lines()
+            .filter(|l| l.contains(" flags=b "))
+            .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+            .collect();
+        if blocked.is_empty() {
+            continue;
+        }
+        let id = blocked[rng.below(blocked.len())];
+        let how = rng.pick(&["TIMEOUT", "ERROR"]);
+        if let Value::Int(1) = admin.cmd(&["CLIENT", "UNBLOCK", id, how]) {
+            unblocks += 1;
+        }
+    }
+    let mut pushed: Vec<String> = Vec::new();
+    for p in producers {
+        pushed.extend(p.join().expect("producer"));
+    }
+    for d in disconnecters {
+        d.join().expect("disconnecter");
+    }
+
+    // Stop: consumers finish their current call; those blocked with timeout 0 are released.
+    stop.store(true, Ordering::SeqCst);
+    wait_for("every consumer to finish", Duration::from_secs(60), || {
+        unblock_all(&mut admin);
+        finished.load(Ordering::SeqCst) == CONSUMERS
+    });
+    let mut seen = Vec::new();
+    for c in consumers {
+        seen.push(c.join().expect("consumer"));
+    }
+    // The disconnected clients are gone for good: nothing blocks, and a push to their keys
+    // stays in the database instead of going to a dead client.
+    wait_for("no blocked client left", Duration::from_secs(10), || {
+        blocked_clients(&mut admin) == 0
+    });
+    admin.cmd(&["RPUSH", DEAD_LIST, "after-1", "after-2"]);
+    admin.cmd(&["ZADD", DEAD_ZSET, "1", "after-z"]);
+    assert_eq!(list_contents(&mut admin, DEAD_LIST), ["after-1", "after-2"]);
+    assert_eq!(zset_members(&mut admin, DEAD_ZSET), ["after-z"]);
+
+    // Accounting: each pushed element popped exactly once or still stored, nothing invented.
+    let mut count: HashMap<&str, usize> = pushed.iter().map(|e| (e.as_str(), 0)).collect();
+    assert_eq!(count.len(), pushed.len(), "pushed elements are unique");
+    let mut stored = Vec::new();
+    for k in LISTS {
+        stored.extend(list_contents(&mut admin, k));
+    }
+    for k in ZSETS {
+        stored.extend(zset_members(&mut admin, k));
+    }
+    let popped: Vec<&String> = seen.iter().flat_map(|s| &s.popped).collect();
+    for e in popped.iter().copied().chain(&stored) {
+        match count.get_mut(e.as_str()) {
+            Some(n) => *n += 1,
+            None => panic!("{e} was returned or stored but never pushed"),
+        }
+    }
+    let lost: Vec<_> = count.iter().filter(|(_, n)| **n == 0).collect();
+    let doubled: Vec<_> = count.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(lost.is_empty(), "lost elements: {lost:?}");
+    assert!(doubled.is_empty(), "elements seen twice: {doubled:?}");
+    for m in seen.iter().flat_map(|s| &s.moved) {
+        assert!(count.contains_key(m.as_str()), "moved {m}, never pushed");
+    }
+    let moved: usize = seen.iter().map(|s| s.moved.len()).sum();
+    let timeouts: usize = seen.iter().map(|s| s.timeouts).sum();
+    let unblocked: usize = seen.iter().map(|s| s.unblocked_errors).sum();
+    // The mix must really have happened, or the test proves little.
+    assert!(popped.len() > pushed.len() / 4, "{} popped", popped.len());
+    assert!(moved > 0 && timeouts > 0 && unblocked > 0 && unblocks > 0);
+    eprintln!(
+        "pushed {} popped {} moved {moved} stored {} timeouts {timeouts} UNBLOCKED {unblocked} \
+         unblocks {unblocks}",
+        pushed.len(),
+        popped.len(),
+        stored.len()
+    );
+
+    let want = admin.cmd(&["DEBUG", "DIGEST"]);
+    let stream = sink.lock().expect("sink").clone();
+    assert_replays_to(&stream, &want);
+
+    admin.send_cmd(&["SHUTDOWN", "NOSAVE"]).expect("shutdown");
+    server.join().expect("in-process server stopped");
+}
+
+/// Clients block one after another on the same key (each only once the previous one shows
+/// in blocked_clients); the transcript of what each got, in blocking order.
+fn fifo_scenario(port: u16) -> Vec<String> {
+    let mut p = RawConn::connect(port).expect("connect");
+    let mut observer = RawConn::connect(port).expect("connect");
+    let mut t = Vec::new();
+    let block = |cmds: &[Vec<String>], observer: &mut RawConn| -> Vec<RawConn> {
+        let mut clients = Vec::new();
+        for (i, cmd) in cmds.iter().enumerate() {
+            let mut c = RawConn::connect(port).expect("connect");
+            c.send_cmd(cmd).expect("send");
+            wait_for("the client to block", Duration::from_secs(10), || {
+                blocked_clients(observer) == i + 1
+            });
+            clients.push(c);
+        }
+        clients
+    };
+    let show = |v: Value| format!("{v:?}");
+    let served = |c: &mut RawConn| {
+        show(
+            c.read_reply(Instant::now() + REPLY_DEADLINE)
+                .expect("served"),
+        )
+    };
+    let strings = |parts: &[&str]| parts.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    // Ten clients on one key (each also on a key of its own), one push of ten elements:
+    // client i gets element i.
+    let cmds: Vec<Vec<String>> = (0..10)
+        .map(|i| strings(&["BLPOP", &format!("other{i}"), "f", "0"]))
+        .collect();
+    let mut clients = block(&cmds, &mut observer);
+    let mut push = strings(&["RPUSH", "f"]);
+    push.extend((0..10).map(|i| format!("e{i}")));
+    t.push(show(p.cmd(&push)));
+    for c in clients.iter_mut() {
+        t.push(served(c));
+    }
+    drop(clients);
+
+    // Pushes inside MULTI/EXEC serve nobody until EXEC; then the first blocked is first.
+    let mut clients = block(
+        &[
+            strings(&["BRPOP", "g", "0"]),
+            strings(&["BLMPOP", "0", "1", "g", "LEFT", "COUNT", "2"]),
+            strings(&["BLMOVE", "g", "moved", "RIGHT", "LEFT", "0"]),
+            strings(&["BLPOP", "g", "0"]),
+        ],
+        &mut observer,
+    );
+    t.push(show(p.cmd(&["MULTI"])));
+    t.push(show(p.cmd(&["RPUSH", "g", "a"])));
+    t.push(show(p.cmd(&["RPUSH", "g", "b", "c", "d"])));
+    t.push(show(p.cmd(&["LPUSH", "g", "z"])));
+    t.push(format!(
+        "blocked during MULTI: {}",
+        blocked_clients(&mut observer)
+    ));
+    t.push(show(p.cmd(&["EXEC"])));
+    for c in clients.iter_mut().take(3) {
+        t.push(served(c));
+    }
+    t.push(format!("still blocked: {}", blocked_clients(&mut observer)));
+    t.push(show(p.cmd(&["RPUSH", "g", "last"])));
+    t.push(served(&mut clients[3]));
+    drop(clients);
+
+    // Sorted sets: BZPOPMIN/BZMPOP/BZPOPMAX clients in blocking order.
+    let mut clients = block(
+        &[
+            strings(&["BZPOPMIN", "zq", "0"]),
+            strings(&["BZMPOP", "0", "1", "zq", "MAX", "COUNT", "2"]),
+            strings(&["BZPOPMAX", "zq", "0"]),
+        ],
+        &mut observer,
+    );
+    t.push(show(p.cmd(&[
+        "ZADD", "zq", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e",
+    ])));
+    for c in clients.iter_mut() {
+        t.push(served(c));
+    }
+    t.push(show(p.cmd(&["ZRANGE", "zq", "0", "-1", "WITHSCORES"])));
+    t.push(show(p.cmd(&["LRANGE", "moved", "0", "-1"])));
+    t
+}
+
+#[test]
+fn fifo_service_order() {
+    let redis = must_start(Flavor::Redis, &[]);
+    let want = fifo_scenario(redis.port());
+
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let (port, server) = start_in_process(sink.clone());
+    let got = fifo_scenario(port);
+    assert_eq!(got, want);
+    // And the order is the documented one, not merely Redis's by accident.
+    for i in 0..10 {
+        assert!(
+            want[1 + i].contains(&format!("\"e{i}\"")),
+            "client {i} got {}",
+            want[1 + i]
+        );
+    }
+
+    let mut admin = RawConn::connect(port).expect("connect");
+    let digest = admin.cmd(&["DEBUG", "DIGEST"]);
+    let stream = sink.lock().expect("sink").clone();
+    assert_replays_to(&stream, &digest);
+    admin.send_cmd(&["SHUTDOWN", "NOSAVE"]).expect("shutdown");
+    server.join().expect("in-process server stopped");
+}
