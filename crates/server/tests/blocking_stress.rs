@@ -813,7 +813,7 @@ mod scenarios {
     ) -> Result<(), TestCaseError> {
         let mut want = Side::new(redis);
         let mut got = Side::new(redoubt);
-        let mut blocked = vec![false; CLIENTS];
+        let mut blocked = [false; CLIENTS];
         let mut log: Vec<String> = Vec::new();
         let fail = |log: &[String], what: String| {
             TestCaseError::fail(format!(
