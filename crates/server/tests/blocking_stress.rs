@@ -14,13 +14,13 @@
 //!
 //! Waiting uses deadlines on observable state (INFO's blocked_clients, replies), never sleeps.
 
-use redoubt_engine::{Engine, Protected, RuntimeConf};
+mod common;
+
+use common::{assert_replays_to, start_in_process};
 use redoubt_harness::{must_connect, must_start, try_wait_for, wait_for, Flavor, RawConn, Value};
-use redoubt_server::listeners::Listeners;
-use redoubt_server::server::{run, Settings, Shared};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const LISTS: &[&str] = &["q0", "q1", "q2", "q3"];
@@ -36,50 +36,6 @@ const DISCONNECTERS: usize = 4;
 
 /// How long one blocking reply may take before the test calls the server stuck.
 const REPLY_DEADLINE: Duration = Duration::from_secs(30);
-
-fn start_in_process(sink: Arc<Mutex<Vec<u8>>>) -> (u16, std::thread::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind loopback");
-            let port = listener.local_addr().expect("addr").port();
-            let conf = RuntimeConf {
-                enable_debug_command: Protected::Yes,
-                ..RuntimeConf::default()
-            };
-            let engine = Engine::new(conf, 7);
-            let settings = Settings {
-                port,
-                protected_mode: false,
-                ..Settings::default()
-            };
-            let shared = Shared::new(engine, settings);
-            shared.stream_taps.borrow_mut().push(Box::new(move |bytes| {
-                sink.lock().expect("sink").extend_from_slice(bytes)
-            }));
-            tx.send(port).expect("report port");
-            run(
-                shared,
-                Listeners {
-                    tcp: vec![listener],
-                    unix: None,
-                },
-            )
-            .await;
-        });
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("in-process server started");
-    (port, handle)
-}
 
 /// xorshift64: a deterministic PRNG per thread, seeded from the thread's index.
 struct Rng(u64);
@@ -363,38 +319,10 @@ fn zset_members(c: &mut RawConn, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// Replays `stream` into a fresh redoubt-server; every command must succeed and the
-/// dataset's DEBUG DIGEST must be `want`.
-fn assert_replays_to(stream: &[u8], want: &Value) {
-    let replica = must_start(Flavor::Redoubt, &[("enable-debug-command", "yes")]);
-    let mut r = must_connect(&replica);
-    r.set_timeout(Duration::from_secs(30));
-    r.send(stream).expect("replay");
-    let mut replayed = 0;
-    let mut d = redoubt_resp::RequestDecoder::new();
-    let mut buf = bytes::BytesMut::from(stream);
-    while let Ok(Some(_)) = d.decode(&mut buf, &redoubt_resp::DecodeLimits::default()) {
-        let reply = r.read_raw_reply();
-        assert!(
-            !reply.starts_with(b"-"),
-            "replayed command {replayed} failed: {}",
-            String::from_utf8_lossy(&reply)
-        );
-        replayed += 1;
-    }
-    assert!(buf.is_empty(), "the stream ends with a partial command");
-    r.cmd(&["SELECT", "0"]);
-    assert_eq!(
-        &r.cmd(&["DEBUG", "DIGEST"]),
-        want,
-        "replayed dataset differs after {replayed} effects"
-    );
-}
-
 #[test]
 fn no_loss_no_duplication_and_replay() {
     let sink = Arc::new(Mutex::new(Vec::new()));
-    let (port, server) = start_in_process(sink.clone());
+    let (port, server) = start_in_process(sink.clone(), &[]);
     let mut admin = RawConn::connect(port).expect("connect");
     let stop = Arc::new(AtomicBool::new(false));
     let ids = Arc::new(Mutex::new(Vec::new()));
@@ -508,7 +436,7 @@ fn no_loss_no_duplication_and_replay() {
 
     let want = admin.cmd(&["DEBUG", "DIGEST"]);
     let stream = sink.lock().expect("sink").clone();
-    assert_replays_to(&stream, &want);
+    assert_replays_to(&stream, &want, &[]);
 
     admin.send_cmd(&["SHUTDOWN", "NOSAVE"]).expect("shutdown");
     server.join().expect("in-process server stopped");
@@ -608,7 +536,7 @@ fn fifo_service_order() {
     let want = fifo_scenario(redis.port());
 
     let sink = Arc::new(Mutex::new(Vec::new()));
-    let (port, server) = start_in_process(sink.clone());
+    let (port, server) = start_in_process(sink.clone(), &[]);
     let got = fifo_scenario(port);
     assert_eq!(got, want);
     // And the order is the documented one, not merely Redis's by accident.
@@ -623,7 +551,7 @@ fn fifo_service_order() {
     let mut admin = RawConn::connect(port).expect("connect");
     let digest = admin.cmd(&["DEBUG", "DIGEST"]);
     let stream = sink.lock().expect("sink").clone();
-    assert_replays_to(&stream, &digest);
+    assert_replays_to(&stream, &digest, &[]);
     admin.send_cmd(&["SHUTDOWN", "NOSAVE"]).expect("shutdown");
     server.join().expect("in-process server stopped");
 }

@@ -14,12 +14,14 @@
 //! proptest's shrinking replays smaller sequences against the same live servers. A failure
 //! prints the (shrunk) sequence with both replies. `PROPTEST_CASES` overrides the case count.
 
+mod common;
+
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::strategy::Union;
+use proptest::strategy::{Union, ValueTree};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use redoubt_harness::reply::{canonical_sorted, escape_trunc};
-use redoubt_harness::{must_connect, must_start, Flavor, RawConn, ServerProcess, Value};
+use redoubt_harness::{must_connect, must_ok, must_start, Flavor, RawConn, ServerProcess, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 type Cmd = Vec<String>;
@@ -1035,4 +1037,133 @@ fn mixed_types_default_thresholds() {
         &[],
         &["quicklist", "listpack", "hashtable", "intset"],
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The write path: effects replay to the same dataset
+// ---------------------------------------------------------------------------------------------
+
+/// Commands whose effect differs from the request: random choices (SPOP, and the read-only
+/// random commands between them), blocking calls served at once or timing out, expiry set
+/// with a relative time, and database switches.
+fn effect_cmd() -> BoxedStrategy<Cmd> {
+    let k = || key(MIXED_KEYS);
+    Union::new_weighted(vec![
+        (12, mixed_cmd()),
+        (
+            2,
+            (k(), prop::option::of(0i64..4))
+                .prop_map(|(k, n)| {
+                    let mut c = cmd(&["SPOP", &k]);
+                    c.extend(n.map(|n| n.to_string()));
+                    c
+                })
+                .boxed(),
+        ),
+        (
+            1,
+            (
+                select(vec!["SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER"]),
+                k(),
+                -3i64..4,
+            )
+                .prop_map(|(c, k, n)| cmd(&[c, &k, &n.to_string()]))
+                .boxed(),
+        ),
+        (
+            1,
+            (k(), k(), side(), side())
+                .prop_map(|(a, b, x, y)| cmd(&["BLMOVE", &a, &b, &x, &y, "0.01"]))
+                .boxed(),
+        ),
+        (
+            1,
+            (k(), select(vec!["MIN", "MAX"]))
+                .prop_map(|(k, w)| cmd(&["BZMPOP", "0.01", "1", &k, w, "COUNT", "2"]))
+                .boxed(),
+        ),
+        (
+            1,
+            (k(), select(vec!["BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"]))
+                .prop_map(|(k, c)| cmd(&[c, &k, "0.01"]))
+                .boxed(),
+        ),
+        (
+            1,
+            (k(), 100i64..5000)
+                .prop_map(|(k, s)| cmd(&["EXPIRE", &k, &s.to_string()]))
+                .boxed(),
+        ),
+        (
+            1,
+            (0u8..3)
+                .prop_map(|db| cmd(&["SELECT", &db.to_string()]))
+                .boxed(),
+        ),
+    ])
+    .boxed()
+}
+
+/// Runs a long random workload of every type (with transactions now and then) on an
+/// in-process redoubt-server with small thresholds, then replays its replication stream into
+/// a fresh server: same DEBUG DIGEST, and every key in every database has the same encoding.
+#[test]
+fn effects_replay_to_the_same_dataset_and_encodings() {
+    let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (port, server) = common::start_in_process(sink.clone(), SMALL);
+    let mut c = RawConn::connect(port).expect("connect");
+    let mut runner = TestRunner::new(Config::default());
+    let strategy = prop::collection::vec(effect_cmd(), 8000);
+    let workload = strategy
+        .new_tree(&mut runner)
+        .expect("a workload")
+        .current();
+    let mut in_multi = false;
+    for (i, args) in workload.iter().enumerate() {
+        // A transaction around every 25th run of three commands.
+        if i % 75 == 0 {
+            must_ok(&c.cmd(&["MULTI"]));
+            in_multi = true;
+        }
+        let reply = c.cmd(args);
+        if in_multi && i % 75 == 2 {
+            let exec = c.cmd(&["EXEC"]);
+            assert!(matches!(exec, Value::Array(_)), "EXEC: {exec:?}");
+            in_multi = false;
+        }
+        if let Value::Error(e) = &reply {
+            assert!(
+                !e.starts_with("ERR Protocol") && !e.contains("unknown command"),
+                "{args:?}: {e}"
+            );
+        }
+    }
+    if in_multi {
+        c.cmd(&["EXEC"]);
+    }
+    let encodings = |c: &mut RawConn| {
+        let mut out = Vec::new();
+        for db in ["0", "1", "2"] {
+            must_ok(&c.cmd(&["SELECT", db]));
+            let mut keys = bulks(&c.cmd(&["KEYS", "*"]));
+            keys.sort();
+            for k in keys {
+                let k = String::from_utf8_lossy(&k).into_owned();
+                let enc = c.cmd(&["OBJECT", "ENCODING", &k]);
+                out.push(format!("db{db} {k} {enc:?}"));
+            }
+        }
+        must_ok(&c.cmd(&["SELECT", "0"]));
+        out
+    };
+    let want_encodings = encodings(&mut c);
+    assert!(want_encodings.len() > 3, "{want_encodings:?}");
+    let want = c.cmd(&["DEBUG", "DIGEST"]);
+    let stream = sink.lock().expect("sink").clone();
+    let replica = common::assert_replays_to(&stream, &want, SMALL);
+    let mut r = must_connect(&replica);
+    assert_eq!(encodings(&mut r), want_encodings);
+
+    c.send_cmd(&["SHUTDOWN", "NOSAVE"]).expect("shutdown");
+    server.join().expect("in-process server stopped");
 }
