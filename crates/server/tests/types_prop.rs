@@ -115,8 +115,20 @@ fn vals(max: usize) -> BoxedStrategy<Vec<String>> {
     prop::collection::vec(val(), 1..=max).boxed()
 }
 
+/// Small indexes mostly, and now and then the edges of a 64-bit integer or not a number.
 fn idx() -> BoxedStrategy<String> {
-    (-6i64..7).prop_map(|n| n.to_string()).boxed()
+    prop_oneof![
+        30 => (-6i64..7).prop_map(|n| n.to_string()),
+        1 => select(vec![
+            "9223372036854775807",
+            "-9223372036854775808",
+            "abc",
+            "1.5",
+            "+3",
+        ])
+        .prop_map(String::from),
+    ]
+    .boxed()
 }
 
 fn count() -> BoxedStrategy<Option<String>> {
@@ -244,7 +256,8 @@ fn field() -> BoxedStrategy<String> {
 
 fn float_incr() -> BoxedStrategy<String> {
     select(vec![
-        "1.5", "-0.25", "3", "1e3", "0.1", "abc", "-1", "5e-3", "inf",
+        "1.5", "-0.25", "3", "1e3", "0.1", "abc", "-1", "5e-3", "inf", "-0", "1e400", "nan",
+        "0x10", "17e307",
     ])
     .prop_map(String::from)
     .boxed()
@@ -269,8 +282,16 @@ fn hash_cmd() -> BoxedStrategy<Cmd> {
         (k(), prop::collection::vec(field(), 1..3))
             .prop_map(|(k, fs)| [cmd(&["HDEL", &k]), fs].concat())
             .boxed(),
-        (k(), field(), -5i64..20)
-            .prop_map(|(k, f, n)| cmd(&["HINCRBY", &k, &f, &n.to_string()]))
+        (
+            k(),
+            field(),
+            prop_oneof![
+                20 => (-5i64..20).prop_map(|n| n.to_string()),
+                1 => select(vec!["9223372036854775807", "-9223372036854775808", "x", "1.0"])
+                    .prop_map(String::from),
+            ],
+        )
+            .prop_map(|(k, f, n)| cmd(&["HINCRBY", &k, &f, &n]))
             .boxed(),
         (k(), field(), float_incr())
             .prop_map(|(k, f, x)| cmd(&["HINCRBYFLOAT", &k, &f, &x]))
@@ -382,7 +403,27 @@ const LEX_KEYS: &[&str] = &["x1", "x2"];
 /// Repeated values so equal scores (ordered by member) are common.
 fn score() -> BoxedStrategy<String> {
     select(vec![
-        "1", "2", "2", "3", "-1", "0", "1.5", "0.1", "3e2", "+inf", "-inf", "1", "2",
+        "1",
+        "2",
+        "2",
+        "3",
+        "-1",
+        "0",
+        "1.5",
+        "0.1",
+        "3e2",
+        "+inf",
+        "-inf",
+        "1",
+        "2",
+        "-0",
+        "1e400",
+        "nan",
+        "0x10",
+        "1.0000000000000002",
+        "inf",
+        "abc",
+        "17e307",
     ])
     .prop_map(String::from)
     .boxed()
@@ -390,7 +431,8 @@ fn score() -> BoxedStrategy<String> {
 
 fn score_bound() -> BoxedStrategy<String> {
     select(vec![
-        "-inf", "+inf", "0", "1", "(1", "2", "(2", "1.5", "(3", "-1", "(0",
+        "-inf", "+inf", "0", "1", "(1", "2", "(2", "1.5", "(3", "-1", "(0", "(inf", "(-inf", "x",
+        "(", "nan",
     ])
     .prop_map(String::from)
     .boxed()
