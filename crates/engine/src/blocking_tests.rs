@@ -215,3 +215,29 @@ fn a_served_blmove_wakes_clients_blocked_on_its_destination() {
         "SELECT 0\nRPUSH s 1 2\nLMOVE s d left right\nLPOP d"
     );
 }
+
+#[test]
+fn swapdb_serves_clients_blocked_on_keys_that_now_hold_data() {
+    // redis-server 7.0.15: LPUSH b 1 1; (a) BLPOP a 0; SWAPDB 0 1; (b) BLMOVE b a LEFT LEFT 0;
+    // SWAPDB 0 1 -> b gets "1", then a gets [a, 1]; its AOF: SWAPDB 0 1, SWAPDB 0 1,
+    // LMOVE b a left left, LPOP a (dbSwapDatabases' scanDatabaseForReadyKeys).
+    let mut t = TestEngine::new();
+    let (a, b) = (other(&mut t), other(&mut t));
+    t.run("LPUSH b 1 1");
+    run_as(&mut t, a, "BLPOP a 0");
+    assert_eq!(t.text("SWAPDB 0 1"), "+OK|");
+    run_as(&mut t, b, "BLMOVE b a LEFT LEFT 0");
+    assert_eq!(t.eng.blocking.count, 2);
+    assert_eq!(t.text("SWAPDB 0 1"), "+OK|");
+    assert_eq!(take_out(&mut t, b), "$1|1|");
+    assert_eq!(take_out(&mut t, a), "*2|$1|a|$1|1|");
+    assert_eq!(t.eng.blocking.count, 0);
+    assert_eq!(t.text("LRANGE b 0 -1"), "*1|$1|1|");
+    let stream = t.stream_cmds();
+    // Redis writes the served BLMOVE's directions as its shared "left"/"right"; we keep the
+    // client's spelling (same effect on replay), hence the case-insensitive comparison.
+    assert_eq!(
+        stream.to_ascii_lowercase(),
+        "select 0\nlpush b 1 1\nswapdb 0 1\nswapdb 0 1\nlmove b a left left\nlpop a"
+    );
+}
