@@ -639,6 +639,17 @@ mod scenarios {
                 .prop_map(|(c, k)| if c == "SET" { s(&[c, k, "str"]) } else { s(&[c, k]) }),
             1 => (l(), l()).prop_map(|(a, b)| s(&["RENAME", &a, &b])),
             1 => select(LKEYS).prop_map(|k| s(&["LRANGE", k, "0", "-1"])),
+            // Database 1 fills up, then SWAPDB makes its keys ready in database 0.
+            1 => (select(vec!["a", "za"]), v()).prop_map(|(k, m)| {
+                if k == "za" {
+                    s(&["ZADD", k, "5", &m])
+                } else {
+                    s(&["RPUSH", k, &m])
+                }
+            })
+            .prop_map(|c| [s(&["SELECT", "1"]), c, s(&["SELECT", "0"])].concat()),
+            1 => Just(s(&["SWAPDB", "0", "1"])),
+            1 => Just(s(&["FLUSHDB"])),
         ]
         .boxed()
     }
@@ -672,6 +683,10 @@ mod scenarios {
                 .iter_mut()
                 .map(|c| client_id(c).to_string())
                 .collect();
+            // The last client speaks RESP3 (its replies carry maps, nulls and doubles); HELLO's
+            // own reply names the server, so only its success is checked.
+            let last = clients.last_mut().expect("clients");
+            assert!(matches!(last.cmd(&["HELLO", "3"]), Value::Map(_)));
             Side {
                 admin,
                 producer: must_connect(server),
@@ -780,11 +795,27 @@ mod scenarios {
                 }
                 Op::Push(cmds) => {
                     let mut all = Vec::new();
-                    if cmds.len() > 1 {
+                    let multi = cmds.len() > 1 || cmds[0][0] == "SELECT" || cmds[0][0] == "SWAPDB";
+                    if multi {
                         all.push(s(&["MULTI"]));
                     }
-                    all.extend(cmds.iter().cloned());
-                    if cmds.len() > 1 {
+                    // A push into database 1 comes as SELECT 1 <cmd> SELECT 0 in one list.
+                    for c in cmds {
+                        if c[0] == "SWAPDB" {
+                            // Database 1 is emptied right after, in the same transaction, so
+                            // database 0 then holds at most "a" and "za": which of several
+                            // ready keys is served first is hash order in Redis.
+                            all.push(c.clone());
+                            all.extend([s(&["SELECT", "1"]), s(&["FLUSHDB"]), s(&["SELECT", "0"])]);
+                        } else if c[0] == "SELECT" && c.len() > 2 {
+                            all.push(c[..2].to_vec());
+                            all.push(c[2..c.len() - 2].to_vec());
+                            all.push(c[c.len() - 2..].to_vec());
+                        } else {
+                            all.push(c.clone());
+                        }
+                    }
+                    if multi {
                         all.push(s(&["EXEC"]));
                     }
                     for c in &all {
