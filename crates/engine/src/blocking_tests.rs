@@ -111,7 +111,7 @@ fn blocked_clients_are_served_in_order_after_exec() {
     assert!(t.eng.blocking.waiting.is_empty());
     assert_eq!(
         t.stream_cmds(),
-        "MULTI\nSELECT 0\nRPUSH q2 x y z\nDEL q2\nRPUSH q2 v w\nEXEC\nLPOP q2\nRPOP q2"
+        "SELECT 0\nMULTI\nRPUSH q2 x y z\nDEL q2\nRPUSH q2 v w\nEXEC\nLPOP q2\nRPOP q2"
     );
 }
 
