@@ -1226,13 +1226,21 @@ fn effects_are_the_ones_redis_propagates() {
     let mut theirs = must_connect(&redis);
 
     let mut runner = TestRunner::new(Config::default());
-    // Each type on its own keys (few errors, many writes) and all of them on shared keys.
-    let any_cmd = Union::new(vec![
-        mixed_cmd(),
-        list_cmd(),
-        hash_cmd(),
-        set_cmd(),
-        zset_cmd(),
+    // Each type on its own keys (few errors, many writes), all of them on shared keys, and
+    // database switches.
+    let any_cmd = Union::new_weighted(vec![
+        (10, mixed_cmd()),
+        (10, list_cmd()),
+        (10, hash_cmd()),
+        (10, set_cmd()),
+        (10, zset_cmd()),
+        // Database switches, also inside transactions: where SELECT goes in the stream.
+        (
+            1,
+            (0u8..3)
+                .prop_map(|db| cmd(&["SELECT", &db.to_string()]))
+                .boxed(),
+        ),
     ]);
     let workload = prop::collection::vec(any_cmd, 10000)
         .new_tree(&mut runner)
