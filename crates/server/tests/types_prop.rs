@@ -1304,3 +1304,26 @@ fn effects_are_the_ones_redis_propagates() {
     ours.send_cmd(&["SHUTDOWN", "NOSAVE"]).expect("shutdown");
     server.join().expect("in-process server stopped");
 }
+
+/// Lists with one-entry and 4 KB quicklist nodes, and inner nodes compressed on Redis's side
+/// (redoubt accepts `list-compress-depth` without acting on it yet: nothing visible may
+/// differ either way).
+#[test]
+fn lists_tiny_and_compressed_nodes() {
+    check(
+        list_cmd(),
+        &[
+            ("list-max-listpack-size", "1"),
+            ("list-compress-depth", "1"),
+        ],
+        &["quicklist"],
+    );
+    check(
+        list_cmd(),
+        &[
+            ("list-max-listpack-size", "-1"),
+            ("list-compress-depth", "2"),
+        ],
+        &["quicklist"],
+    );
+}
