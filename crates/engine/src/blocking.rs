@@ -94,6 +94,26 @@ impl Engine {
         }
     }
 
+    /// `scanDatabaseForReadyKeys`: after SWAPDB, every waited-on key of `db` that now holds
+    /// a list or a sorted set is ready.
+    pub fn scan_database_for_ready_keys(&mut self, db: usize) {
+        let mut keys: Vec<Bytes> = Vec::new();
+        for (d, key) in self.blocking.waiting.keys() {
+            let holds = self.dbs[db].get_raw(key).is_some_and(|e| {
+                matches!(
+                    e.value,
+                    redoubt_keyspace::Value::List(_) | redoubt_keyspace::Value::ZSet(_)
+                )
+            });
+            if *d == db && holds {
+                keys.push(key.clone());
+            }
+        }
+        for key in keys {
+            self.signal_key_as_ready(db, &key);
+        }
+    }
+
     /// True when `key` holds a value a client blocked by `cmd` can be served from.
     fn key_serves(&self, db: usize, key: &[u8], cmd: &[u8]) -> bool {
         let zset = cmd.len() > 2 && cmd[..2].eq_ignore_ascii_case(b"bz");

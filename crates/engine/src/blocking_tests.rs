@@ -111,7 +111,7 @@ fn blocked_clients_are_served_in_order_after_exec() {
     assert!(t.eng.blocking.waiting.is_empty());
     assert_eq!(
         t.stream_cmds(),
-        "MULTI\nSELECT 0\nRPUSH q2 x y z\nDEL q2\nRPUSH q2 v w\nEXEC\nLPOP q2\nRPOP q2"
+        "SELECT 0\nMULTI\nRPUSH q2 x y z\nDEL q2\nRPUSH q2 v w\nEXEC\nLPOP q2\nRPOP q2"
     );
 }
 
@@ -128,7 +128,7 @@ fn served_later_blmove_and_blmpop_record_their_effects() {
     assert_eq!(take_out(&mut t, b), "*2|$2|m2|*3|$1|3|$1|2|$1|1|");
     assert_eq!(
         t.stream_cmds(),
-        "SELECT 0\nSET m1 string\nRPUSH src 1 2\nLMOVE src dst RIGHT LEFT\nRPUSH m2 1 2 3\nRPOP m2 3"
+        "SELECT 0\nSET m1 string\nRPUSH src 1 2\nLMOVE src dst right left\nRPUSH m2 1 2 3\nRPOP m2 3"
     );
 }
 
@@ -214,4 +214,61 @@ fn a_served_blmove_wakes_clients_blocked_on_its_destination() {
         t.stream_cmds(),
         "SELECT 0\nRPUSH s 1 2\nLMOVE s d left right\nLPOP d"
     );
+}
+
+#[test]
+fn swapdb_serves_clients_blocked_on_keys_that_now_hold_data() {
+    // redis-server 7.0.15: LPUSH b 1 1; (a) BLPOP a 0; SWAPDB 0 1; (b) BLMOVE b a LEFT LEFT 0;
+    // SWAPDB 0 1 -> b gets "1", then a gets [a, 1]; its AOF: SWAPDB 0 1, SWAPDB 0 1,
+    // LMOVE b a left left, LPOP a (dbSwapDatabases' scanDatabaseForReadyKeys).
+    let mut t = TestEngine::new();
+    let (a, b) = (other(&mut t), other(&mut t));
+    t.run("LPUSH b 1 1");
+    run_as(&mut t, a, "BLPOP a 0");
+    assert_eq!(t.text("SWAPDB 0 1"), "+OK|");
+    run_as(&mut t, b, "BLMOVE b a LEFT LEFT 0");
+    assert_eq!(t.eng.blocking.count, 2);
+    assert_eq!(t.text("SWAPDB 0 1"), "+OK|");
+    assert_eq!(take_out(&mut t, b), "$1|1|");
+    assert_eq!(take_out(&mut t, a), "*2|$1|a|$1|1|");
+    assert_eq!(t.eng.blocking.count, 0);
+    assert_eq!(t.text("LRANGE b 0 -1"), "*1|$1|1|");
+    let stream = t.stream_cmds();
+    assert_eq!(
+        stream,
+        "SELECT 0\nLPUSH b 1 1\nSWAPDB 0 1\nSWAPDB 0 1\nLMOVE b a left left\nLPOP a"
+    );
+}
+
+#[test]
+fn served_later_effects_match_redis_aof() {
+    // redis-server 7.0.15's AOF for each blocking command served by a later push.
+    let cases = [
+        ("BRPOPLPUSH s1 d1 0", "RPUSH s1 x y", "RPOPLPUSH s1 d1"),
+        (
+            "BLMOVE s2 d2 RIGHT LEFT 0",
+            "RPUSH s2 x y",
+            "LMOVE s2 d2 right left",
+        ),
+        ("BLMPOP 0 1 s3 RIGHT COUNT 5", "RPUSH s3 x y", "RPOP s3 2"),
+        (
+            "BZMPOP 0 1 z1 MAX COUNT 5",
+            "ZADD z1 1 a 2 b",
+            "ZPOPMAX z1 2",
+        ),
+        ("BZPOPMAX z2 0", "ZADD z2 1 a 2 b", "ZPOPMAX z2"),
+        ("BRPOP s4 0", "RPUSH s4 x y", "RPOP s4"),
+    ];
+    let mut t = TestEngine::new();
+    t.run("SELECT 0");
+    t.stream();
+    for (block, push, effect) in cases {
+        let a = other(&mut t);
+        run_as(&mut t, a, block);
+        t.run(push);
+        assert_eq!(t.eng.blocking.count, 0, "{block}");
+        let got = t.stream_cmds();
+        let want = format!("{push}\n{effect}");
+        assert!(got.ends_with(&want), "{block}: {got:?}, want {want:?}");
+    }
 }

@@ -63,7 +63,10 @@ impl ReplStream {
         let buf = self.staged_buf.split();
         let wrap = staged.len() > 1;
         if wrap {
-            self.write_raw(None, &[b"MULTI"]);
+            // Redis 7.0's propagatePendingCommands gives MULTI the first effect's database,
+            // so a needed SELECT comes before MULTI (redis-server 7.0.15 AOF: SELECT 0, MULTI,
+            // LPUSH ...), not inside the transaction.
+            self.write_raw(Some(staged[0].0), &[b"MULTI"]);
         }
         for (db, range) in staged {
             self.write_encoded(Some(db), &buf[range]);
@@ -142,7 +145,7 @@ mod tests {
         s.commit_staged();
         let bytes = s.take_pending();
         let expect = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n\
-*1\r\n$5\r\nMULTI\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n\
+*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n\
 *3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n1\r\n*1\r\n$4\r\nEXEC\r\n";
         assert_eq!(&bytes[..], &expect[..]);
         assert_eq!(s.offset(), expect.len() as u64);

@@ -669,12 +669,24 @@ pub fn blmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let Some(to) = parse_where(ctx, &argv[4]) else {
         return;
     };
+    // Served at once, Redis rewrites the command keeping the client's words; served later
+    // (serveClientBlockedOnList), it writes its shared "left"/"right" (redis-server 7.0.15
+    // AOF: `LMOVE s d right left` for a served `BLMOVE s d RIGHT LEFT 0`).
+    let word = |head: bool, given: &Bytes| {
+        if !ctx.eng.blocking.reprocessing {
+            given.clone()
+        } else if head {
+            Bytes::from_static(b"left")
+        } else {
+            Bytes::from_static(b"right")
+        }
+    };
     let effect = vec![
         Bytes::from_static(b"LMOVE"),
         argv[1].clone(),
         argv[2].clone(),
-        argv[3].clone(),
-        argv[4].clone(),
+        word(from, &argv[3]),
+        word(to, &argv[4]),
     ];
     bmove_generic(ctx, argv, effect, from, to)
 }

@@ -135,6 +135,10 @@ pub fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, a, Some(b));
         crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, b, Some(a));
         ctx.eng.dbs.swap(a, b);
+        // Redis 7.0's dbSwapDatabases ends with scanDatabaseForReadyKeys on both: clients
+        // blocked on a key that now holds data are served after this command.
+        ctx.eng.scan_database_for_ready_keys(a);
+        ctx.eng.scan_database_for_ready_keys(b);
     }
     ctx.dirty(1);
     let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
