@@ -53,10 +53,8 @@ fn value_heap(v: &Value) -> usize {
                 + alloc_size(slots)
                 + elems.map(alloc_size).sum::<usize>()
         }
-        Value::Hash(h) => {
-            alloc_size(std::mem::size_of::<redoubt_keyspace::hash::HashVal>())
-                + h.heap_bytes(alloc_size)
-        }
+        // Inline in the value: only its heap blocks count.
+        Value::Hash(h) => h.heap_bytes(alloc_size),
     }
 }
 
