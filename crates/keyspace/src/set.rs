@@ -48,16 +48,23 @@ impl Table {
             .copied()
     }
 
+    /// One hash of `m` serves both the lookup and the insertion.
     fn insert(&mut self, m: &[u8]) -> bool {
-        if self.find(m).is_some() {
-            return false;
-        }
+        let h = hash(m);
         let i = u32::try_from(self.members.len()).expect("fewer than 2^32 set members");
-        self.members.push(ByteStr::new(m));
         let members = &self.members;
-        self.index
-            .insert_unique(hash(m), i, |&j| hash(&members[j as usize]));
-        true
+        match self.index.entry(
+            h,
+            |&j| &*members[j as usize] == m,
+            |&j| hash(&members[j as usize]),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(i);
+                self.members.push(ByteStr::new(m));
+                true
+            }
+        }
     }
 
     fn remove(&mut self, m: &[u8]) -> bool {
