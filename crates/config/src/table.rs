@@ -705,8 +705,13 @@ fn index() -> &'static HashMap<String, NameMatch> {
 
 /// Finds a directive by name or alias, ignoring ASCII case, as Redis's `configs` dict does.
 pub fn lookup(name: &[u8]) -> Option<NameMatch> {
-    let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
-    index().get(&lower).copied()
+    let name = std::str::from_utf8(name).ok()?;
+    // The typed getters pass lower-case literals on every command (SADD reads
+    // `set-max-intset-entries`): look those up without allocating a lowered copy.
+    if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return index().get(name).copied();
+    }
+    index().get(&name.to_ascii_lowercase()).copied()
 }
 
 /// Finds a directive by its name or alias; panics on a name not in the table, which is a bug

@@ -5,20 +5,24 @@
 //! as a listpack keeps them: HGETALL and HKEYS on a small hash answer in the same order as
 //! Redis, and a small hash costs about what Redis's listpack does (one allocation, a byte or
 //! two of header per string). An update keeps the field's place, a delete closes the gap;
-//! lookups scan, as Redis's do (the size limit keeps them short). The large form is a hash table; a hash never converts
-//! back (Redis 7.0 does not either). The thresholds are the caller's (they are directives).
+//! lookups scan, as Redis's do (the size limit keeps them short). The buffer is the only
+//! allocation of a small hash: `HashVal` is 16 bytes and sits inline in the key's `Value`,
+//! and the pair count is not stored but counted (HLEN scans, as lookups do; keeping it would
+//! push a `Value` past 24 bytes or need a header that moves a 10-pair hash up a size
+//! class). The large form is a hash table; a hash never converts back (Redis 7.0 does not
+//! either). The thresholds are the caller's (they are directives).
 
+use crate::bytestr::ByteStr;
 use core::hash::BuildHasher;
 
-type Field = Box<[u8]>;
+/// A field or value of the `hashtable` form: inline up to 22 bytes (one allocation fewer per
+/// short string, and a lookup compares the field in the slab slot it already loaded).
+type Field = ByteStr;
 
 #[derive(Clone, Debug)]
 enum Repr {
-    /// `count` pairs, each `varint(len) field varint(len) value`.
-    Listpack {
-        buf: Vec<u8>,
-        count: usize,
-    },
+    /// Pairs, each `varint(len) field varint(len) value`, with no spare capacity.
+    Listpack(Box<[u8]>),
     // Boxed: a small hash (the common case) then costs 32 bytes, not the table's 100+.
     Table(Box<Table>),
 }
@@ -51,7 +55,7 @@ impl Table {
     }
 
     fn insert_new(&mut self, field: &[u8], value: &[u8]) {
-        let pair = Some((Field::from(field), Field::from(value)));
+        let pair = Some((Field::new(field), Field::new(value)));
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = pair;
@@ -71,19 +75,38 @@ impl Table {
         self.len += 1;
     }
 
+    /// Sets a field; true when it is new. One hash of `field` serves the lookup and the
+    /// insertion.
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        match self.find(field) {
-            Some(s) => {
-                if let Some(p) = self.slots[s as usize].as_mut() {
-                    p.1 = value.into();
-                }
-                false
+        let h = self.hasher.hash_one(field);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let found = self
+            .index
+            .find(h, |&s| {
+                slots[s as usize].as_ref().is_some_and(|p| &*p.0 == field)
+            })
+            .copied();
+        if let Some(s) = found {
+            if let Some(p) = self.slots[s as usize].as_mut() {
+                p.1 = Field::new(value);
             }
-            None => {
-                self.insert_new(field, value);
-                true
-            }
+            return false;
         }
+        let slot = match self.free.last() {
+            Some(&s) => s,
+            None => u32::try_from(self.slots.len()).expect("fewer than 2^32 fields"),
+        };
+        self.index.insert_unique(h, slot, |&s| {
+            hasher.hash_one(&*slots[s as usize].as_ref().expect("indexed slot is used").0)
+        });
+        let pair = Some((Field::new(field), Field::new(value)));
+        if self.free.pop().is_some() {
+            self.slots[slot as usize] = pair;
+        } else {
+            self.slots.push(pair);
+        }
+        self.len += 1;
+        true
     }
 
     fn remove(&mut self, field: &[u8]) -> bool {
@@ -138,16 +161,13 @@ pub struct ScanStep<'a> {
 impl HashVal {
     pub fn new() -> Self {
         HashVal {
-            repr: Repr::Listpack {
-                buf: Vec::new(),
-                count: 0,
-            },
+            repr: Repr::Listpack(Box::default()),
         }
     }
 
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Listpack { count, .. } => *count,
+            Repr::Listpack(buf) => LpIter { buf, pos: 0 }.count(),
             Repr::Table(t) => t.len,
         }
     }
@@ -159,25 +179,25 @@ impl HashVal {
     /// (field, value) pairs, in storage order (insertion order while `listpack`).
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match &self.repr {
-            Repr::Listpack { buf, .. } => Box::new(LpIter { buf, pos: 0 }),
+            Repr::Listpack(buf) => Box::new(LpIter { buf, pos: 0 }),
             Repr::Table(t) => Box::new(t.iter()),
         }
     }
 
     pub fn encoding_name(&self) -> &'static str {
         match &self.repr {
-            Repr::Listpack { .. } => "listpack",
+            Repr::Listpack(_) => "listpack",
             Repr::Table(_) => "hashtable",
         }
     }
 
     pub fn is_listpack(&self) -> bool {
-        matches!(self.repr, Repr::Listpack { .. })
+        matches!(self.repr, Repr::Listpack(_))
     }
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match &self.repr {
-            Repr::Listpack { buf, .. } => lp_find(buf, field).map(|at| {
+            Repr::Listpack(buf) => lp_find(buf, field).map(|at| {
                 let (n, p) = read_len(buf, at.value);
                 &buf[p..p + n]
             }),
@@ -192,21 +212,24 @@ impl HashVal {
     /// Sets a field; true when it is new. An existing field keeps its place.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         match &mut self.repr {
-            Repr::Listpack { buf, count } => {
-                let mut enc = Vec::with_capacity(value.len() + 10);
-                if let Some(at) = lp_find(buf, field) {
-                    put_str(&mut enc, value);
-                    buf.splice(at.value..at.end, enc);
-                    buf.shrink_to_fit();
-                    false
-                } else {
-                    buf.reserve_exact(field.len() + value.len() + 20);
-                    put_str(buf, field);
-                    put_str(buf, value);
-                    buf.shrink_to_fit();
-                    *count += 1;
-                    true
-                }
+            Repr::Listpack(boxed) => {
+                let mut buf = std::mem::take(boxed).into_vec();
+                let new = match lp_find(&buf, field) {
+                    Some(at) => {
+                        let mut enc = Vec::with_capacity(value.len() + 10);
+                        put_str(&mut enc, value);
+                        buf.splice(at.value..at.end, enc);
+                        false
+                    }
+                    None => {
+                        buf.reserve_exact(field.len() + value.len() + 20);
+                        put_str(&mut buf, field);
+                        put_str(&mut buf, value);
+                        true
+                    }
+                };
+                *boxed = buf.into_boxed_slice();
+                new
             }
             Repr::Table(t) => t.set(field, value),
         }
@@ -215,11 +238,11 @@ impl HashVal {
     /// Removes a field; true when it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.repr {
-            Repr::Listpack { buf, count } => match lp_find(buf, field) {
+            Repr::Listpack(boxed) => match lp_find(boxed, field) {
                 Some(at) => {
+                    let mut buf = std::mem::take(boxed).into_vec();
                     buf.drain(at.start..at.end);
-                    buf.shrink_to_fit();
-                    *count -= 1;
+                    *boxed = buf.into_boxed_slice();
                     true
                 }
                 None => false,
@@ -230,9 +253,9 @@ impl HashVal {
 
     /// `hashTypeConvert(o, OBJ_ENCODING_HT)`; a no-op on a `hashtable`.
     pub fn convert_to_table(&mut self) {
-        if let Repr::Listpack { buf, count } = &self.repr {
+        if let Repr::Listpack(buf) = &self.repr {
             let mut t = Table {
-                slots: Vec::with_capacity(*count),
+                slots: Vec::with_capacity(self.len()),
                 ..Table::default()
             };
             for (f, v) in (LpIter { buf, pos: 0 }) {
@@ -248,13 +271,19 @@ impl HashVal {
     }
 
     /// Heap bytes held, each block rounded by `round` (the allocator's size classes): the
-    /// listpack buffer, or the table's slab, index and strings.
+    /// listpack buffer, or the boxed table, its slab, index and strings.
     pub fn heap_bytes(&self, round: impl Fn(usize) -> usize) -> usize {
         match &self.repr {
-            Repr::Listpack { buf, .. } => round(buf.capacity()),
+            Repr::Listpack(buf) => round(buf.len()),
             Repr::Table(t) => {
-                let data: usize = t.iter().map(|(f, v)| round(f.len()) + round(v.len())).sum();
-                data + round(t.slots.capacity() * std::mem::size_of::<Option<(Field, Field)>>())
+                let data: usize = t
+                    .slots
+                    .iter()
+                    .flatten()
+                    .map(|(f, v)| round(f.heap_size()) + round(v.heap_size()))
+                    .sum();
+                data + round(std::mem::size_of::<Table>())
+                    + round(t.slots.capacity() * std::mem::size_of::<Option<(Field, Field)>>())
                     + round(t.index.capacity() * (std::mem::size_of::<u32>() + 1))
                     + round(t.free.capacity() * std::mem::size_of::<u32>())
             }
@@ -369,6 +398,19 @@ impl<'a> Iterator for LpIter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_small_hash_is_one_allocation_inline_in_its_value() {
+        assert_eq!(std::mem::size_of::<HashVal>(), 16);
+        assert_eq!(std::mem::size_of::<crate::Value>(), 24);
+        let mut h = HashVal::new();
+        for f in 0..10 {
+            h.set(format!("field{f}").as_bytes(), b"00000000");
+        }
+        // 10 x (1 + 6 + 1 + 8): exactly jemalloc's 160-byte class.
+        assert_eq!(h.heap_bytes(|n| n), 160);
+        assert_eq!(h.len(), 10);
+    }
 
     #[test]
     fn listpack_keeps_insertion_order_and_converts() {

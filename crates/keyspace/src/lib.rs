@@ -16,6 +16,7 @@ pub mod rand;
 pub mod set;
 pub mod value;
 pub mod zset;
+mod zset_tree;
 
 pub use bytestr::ByteStr;
 pub use db::{Db, Entry, NO_EXPIRE};

@@ -6,13 +6,16 @@
 //!   intset when its first member is an integer (`setTypeCreate`, Redis's `string2ll` rule)
 //!   and becomes a hashtable when a non-integer is added or it grows past the limit; it never
 //!   converts back (as in Redis 7.0).
-//! - `hashtable`: the members in a dense vector plus a hash index of their positions. A
+//! - `hashtable`: the members in a dense vector (short ones inline, as [`ByteStr`] keeps
+//!   them: a lookup then touches the index and one vector slot, not also a heap block) plus
+//!   a hash index of their positions. A
 //!   random member is a uniform pick of a position (SPOP, SRANDMEMBER). A removal moves the
 //!   last member into the hole, and SSCAN walks positions from the end downwards, so a member
 //!   present for a whole scan is returned at least once (Redis's guarantee): a member only
 //!   moves from the last position to a lower one, i.e. from the scanned part to the pending
 //!   part (a possible duplicate, which Redis allows too), never the other way.
 
+use crate::bytestr::ByteStr;
 use hashbrown::HashTable;
 use std::borrow::Cow;
 use std::hash::BuildHasher;
@@ -33,7 +36,7 @@ fn hash(m: &[u8]) -> u64 {
 /// The `hashtable` encoding.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
-    members: Vec<Box<[u8]>>,
+    members: Vec<ByteStr>,
     index: HashTable<u32>,
 }
 
@@ -45,16 +48,23 @@ impl Table {
             .copied()
     }
 
+    /// One hash of `m` serves both the lookup and the insertion.
     fn insert(&mut self, m: &[u8]) -> bool {
-        if self.find(m).is_some() {
-            return false;
-        }
+        let h = hash(m);
         let i = u32::try_from(self.members.len()).expect("fewer than 2^32 set members");
-        self.members.push(m.into());
         let members = &self.members;
-        self.index
-            .insert_unique(hash(m), i, |&j| hash(&members[j as usize]));
-        true
+        match self.index.entry(
+            h,
+            |&j| &*members[j as usize] == m,
+            |&j| hash(&members[j as usize]),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(i);
+                self.members.push(ByteStr::new(m));
+                true
+            }
+        }
     }
 
     fn remove(&mut self, m: &[u8]) -> bool {
@@ -68,8 +78,18 @@ impl Table {
         true
     }
 
+    /// Removes and returns the member at position `i` (SPOP's pick), unindexing it by
+    /// position so no member bytes are compared.
+    fn take_at(&mut self, i: u32) -> ByteStr {
+        let h = hash(&self.members[i as usize]);
+        if let Ok(e) = self.index.find_entry(h, |&j| j == i) {
+            e.remove();
+        }
+        self.remove_at_index(i)
+    }
+
     /// Drops the member at position `i`, already unindexed, moving the last one into it.
-    fn remove_at_index(&mut self, i: u32) {
+    fn remove_at_index(&mut self, i: u32) -> ByteStr {
         let last = (self.members.len() - 1) as u32;
         if i != last {
             let h = hash(&self.members[last as usize]);
@@ -79,12 +99,13 @@ impl Table {
                 .expect("the last member is indexed");
             *slot = i;
         }
-        self.members.swap_remove(i as usize);
+        let m = self.members.swap_remove(i as usize);
         if self.members.capacity() > 64 && self.members.len() * 4 < self.members.capacity() {
             self.members.shrink_to(self.members.len() * 2);
             let members = &self.members;
             self.index.shrink_to(0, |&j| hash(&members[j as usize]));
         }
+        m
     }
 }
 
@@ -345,6 +366,19 @@ impl SetVal {
         }
     }
 
+    /// Removes and returns the member at position `i` (`i < len`, storage order): SPOP's
+    /// random pick, without looking the member up again.
+    pub fn take_at(&mut self, i: usize) -> Vec<u8> {
+        match self {
+            SetVal::IntSet(v) => {
+                let n = v.get(i);
+                v.remove(n);
+                n.to_string().into_bytes()
+            }
+            SetVal::HashTable(t) => t.take_at(i as u32).to_vec(),
+        }
+    }
+
     /// Members, in storage order (ascending for an intset), as bytes.
     pub fn iter(&self) -> impl Iterator<Item = Cow<'_, [u8]>> {
         (0..self.len()).map(move |i| match self.member_at(i) {
@@ -376,9 +410,9 @@ impl SetVal {
         match self {
             SetVal::IntSet(v) => v.data.capacity(),
             SetVal::HashTable(t) => {
-                t.members.capacity() * 16
+                t.members.capacity() * std::mem::size_of::<ByteStr>()
                     + t.index.capacity() * 5
-                    + t.members.iter().map(|m| m.len()).sum::<usize>()
+                    + t.members.iter().map(|m| m.heap_size()).sum::<usize>()
             }
         }
     }
@@ -436,6 +470,18 @@ mod tests {
             assert_eq!(s.contains(format!("m{i}").as_bytes()), i % 3 != 0);
         }
         assert_eq!(s.len(), 666);
+        // SPOP's removal by position, from the middle and the end.
+        let mut left: std::collections::HashSet<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
+        for i in 0..600 {
+            let pos = (i * 7919) % s.len();
+            let m = s.take_at(pos);
+            assert!(left.remove(&m), "{m:?} was a member");
+            assert!(!s.contains(&m));
+        }
+        assert_eq!(s.len(), 66);
+        assert!(left.iter().all(|m| s.contains(m)));
+        let long = [b'x'; 40];
+        assert!(s.add(&long, 512) && s.contains(&long) && !s.add(&long, 512));
     }
 
     #[test]

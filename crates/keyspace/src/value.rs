@@ -166,12 +166,13 @@ pub mod itoa_buf {
 }
 
 /// Every value type. Collections are boxed so a value stays 24 bytes and a key one cache
-/// line; strings, the most common values, stay inline.
+/// line; strings, the most common values, stay inline, and so does a hash's 16-byte handle
+/// (a small hash is then one allocation, its listpack buffer).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrVal),
     List(Box<crate::list::ListVal>),
-    Hash(Box<crate::hash::HashVal>),
+    Hash(crate::hash::HashVal),
     Set(Box<crate::set::SetVal>),
     ZSet(Box<crate::zset::ZSetVal>),
 }

@@ -72,7 +72,7 @@ fn hash_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8], slot: &mut Option<u32>) -> &'c
     let s = match *slot {
         Some(s) => s,
         None => {
-            d.insert_new(key, Value::Hash(Box::new(HashVal::new())));
+            d.insert_new(key, Value::Hash(HashVal::new()));
             let s = d.find(key).expect("the key was just inserted");
             *slot = Some(s);
             s
@@ -91,7 +91,7 @@ fn hash_set(h: &mut HashVal, field: &[u8], value: &[u8], lim: (usize, usize)) ->
         h.convert_to_table();
     }
     let new = h.set(field, value);
-    if h.is_listpack() && h.len() > lim.0 {
+    if new && h.is_listpack() && h.len() > lim.0 {
         h.convert_to_table();
     }
     new

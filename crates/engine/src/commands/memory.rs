@@ -42,13 +42,10 @@ fn value_heap(v: &Value) -> usize {
             alloc_size(std::mem::size_of::<redoubt_keyspace::set::SetVal>())
                 + alloc_size(s.heap_bytes())
         }
-        // A sorted set keeps each member twice (ordered tree and member -> score map): per
-        // member two member blocks plus about 48 bytes of tree and map overhead.
+        // The boxed set plus its slab, index, tree and long members.
         Value::ZSet(z) => {
-            64 + z
-                .iter()
-                .map(|(m, _)| 2 * alloc_size(m.len()) + 48)
-                .sum::<usize>()
+            alloc_size(std::mem::size_of::<redoubt_keyspace::zset::ZSetVal>())
+                + z.heap_bytes(alloc_size)
         }
         Value::List(l) => {
             let (slots, elems) = l.heap_bytes();
@@ -56,10 +53,8 @@ fn value_heap(v: &Value) -> usize {
                 + alloc_size(slots)
                 + elems.map(alloc_size).sum::<usize>()
         }
-        Value::Hash(h) => {
-            alloc_size(std::mem::size_of::<redoubt_keyspace::hash::HashVal>())
-                + h.heap_bytes(alloc_size)
-        }
+        // Inline in the value: only its heap blocks count.
+        Value::Hash(h) => h.heap_bytes(alloc_size),
     }
 }
 

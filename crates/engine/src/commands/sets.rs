@@ -213,8 +213,7 @@ pub fn spop(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         _ => unreachable!("the set was just found"),
     };
     let pos = rng.below(set.len() as u64) as usize;
-    let member = set.member_at(pos).to_vec();
-    set.remove(&member);
+    let member = set.take_at(pos);
     if set.is_empty() {
         dbs[db].remove(key);
     }
@@ -265,9 +264,7 @@ fn spop_with_count(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         if remaining * SPOP_MOVE_STRATEGY_MUL > count {
             for _ in 0..count {
                 let pos = rng.below(set.len() as u64) as usize;
-                let m = set.member_at(pos).to_vec();
-                set.remove(&m);
-                popped.push(m);
+                popped.push(set.take_at(pos));
             }
         } else {
             // Redis builds a new set of the members that stay (`setTypeCreate` from the
@@ -276,8 +273,7 @@ fn spop_with_count(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             let mut keep: Option<SetVal> = None;
             for _ in 0..remaining {
                 let pos = rng.below(set.len() as u64) as usize;
-                let m = set.member_at(pos).to_vec();
-                set.remove(&m);
+                let m = set.take_at(pos);
                 keep.get_or_insert_with(|| SetVal::new_for(&m)).add(&m, max);
             }
             popped.extend(set.iter().map(|m| m.into_owned()));

@@ -118,20 +118,30 @@ impl ScoreRange {
         }
     }
 
+    /// The ascending ranks `lo..hi` of the members in range, found in O(log n) (both bounds
+    /// are monotone in the order, so each is a prefix count).
+    pub fn ranks(&self, z: &ZSetVal) -> (usize, usize) {
+        let lo = z.count_score_while(|s| !self.gte_min(s));
+        let hi = z.count_score_while(|s| self.lte_max(s));
+        (lo, hi.max(lo))
+    }
+
+    /// How many members are in range (ZCOUNT), in O(log n) as Redis's `zslGetRank` makes it.
+    pub fn count(&self, z: &ZSetVal) -> usize {
+        let (lo, hi) = self.ranks(z);
+        hi - lo
+    }
+
     /// Members in range, ascending.
     pub fn iter<'a>(&self, z: &'a ZSetVal) -> impl Iterator<Item = (&'a [u8], f64)> {
-        let r = *self;
-        z.iter_score_from(self.min)
-            .skip_while(move |(_, s)| !r.gte_min(*s))
-            .take_while(move |(_, s)| r.lte_max(*s))
+        let (lo, hi) = self.ranks(z);
+        z.range(lo, hi)
     }
 
     /// Members in range, descending.
     pub fn iter_rev<'a>(&self, z: &'a ZSetVal) -> impl Iterator<Item = (&'a [u8], f64)> {
-        let r = *self;
-        z.iter_score_down_from(self.max)
-            .skip_while(move |(_, s)| !r.lte_max(*s))
-            .take_while(move |(_, s)| r.gte_min(*s))
+        let (lo, hi) = self.ranks(z);
+        z.range(lo, hi).rev()
     }
 }
 
@@ -209,22 +219,59 @@ impl LexRange {
         matches!((first, last), (Some((f, _)), Some((l, _))) if self.gte_min(l) && self.lte_max(f))
     }
 
-    /// Members in range, ascending (a linear walk, as Redis's listpack code does).
+    /// The ascending ranks `lo..hi` of the members in range, as Redis's walks find them:
+    /// from the low end for an ascending range, from the high end for a descending one.
+    /// When every score is equal the members are sorted and both ends are found in
+    /// O(log n) (Redis's skiplist descent); with mixed scores, where Redis leaves the result
+    /// unspecified, it is a linear walk, as Redis's listpack code does.
+    fn ranks(&self, z: &ZSetVal, rev: bool) -> (usize, usize) {
+        if !self.may_match(z) {
+            return (0, 0);
+        }
+        let uniform = matches!(
+            (z.iter().next(), z.iter().next_back()),
+            (Some((_, a)), Some((_, b))) if a == b
+        );
+        if uniform {
+            let lo = z.count_member_while(|m| !self.gte_min(m));
+            let hi = z.count_member_while(|m| self.lte_max(m));
+            return (lo, hi.max(lo));
+        }
+        let len = z.len();
+        if rev {
+            let above = z.iter().rev().take_while(|(m, _)| !self.lte_max(m)).count();
+            let hi = len - above;
+            let n = z
+                .range(0, hi)
+                .rev()
+                .take_while(|(m, _)| self.gte_min(m))
+                .count();
+            (hi - n, hi)
+        } else {
+            let lo = z.iter().take_while(|(m, _)| !self.gte_min(m)).count();
+            let n = z
+                .range(lo, len)
+                .take_while(|(m, _)| self.lte_max(m))
+                .count();
+            (lo, lo + n)
+        }
+    }
+
+    /// Members in range, ascending.
     pub fn iter<'a>(&'a self, z: &'a ZSetVal) -> impl Iterator<Item = (&'a [u8], f64)> {
-        let ok = self.may_match(z);
-        z.iter()
-            .take_while(move |_| ok)
-            .skip_while(move |(m, _)| !self.gte_min(m))
-            .take_while(move |(m, _)| self.lte_max(m))
+        let (lo, hi) = self.ranks(z, false);
+        z.range(lo, hi)
     }
 
     pub fn iter_rev<'a>(&'a self, z: &'a ZSetVal) -> impl Iterator<Item = (&'a [u8], f64)> {
-        let ok = self.may_match(z);
-        z.iter()
-            .rev()
-            .take_while(move |_| ok)
-            .skip_while(move |(m, _)| !self.lte_max(m))
-            .take_while(move |(m, _)| self.gte_min(m))
+        let (lo, hi) = self.ranks(z, true);
+        z.range(lo, hi).rev()
+    }
+
+    /// How many members are in range (ZLEXCOUNT).
+    pub fn count(&self, z: &ZSetVal) -> usize {
+        let (lo, hi) = self.ranks(z, false);
+        hi - lo
     }
 }
 
@@ -505,7 +552,7 @@ pub fn zcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         Some(false) => ctx.out().int(0),
         Some(true) => {
             let db = ctx.client.db;
-            let n = r.iter(get(&ctx.eng.dbs[db], &argv[1])).count();
+            let n = r.count(get(&ctx.eng.dbs[db], &argv[1]));
             ctx.out().int(n as i64);
         }
     }
@@ -520,7 +567,7 @@ pub fn zlexcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         Some(false) => ctx.out().int(0),
         Some(true) => {
             let db = ctx.client.db;
-            let n = r.iter(get(&ctx.eng.dbs[db], &argv[1])).count();
+            let n = r.count(get(&ctx.eng.dbs[db], &argv[1]));
             ctx.out().int(n as i64);
         }
     }
@@ -791,7 +838,7 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
                 let db = ctx.client.db;
                 let z = get(&ctx.eng.dbs[db], &argv[1]);
                 let i = ctx.eng.rng.below(z.len() as u64) as usize;
-                let m = z.iter().nth(i).map(|(m, _)| m.to_vec()).unwrap_or_default();
+                let m = z.at_rank(i).0.to_vec();
                 ctx.out().bulk(&m);
             }
         }
@@ -849,12 +896,14 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     reply_pairs(ctx, &picked, withscores);
 }
 
-/// ZSCAN key cursor [MATCH pattern] [COUNT count]. Every sorted set is answered in one pass
-/// (cursor 0), as Redis answers a listpack one; a large one gets all its members at once
-/// where Redis pages its dict. Scores print as the encoding stores them: `d2string` for
-/// listpack (1e17 as `100000000000000000`), `%.17g` for skiplist.
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]. A `listpack` set is returned whole with
+/// cursor 0 (as Redis answers one); a `skiplist` set is paged by [`ZSetVal::scan`], about
+/// COUNT members per call, whose cursors are slab positions, not Redis's bucket cursors
+/// (only 0 means the same thing on both). A member present for the whole iteration is
+/// returned exactly once. Scores print as the encoding stores them: `d2string` for listpack
+/// (1e17 as `100000000000000000`), `%.17g` for skiplist.
 pub fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    let Some(_cursor) = crate::commands::keys::parse_scan_cursor(&argv[2]) else {
+    let Some(cursor) = crate::commands::keys::parse_scan_cursor(&argv[2]) else {
         return ctx.error("ERR invalid cursor");
     };
     // `zscanCommand` looks the key up before `scanGenericCommand` reads the options: a
@@ -870,32 +919,35 @@ pub fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         }
         Some(true) => {}
     }
-    // COUNT is validated but a skiplist set is returned whole (see COMPATIBILITY.md).
-    let Some(super::keys::ScanOpts { pattern, .. }) =
+    let Some(super::keys::ScanOpts { count, pattern, .. }) =
         super::keys::parse_scan_opts(ctx, argv, 3, false)
     else {
         return;
     };
-    let mut items: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let db = ctx.client.db;
     let z = get(&ctx.eng.dbs[db], &argv[1]);
     let lp = z.is_listpack();
-    for (m, s) in z.iter() {
-        if let Some(p) = pattern {
-            if !redoubt_keyspace::glob::glob_match(p, m, false) {
-                continue;
-            }
-        }
-        let score = if lp {
-            redoubt_keyspace::num::d2string(s)
-        } else {
-            redoubt_resp::format_double(s).into_bytes()
-        };
-        items.push((m.to_vec(), score));
-    }
-    let out = ctx.out();
+    let (found, next): (Vec<(&[u8], f64)>, u64) = if lp {
+        (z.iter().collect(), 0)
+    } else {
+        let step = z.scan(cursor, count);
+        (step.items, step.next)
+    };
+    let items: Vec<(&[u8], Vec<u8>)> = found
+        .into_iter()
+        .filter(|(m, _)| pattern.is_none_or(|p| redoubt_keyspace::glob::glob_match(p, m, false)))
+        .map(|(m, s)| {
+            let score = if lp {
+                redoubt_keyspace::num::d2string(s)
+            } else {
+                redoubt_resp::format_double(s).into_bytes()
+            };
+            (m, score)
+        })
+        .collect();
+    let out = &mut ctx.client.out;
     out.array_len(2);
-    out.bulk(b"0");
+    out.bulk(next.to_string().as_bytes());
     out.array_len(items.len() * 2);
     for (m, s) in &items {
         out.bulk(m);

@@ -240,7 +240,7 @@ pub fn read_value(r: &mut Reader<'_>, ty: u8, key: &[u8], th: &Thresholds) -> R<
                     return Err(corrupt("hash with duplicate fields"));
                 }
             }
-            Value::Hash(Box::new(h))
+            Value::Hash(h)
         }
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
             let n = r.count(2)?;
@@ -370,7 +370,7 @@ pub fn read_value(r: &mut Reader<'_>, ty: u8, key: &[u8], th: &Thresholds) -> R<
                             return Err(corrupt("hash with duplicate fields"));
                         }
                     }
-                    Value::Hash(Box::new(h))
+                    Value::Hash(h)
                 }
             }
         }

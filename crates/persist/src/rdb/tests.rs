@@ -269,11 +269,11 @@ fn sample_dbs() -> Vec<Db> {
     dbs[1].insert_new(b"ss", Value::Set(Box::new(ss)));
     let mut h = HashVal::new();
     h.set(b"f", b"v");
-    dbs[1].insert_new(b"h", Value::Hash(Box::new(h)));
+    dbs[1].insert_new(b"h", Value::Hash(h));
     let mut ht = HashVal::new();
     ht.convert_to_table();
     ht.set(b"f", b"v");
-    dbs[1].insert_new(b"ht", Value::Hash(Box::new(ht)));
+    dbs[1].insert_new(b"ht", Value::Hash(ht));
     let z = ZSetVal::from_members([(b"a".to_vec().into_boxed_slice(), 1.25)], 128, 64);
     dbs[1].insert_new(b"z", Value::ZSet(Box::new(z)));
     let zs = ZSetVal::from_members([(b"a".to_vec().into_boxed_slice(), 1.25)], 0, 64);
