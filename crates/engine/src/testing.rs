@@ -58,17 +58,22 @@ impl TestEngine {
 
     /// The stream since the last call as commands, one per line, arguments space-separated.
     pub fn stream_cmds(&mut self) -> String {
-        decode_stream(&self.stream())
-            .iter()
-            .map(|c| {
-                c.iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        stream_lines(&self.stream()).join("\n")
     }
+}
+
+/// The commands of a replication stream (or AOF), one string each, arguments
+/// space-separated (lossy UTF-8): for comparing streams in tests.
+pub fn stream_lines(bytes: &[u8]) -> Vec<String> {
+    decode_stream(bytes)
+        .iter()
+        .map(|c| {
+            c.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
 }
 
 /// Splits replication stream bytes into commands.

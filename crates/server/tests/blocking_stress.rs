@@ -895,18 +895,8 @@ mod scenarios {
         Ok(())
     }
 
-    /// The effects as commands, one string each.
-    fn commands(bytes: &[u8]) -> Vec<String> {
-        redoubt_engine::testing::decode_stream(bytes)
-            .iter()
-            .map(|c| {
-                c.iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
-    }
+    // The effects as commands, one string each.
+    use redoubt_engine::testing::stream_lines as commands;
 
     pub fn check() {
         // Redis's AOF (appendfsync always: written before the replies) is what it propagates;

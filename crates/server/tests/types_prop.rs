@@ -546,17 +546,7 @@ fn effects_are_the_ones_redis_propagates() {
         .join("appendonly.aof.1.incr.aof");
     let want = std::fs::read(&aof).unwrap_or_else(|e| panic!("{}: {e}", aof.display()));
     let got = sink.lock().expect("sink").clone();
-    let commands = |bytes: &[u8]| -> Vec<String> {
-        redoubt_engine::testing::decode_stream(bytes)
-            .iter()
-            .map(|c| {
-                c.iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
-    };
+    let commands = redoubt_engine::testing::stream_lines;
     let (want, got) = (commands(&want), commands(&got));
     assert!(want.len() > 3000, "{} effects", want.len());
     if let Some(i) = (0..want.len().max(got.len())).find(|&i| want.get(i) != got.get(i)) {
