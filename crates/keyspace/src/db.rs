@@ -331,32 +331,16 @@ impl Db {
             .find_map(|s| s.as_ref())
     }
 
-    /// Visits about `count` slots from `cursor`. The cursor is a slot number.
+    /// Visits about `count` keys from `cursor` ([`crate::slab_scan`] explains the cursor).
     pub fn scan(&self, cursor: u64, count: usize) -> ScanStep<'_> {
-        // The cursor packs the slab length when the iteration began (high 32 bits) and the
-        // next slot (low 32 bits). Keys present throughout sit below that bound, so they are
-        // all visited; slots appended later are not, so an iteration ends even while writers
-        // outpace it (a plain slot cursor would chase the growing end forever).
-        let (bound, mut i) = if cursor == 0 {
-            (self.slots.len(), 0)
-        } else {
-            ((cursor >> 32) as usize, (cursor & 0xffff_ffff) as usize)
-        };
-        let end = bound.min(self.slots.len());
         let mut keys = Vec::new();
-        let mut visited = 0;
-        while i < end && visited < count.max(1) {
-            if let Some(e) = &self.slots[i] {
-                keys.push(e);
-                visited += 1;
-            }
-            i += 1;
-        }
-        let next = if i >= end {
-            0
-        } else {
-            ((bound as u64) << 32) | i as u64
-        };
+        let next = crate::slab_scan::scan_slots(cursor, self.slots.len(), count, |i| {
+            let Some(e) = &self.slots[i] else {
+                return false;
+            };
+            keys.push(e);
+            true
+        });
         ScanStep { keys, next }
     }
 

@@ -302,24 +302,14 @@ impl HashVal {
                 next: 0,
             };
         };
-        let (bound, mut i) = if cursor == 0 {
-            (t.slots.len(), 0)
-        } else {
-            ((cursor >> 32) as usize, (cursor & 0xffff_ffff) as usize)
-        };
-        let end = bound.min(t.slots.len());
         let mut pairs = Vec::new();
-        while i < end && pairs.len() < count.max(1) {
-            if let Some((f, v)) = &t.slots[i] {
-                pairs.push((&f[..], &v[..]));
-            }
-            i += 1;
-        }
-        let next = if i >= end {
-            0
-        } else {
-            ((bound as u64) << 32) | i as u64
-        };
+        let next = crate::slab_scan::scan_slots(cursor, t.slots.len(), count, |i| {
+            let Some((f, v)) = &t.slots[i] else {
+                return false;
+            };
+            pairs.push((&f[..], &v[..]));
+            true
+        });
         ScanStep { pairs, next }
     }
 }

@@ -14,6 +14,7 @@ pub mod list;
 pub mod num;
 pub mod rand;
 pub mod set;
+pub mod slab_scan;
 pub mod value;
 pub mod zset;
 mod zset_tree;

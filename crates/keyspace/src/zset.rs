@@ -391,31 +391,18 @@ impl ZSetVal {
         z
     }
 
-    /// One ZSCAN step over the slab from `cursor` (0 starts), visiting about `count` members.
-    /// The cursor packs the slab length when the iteration began (high 32 bits) and the next
-    /// slot (low 32 bits), as `Db::scan` does: a member keeps its slot while it exists, so one
-    /// present for the whole iteration is returned exactly once, and slots appended later are
-    /// not visited, so the iteration ends however fast members are added.
+    /// One ZSCAN step over the slab from `cursor` (0 starts), visiting about `count` members;
+    /// the cursor is [`crate::slab_scan`]'s, as for `Db::scan`.
     pub fn scan(&self, cursor: u64, count: usize) -> ScanStep<'_> {
-        let (bound, mut i) = if cursor == 0 {
-            (self.slots.len(), 0)
-        } else {
-            ((cursor >> 32) as usize, (cursor & 0xffff_ffff) as usize)
-        };
-        let end = bound.min(self.slots.len());
         let mut items = Vec::new();
-        while i < end && items.len() < count.max(1) {
+        let next = crate::slab_scan::scan_slots(cursor, self.slots.len(), count, |i| {
             let s = &self.slots[i];
-            if !s.score.is_nan() {
-                items.push((&s.member[..], s.score));
+            if s.score.is_nan() {
+                return false;
             }
-            i += 1;
-        }
-        let next = if i >= end {
-            0
-        } else {
-            ((bound as u64) << 32) | i as u64
-        };
+            items.push((&s.member[..], s.score));
+            true
+        });
         ScanStep { items, next }
     }
 
