@@ -38,6 +38,7 @@ pub mod lru;
 pub mod meta;
 pub mod pause;
 pub mod pubsub;
+pub mod sentinel_mode;
 pub mod slowlog;
 pub mod stats;
 pub mod stream;
@@ -236,6 +237,8 @@ pub struct Engine {
     pub shared_ints: lru::SharedInts,
     /// Clients blocked by BLPOP and friends (see [`blocking`]).
     pub blocking: blocking::Blocking,
+    /// Sentinel mode: the Sentinel core behind SENTINEL, INFO, ROLE and PUBLISH.
+    pub sentinel: Option<Rc<dyn sentinel_mode::SentinelHooks>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,6 +365,7 @@ impl Engine {
             hooks: Rc::new(hooks::NoHooks),
             shared_ints: lru::SharedInts::default(),
             blocking: blocking::Blocking::default(),
+            sentinel: None,
         }
     }
 

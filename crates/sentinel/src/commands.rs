@@ -846,6 +846,14 @@ impl Sentinel {
         s
     }
 
+    /// `sentinelGenerateInitialMonitorEvents`: `+monitor` for every configured master.
+    pub fn initial_monitor_events(&mut self) {
+        for mi in 0..self.masters.len() {
+            let q = self.masters[mi].quorum;
+            self.master_event(Level::Warning, "+monitor", mi, &format!(" quorum {q}"));
+        }
+    }
+
     /// ROLE in sentinel mode: `sentinel` and the monitored master names.
     pub fn role_reply(&self, out: &mut ReplyBuf) {
         out.array_len(2);

@@ -9,6 +9,8 @@ pub mod conn;
 pub mod listeners;
 pub mod log;
 pub mod mem;
+pub mod sentinel_driver;
+pub mod sentinel_startup;
 pub mod server;
 pub mod startup;
 mod sys;
