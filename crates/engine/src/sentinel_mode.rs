@@ -47,19 +47,21 @@ fn sentinel(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 }
 
 /// `sentinelInfoCommand`: server, clients, cpu, stats and sentinel sections only, as one
-/// bulk string (not verbatim, even in RESP3).
+/// bulk string (not verbatim, even in RESP3). Any number of section names; unknown ones add
+/// nothing (`INFO a b` is an empty string, as in redis-sentinel 7.0).
 fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    if argv.len() > 2 {
-        ctx.out().error("ERR syntax error");
-        return;
-    }
-    let section = argv
-        .get(1)
-        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase());
-    let all = matches!(section.as_deref(), None | Some("all") | Some("default"));
+    let asked: Vec<String> = argv[1..]
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    let all = asked.is_empty()
+        || asked
+            .iter()
+            .any(|s| matches!(s.as_str(), "all" | "default" | "everything"));
+    let wants = |name: &str| all || asked.iter().any(|s| s == name);
     let mut text = String::new();
     for name in ["server", "clients", "cpu", "stats"] {
-        if all || section.as_deref() == Some(name) {
+        if wants(name) {
             let sections = crate::commands::info::Sections::parse(&[Bytes::from(name)]);
             let s = crate::commands::info::info_string(ctx, &sections)
                 .replace("redis_mode:standalone", "redis_mode:sentinel");
@@ -69,7 +71,7 @@ fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             text.push_str(&s);
         }
     }
-    if all || section.as_deref() == Some("sentinel") {
+    if wants("sentinel") {
         if let Some(h) = ctx.eng.sentinel.clone() {
             if !text.is_empty() {
                 text.push_str("\r\n");
