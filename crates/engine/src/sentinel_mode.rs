@@ -98,8 +98,7 @@ fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 /// Commands whose sentinel-mode handler differs from the server's.
 pub static OVERRIDES: &[(&str, Handler)] = &[("info", info), ("role", role), ("publish", publish)];
 
-/// The SENTINEL subcommands built so far; FAILOVER is not (it needs the failover state
-/// machine), so it stays unknown.
+/// The SENTINEL subcommands served.
 pub static SENTINEL_SUBCOMMANDS: &[&str] = &[
     "sentinel|master",
     "sentinel|help",
@@ -121,6 +120,7 @@ pub static SENTINEL_SUBCOMMANDS: &[&str] = &[
     "sentinel|set",
     "sentinel|ckquorum",
     "sentinel|debug",
+    "sentinel|failover",
 ];
 
 pub fn sentinel_handler() -> Handler {

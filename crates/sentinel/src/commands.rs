@@ -151,7 +151,7 @@ impl Sentinel {
                 for mi in 0..self.masters.len() {
                     let name = self.masters[mi].inst.name.clone();
                     if redoubt_keyspace::glob::glob_match(&pattern, name.as_bytes(), false) {
-                        self.reset_master(mi, true, now);
+                        self.reset_master(mi, true, true, now);
                         n += 1;
                     }
                 }
@@ -287,6 +287,19 @@ impl Sentinel {
                 }
             }
             "debug" => self.debug_command(argv, out),
+            "failover" => {
+                if argc != 3 {
+                    return numargs(out);
+                }
+                let Some(mi) = self.master_index(&text(&argv[2])) else {
+                    out.error("ERR No such master with that name");
+                    return;
+                };
+                match self.failover_command(mi, now) {
+                    Ok(()) => out.ok(),
+                    Err(e) => out.raw(format!("{e}\r\n").as_bytes()),
+                }
+            }
             _ => out.error(&format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try SENTINEL HELP.",
                 text(sub)

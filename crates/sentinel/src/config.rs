@@ -606,6 +606,17 @@ impl Sentinel {
     /// `sentinelGetCurrentMasterAddress`: the promoted replica's address once the failover
     /// reached the reconfiguration of replicas, else the master's.
     pub fn current_master_addr<'a>(&self, m: &'a Master) -> (&'a str, i64) {
+        if m.inst.has(crate::state::flags::FAILOVER_IN_PROGRESS)
+            && m.failover_state >= crate::failover::state::RECONF_SLAVES
+        {
+            if let Some(p) = m
+                .promoted_slave
+                .as_ref()
+                .and_then(|n| m.replicas.iter().find(|r| &r.name == n))
+            {
+                return (p.ip.as_str(), p.port);
+            }
+        }
         (m.inst.ip.as_str(), m.inst.port)
     }
 }

@@ -26,6 +26,7 @@
 mod commands;
 pub mod config;
 mod events;
+pub mod failover;
 pub mod hello;
 pub mod info;
 mod monitor;
@@ -77,6 +78,8 @@ pub enum Action {
     /// Rewrite the config file with [`config::rewrite_lines`] now; log
     /// "Sentinel new configuration saved on disk" as Redis does.
     FlushConfig,
+    /// Exit the process now (SENTINEL SIMULATE-FAILURE), with this code.
+    Exit { code: i32 },
 }
 
 /// Sentinel's timing parameters (SENTINEL DEBUG can change them, as in Redis 7.0).

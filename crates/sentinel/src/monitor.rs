@@ -16,6 +16,12 @@ pub(crate) enum At {
     Sentinel(usize),
 }
 
+/// `sentinelRedisInstanceNoDownFor`.
+fn no_down_for(r: &Instance, ms: i64, now: i64) -> bool {
+    let most_recent = r.s_down_since_time.max(r.o_down_since_time);
+    most_recent == 0 || now - most_recent > ms
+}
+
 /// Redis's SENTINEL_MAX_DESYNC: the election delay jitter.
 const MAX_DESYNC: u64 = 1000;
 
@@ -69,7 +75,13 @@ impl Sentinel {
     }
 
     /// Sends `argv` on the instance's cmd link and remembers what the reply is for.
-    fn send(&mut self, mi: usize, at: At, argv: Vec<Vec<u8>>, what: Pending) -> bool {
+    pub(crate) fn send_cmd(
+        &mut self,
+        mi: usize,
+        at: At,
+        argv: Vec<Vec<u8>>,
+        what: Pending,
+    ) -> bool {
         let inst = self.inst_mut(mi, at);
         let Some(link) = inst.link.cmd else {
             return false;
@@ -141,14 +153,14 @@ impl Sentinel {
             l.pending.clear();
             l.cc_conn_time = now;
             if let Some(auth) = self.auth_argv(mi, at) {
-                self.send(mi, at, auth, Pending::Discard);
+                self.send_cmd(mi, at, auth, Pending::Discard);
             }
             let setname = vec![
                 self.cmd_name(mi, at, "CLIENT"),
                 b"SETNAME".to_vec(),
                 format!("sentinel-{short_id}-cmd").into_bytes(),
             ];
-            self.send(mi, at, setname, Pending::Discard);
+            self.send_cmd(mi, at, setname, Pending::Discard);
             self.send_ping(mi, at, now);
         }
         if role != Role::Sentinel && self.inst(mi, at).link.pubsub.is_none() {
@@ -188,7 +200,7 @@ impl Sentinel {
     /// `sentinelSendPing`.
     fn send_ping(&mut self, mi: usize, at: At, now: i64) -> bool {
         let argv = vec![self.cmd_name(mi, at, "PING")];
-        if !self.send(mi, at, argv, Pending::Ping) {
+        if !self.send_cmd(mi, at, argv, Pending::Ping) {
             return false;
         }
         let l = &mut self.inst_mut(mi, at).link;
@@ -235,7 +247,7 @@ impl Sentinel {
             HELLO_CHANNEL.as_bytes().to_vec(),
             payload.into_bytes(),
         ];
-        self.send(mi, at, argv, Pending::Publish)
+        self.send_cmd(mi, at, argv, Pending::Publish)
     }
 
     /// `sentinelSendPeriodicCommands`.
@@ -262,7 +274,7 @@ impl Sentinel {
         let want_hello = now - inst.last_pub_time > self.timing.publish_period;
         if want_info {
             let argv = vec![self.cmd_name(mi, at, "INFO")];
-            self.send(mi, at, argv, Pending::Info);
+            self.send_cmd(mi, at, argv, Pending::Info);
         }
         if want_ping {
             self.send_ping(mi, at, now);
@@ -390,7 +402,7 @@ impl Sentinel {
                 self.current_epoch.to_string().into_bytes(),
                 runid.into_bytes(),
             ];
-            self.send(mi, At::Sentinel(si), argv, Pending::IsMasterDown);
+            self.send_cmd(mi, At::Sentinel(si), argv, Pending::IsMasterDown);
         }
     }
 
@@ -408,6 +420,10 @@ impl Sentinel {
         self.check_sdown(mi, at, now);
         if at == At::Master {
             self.check_odown(mi, now);
+            if self.start_failover_if_needed(mi, now) {
+                self.ask_master_state(mi, true, now);
+            }
+            self.failover_state_machine(mi, now);
             self.ask_master_state(mi, false, now);
         }
     }
@@ -437,6 +453,13 @@ impl Sentinel {
             for si in 0..self.masters[mi].sentinels.len() {
                 self.handle_instance(mi, At::Sentinel(si), now);
             }
+        }
+        // Redis switches at most one master per timer run, after the loop.
+        if let Some(mi) = (0..self.masters.len())
+            .rev()
+            .find(|&mi| self.masters[mi].failover_state == crate::failover::state::UPDATE_CONFIG)
+        {
+            self.switch_to_promoted(mi, now);
         }
         // CONFIG_DEFAULT_HZ + rand() % CONFIG_DEFAULT_HZ.
         1000 / (10 + self.rand(10))
@@ -540,7 +563,7 @@ impl Sentinel {
                 && !self.inst(mi, at).has(flags::SCRIPT_KILL_SENT)
             {
                 let argv = vec![self.cmd_name(mi, at, "SCRIPT"), b"KILL".to_vec()];
-                self.send(mi, at, argv, Pending::Discard);
+                self.send_cmd(mi, at, argv, Pending::Discard);
                 self.inst_mut(mi, at).flags |= flags::SCRIPT_KILL_SENT;
             }
         }
@@ -715,7 +738,8 @@ impl Sentinel {
         if !(m.inst.ip == ip && m.inst.port == port) {
             addrs.push((m.inst.ip.clone(), m.inst.port));
         }
-        self.reset_master(mi, false, now);
+        // The other Sentinels stay: they watch the same group (SENTINEL_RESET_NO_SENTINELS).
+        self.reset_master(mi, false, false, now);
         {
             let m = &mut self.masters[mi];
             m.inst.ip = ip.to_string();
@@ -729,8 +753,14 @@ impl Sentinel {
         self.flush_config();
     }
 
-    /// `sentinelResetMaster`: forget replicas, Sentinels (optionally) and state.
-    pub(crate) fn reset_master(&mut self, mi: usize, with_event: bool, now: i64) {
+    /// `sentinelResetMaster`: forget replicas, Sentinels (when `clear_sentinels`) and state.
+    pub(crate) fn reset_master(
+        &mut self,
+        mi: usize,
+        with_event: bool,
+        clear_sentinels: bool,
+        now: i64,
+    ) {
         let mut ids = Vec::new();
         {
             let m = &mut self.masters[mi];
@@ -738,10 +768,12 @@ impl Sentinel {
                 ids.extend(r.link.take_all());
             }
             m.replicas.clear();
-            for s in m.sentinels.iter_mut() {
-                ids.extend(s.link.take_all());
+            if clear_sentinels {
+                for s in m.sentinels.iter_mut() {
+                    ids.extend(s.link.take_all());
+                }
+                m.sentinels.clear();
             }
-            m.sentinels.clear();
             ids.extend(m.inst.link.take_all());
             m.inst.link = crate::state::Link::new(now);
             m.inst.flags &= !(flags::S_DOWN
@@ -752,6 +784,7 @@ impl Sentinel {
                 | flags::MASTER_REBOOT
                 | flags::SCRIPT_KILL_SENT);
             m.leader = None;
+            m.promoted_slave = None;
             m.failover_state = 0;
             m.failover_state_change_time = 0;
             m.failover_start_time = 0;
@@ -771,7 +804,7 @@ impl Sentinel {
         }
     }
 
-    /// `sentinelRefreshInstanceInfo`, without the failover-related acting half.
+    /// `sentinelRefreshInstanceInfo`.
     fn refresh_info(&mut self, mi: usize, at: At, text: &str, now: i64) {
         let f = info::parse(text);
         let is_master = at == At::Master;
@@ -867,6 +900,102 @@ impl Sentinel {
                 &format!(" new reported role is {new_role}"),
             );
         }
+        if !self.tilt {
+            self.info_acting_half(mi, at, f.role, now);
+        }
+    }
+
+    /// The acting half of `sentinelRefreshInstanceInfo`: promotion observed, a replica that
+    /// turned master converted back, replicas pointing elsewhere fixed, reconfiguration
+    /// progress.
+    fn info_acting_half(&mut self, mi: usize, at: At, role: Option<Role>, now: i64) {
+        use crate::failover::state as fs;
+        let At::Replica(ri) = at else { return };
+        let publish4 = self.timing.publish_period * 4;
+        if role == Some(Role::Master) {
+            let m = &self.masters[mi];
+            let r = &m.replicas[ri];
+            if r.has(flags::PROMOTED)
+                && m.inst.has(flags::FAILOVER_IN_PROGRESS)
+                && m.failover_state == fs::WAIT_PROMOTION
+            {
+                let m = &mut self.masters[mi];
+                m.config_epoch = m.failover_epoch;
+                m.failover_state = fs::RECONF_SLAVES;
+                m.failover_state_change_time = now;
+                self.flush_config();
+                self.replica_event(Level::Warning, "+promoted-slave", mi, ri, "");
+                if self.simfailure_flags & crate::commands::SIMFAILURE_CRASH_AFTER_PROMOTION != 0 {
+                    self.sim_failure_crash();
+                }
+                self.master_event(Level::Warning, "+failover-state-reconf-slaves", mi, "");
+                self.force_hello_update(mi);
+            } else if !r.has(flags::PROMOTED)
+                && self.master_looks_sane(mi, now)
+                && no_down_for(r, publish4, now)
+                && now - r.role_reported_time > publish4
+            {
+                let target = (m.inst.ip.clone(), m.inst.port);
+                if self.send_slaveof(mi, at, Some(target)) {
+                    self.replica_event(Level::Notice, "+convert-to-slave", mi, ri, "");
+                }
+            }
+        }
+        let m = &self.masters[mi];
+        let r = &m.replicas[ri];
+        if role == Some(Role::Replica)
+            && (r.slave_master_port != m.inst.port
+                || !r
+                    .slave_master_host
+                    .as_deref()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(&m.inst.ip)))
+        {
+            let wait = m.failover_timeout;
+            if self.master_looks_sane(mi, now)
+                && no_down_for(r, wait, now)
+                && now - r.slave_conf_change_time > wait
+            {
+                let target = (m.inst.ip.clone(), m.inst.port);
+                if self.send_slaveof(mi, at, Some(target)) {
+                    self.replica_event(Level::Notice, "+fix-slave-config", mi, ri, "");
+                }
+            }
+        }
+        let m = &self.masters[mi];
+        let r = &m.replicas[ri];
+        if role == Some(Role::Replica) && r.has(flags::RECONF_SENT | flags::RECONF_INPROG) {
+            let promoted = self
+                .promoted_index(mi)
+                .map(|pi| (m.replicas[pi].ip.clone(), m.replicas[pi].port));
+            if let Some((pip, pport)) = promoted {
+                if r.has(flags::RECONF_SENT)
+                    && r.slave_master_host
+                        .as_deref()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(&pip))
+                    && r.slave_master_port == pport
+                {
+                    let r = &mut self.masters[mi].replicas[ri];
+                    r.flags &= !flags::RECONF_SENT;
+                    r.flags |= flags::RECONF_INPROG;
+                    self.replica_event(Level::Notice, "+slave-reconf-inprog", mi, ri, "");
+                }
+                let r = &self.masters[mi].replicas[ri];
+                if r.has(flags::RECONF_INPROG) && r.slave_master_link_up {
+                    let r = &mut self.masters[mi].replicas[ri];
+                    r.flags &= !flags::RECONF_INPROG;
+                    r.flags |= flags::RECONF_DONE;
+                    self.replica_event(Level::Notice, "+slave-reconf-done", mi, ri, "");
+                }
+            }
+        }
+    }
+
+    /// `sentinelMasterLooksSane`.
+    fn master_looks_sane(&self, mi: usize, now: i64) -> bool {
+        let m = &self.masters[mi].inst;
+        m.role_reported == Some(Role::Master)
+            && !m.has(flags::S_DOWN | flags::O_DOWN)
+            && now - m.info_refresh < self.timing.info_period * 2
     }
 
     /// `sentinelVoteLeader`: at most one vote per epoch, persisted before the reply.

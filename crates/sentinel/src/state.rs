@@ -131,6 +131,8 @@ pub struct Instance {
     pub slave_master_link_up: bool,
     pub slave_repl_offset: u64,
     pub master_reboot_since_time: i64,
+    /// When SLAVEOF <new master> was sent during a failover.
+    pub slave_reconf_sent_time: i64,
     /// Sentinels: the leader this Sentinel voted for, and in which epoch.
     pub leader: Option<String>,
     pub leader_epoch: u64,
@@ -169,6 +171,7 @@ impl Instance {
             slave_master_link_up: false,
             slave_repl_offset: 0,
             master_reboot_since_time: 0,
+            slave_reconf_sent_time: 0,
             leader: None,
             leader_epoch: 0,
         }
@@ -211,6 +214,8 @@ pub struct Master {
     pub client_reconfig_script: Option<String>,
     pub renamed_commands: Vec<(String, String)>,
     pub master_reboot_down_after_period: i64,
+    /// The replica chosen for promotion (its name), during a failover.
+    pub promoted_slave: Option<String>,
 }
 
 impl Master {
@@ -243,6 +248,7 @@ impl Master {
             client_reconfig_script: None,
             renamed_commands: Vec::new(),
             master_reboot_down_after_period: 0,
+            promoted_slave: None,
         }
     }
 

@@ -572,3 +572,250 @@ fn sentinel_set_applies_in_order_and_reports_errors() {
     );
     assert_eq!(cmd(&mut s, &["SENTINEL", "CKQUORUM", "mymaster"], 0), b"-NOQUORUM 1 usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master\r\n");
 }
+
+/// A tiny fake world for one Sentinel: data nodes answer PING/INFO/SLAVEOF as Redis would,
+/// the other Sentinels answer IS-MASTER-DOWN-BY-ADDR voting for whoever asks first.
+struct World {
+    /// port -> (up, replica of (port), priority, offset)
+    nodes: std::collections::HashMap<u16, (bool, Option<u16>, i64, u64)>,
+    ports: std::collections::HashMap<crate::LinkId, u16>,
+    events: Vec<String>,
+    in_multi: std::collections::HashMap<crate::LinkId, Vec<Vec<Vec<u8>>>>,
+}
+
+impl World {
+    fn info(&self, port: u16) -> String {
+        let (_, of, prio, off) = self.nodes[&port];
+        let runid = format!("{port:0>40}");
+        match of {
+            None => {
+                let mut s = format!("run_id:{runid}\r\nrole:master\r\n");
+                let mut replicas: Vec<_> = self
+                    .nodes
+                    .iter()
+                    .filter(|(_, n)| n.1 == Some(port))
+                    .collect();
+                replicas.sort_by_key(|(p, _)| **p);
+                for (i, (p, _)) in replicas.into_iter().enumerate() {
+                    s.push_str(&format!(
+                        "slave{i}:ip=127.0.0.1,port={p},state=online,offset=1,lag=0\r\n"
+                    ));
+                }
+                s
+            }
+            Some(m) => {
+                let up = self.nodes.get(&m).is_some_and(|n| n.0);
+                format!(
+                    "run_id:{runid}\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:{m}\r\nmaster_link_status:{}\r\nslave_repl_offset:{off}\r\nslave_priority:{prio}\r\n",
+                    if up { "up" } else { "down" }
+                )
+            }
+        }
+    }
+
+    fn step(&mut self, s: &mut Sentinel, now: i64) {
+        s.tick(now);
+        for _ in 0..6 {
+            let actions = s.take_actions();
+            if actions.is_empty() {
+                break;
+            }
+            for a in actions {
+                match a {
+                    Action::Connect { link, port, .. } => {
+                        self.ports.insert(link, port);
+                        let up = port >= 26000 || self.nodes.get(&port).is_some_and(|n| n.0);
+                        if up {
+                            s.on_connected(link, "127.0.0.1", now);
+                        } else {
+                            s.on_disconnect(link, now);
+                        }
+                    }
+                    Action::Send { link, argv } => self.answer(s, link, &argv, now),
+                    Action::Publish { channel, message } => {
+                        self.events.push(format!("{channel} {message}"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn answer(&mut self, s: &mut Sentinel, link: crate::LinkId, argv: &[Vec<u8>], now: i64) {
+        let Some(&port) = self.ports.get(&link) else {
+            return;
+        };
+        if s.link_kind(link) == Some(LinkKind::PubSub) {
+            return;
+        }
+        let name = String::from_utf8_lossy(&argv[0]).to_ascii_uppercase();
+        if port >= 26000 {
+            // Another Sentinel: agrees the master is down and votes for the asker.
+            let reply = if name == "SENTINEL" {
+                let runid = String::from_utf8_lossy(&argv[5]).into_owned();
+                let epoch: i64 = String::from_utf8_lossy(&argv[4]).parse().unwrap_or(0);
+                if runid == "*" {
+                    Value::Array(vec![
+                        Value::Int(1),
+                        Value::Bulk(Bytes::from_static(b"*")),
+                        Value::Int(0),
+                    ])
+                } else {
+                    Value::Array(vec![
+                        Value::Int(1),
+                        Value::Bulk(Bytes::from(runid)),
+                        Value::Int(epoch),
+                    ])
+                }
+            } else if name == "PING" {
+                Value::Simple("PONG".into())
+            } else {
+                Value::Int(1)
+            };
+            s.on_reply(link, &reply, now);
+            return;
+        }
+        if !self.nodes.get(&port).is_some_and(|n| n.0) {
+            return;
+        }
+        if let Some(q) = self.in_multi.get_mut(&link) {
+            if name == "EXEC" {
+                let q = self.in_multi.remove(&link).unwrap_or_default();
+                for c in &q {
+                    if String::from_utf8_lossy(&c[0]).eq_ignore_ascii_case("SLAVEOF") {
+                        let node = self.nodes.get_mut(&port).expect("node");
+                        node.1 = if c[1] == b"NO" {
+                            None
+                        } else {
+                            String::from_utf8_lossy(&c[2]).parse().ok()
+                        };
+                    }
+                }
+                s.on_reply(link, &Value::Array(vec![]), now);
+            } else {
+                q.push(argv.to_vec());
+                s.on_reply(link, &Value::Simple("QUEUED".into()), now);
+            }
+            return;
+        }
+        let reply = match name.as_str() {
+            "PING" => Value::Simple("PONG".into()),
+            "INFO" => Value::Bulk(Bytes::from(self.info(port))),
+            "PUBLISH" => Value::Int(1),
+            "MULTI" => {
+                self.in_multi.insert(link, Vec::new());
+                Value::Simple("OK".into())
+            }
+            _ => Value::Simple("OK".into()),
+        };
+        s.on_reply(link, &reply, now);
+    }
+}
+
+#[test]
+fn failover_promotes_the_best_replica_and_reconfigures_the_rest() {
+    let mut s = load(&format!(
+        "sentinel monitor mymaster 127.0.0.1 7001 2\nsentinel down-after-milliseconds mymaster 1000\nsentinel known-sentinel mymaster 127.0.0.1 26380 {ID_B}\nsentinel known-sentinel mymaster 127.0.0.1 26381 {ID_C}\n"
+    ), 1_000_000).expect("load");
+    let mut w = World {
+        nodes: [
+            (7001, (true, None, 100, 0)),
+            (7002, (true, Some(7001), 100, 500)),
+            (7003, (true, Some(7001), 90, 100)),
+            (7004, (true, Some(7001), 0, 900)),
+        ]
+        .into_iter()
+        .collect(),
+        ports: Default::default(),
+        events: Vec::new(),
+        in_multi: Default::default(),
+    };
+    let mut t = 1_000_000;
+    for _ in 0..30 {
+        w.step(&mut s, t);
+        t += 100;
+    }
+    assert!(
+        s.info_section(t).contains("slaves=3,sentinels=3"),
+        "{}",
+        s.info_section(t)
+    );
+    // The master dies.
+    w.nodes.get_mut(&7001).expect("m").0 = false;
+    for (link, port) in w.ports.clone() {
+        if port == 7001 {
+            s.on_disconnect(link, t);
+        }
+    }
+    for _ in 0..150 {
+        w.step(&mut s, t);
+        t += 100;
+    }
+    let ev: Vec<&str> = w.events.iter().map(String::as_str).collect();
+    let pos = |e: &str| {
+        ev.iter()
+            .position(|x| x.starts_with(e))
+            .unwrap_or_else(|| panic!("no {e} in {ev:#?}"))
+    };
+    let order = [
+        "+sdown master mymaster 127.0.0.1 7001",
+        "+odown master mymaster 127.0.0.1 7001 #quorum 3/2",
+        "+try-failover master mymaster 127.0.0.1 7001",
+        "+elected-leader master mymaster 127.0.0.1 7001",
+        "+selected-slave slave 127.0.0.1:7003 127.0.0.1 7003 @ mymaster 127.0.0.1 7001",
+        "+promoted-slave slave 127.0.0.1:7003",
+        "+failover-state-reconf-slaves master mymaster",
+        "+slave-reconf-sent slave 127.0.0.1:7002",
+        "+slave-reconf-done slave 127.0.0.1:7002",
+        "+failover-end master mymaster 127.0.0.1 7001",
+        "+switch-master mymaster 127.0.0.1 7001 127.0.0.1 7003",
+    ];
+    let positions: Vec<usize> = order.iter().map(|e| pos(e)).collect();
+    assert!(
+        positions.windows(2).all(|p| p[0] < p[1]),
+        "out of order: {positions:?} {ev:#?}"
+    );
+    // Priority 90 beat the bigger offset; priority 0 is never promoted; both replicas now
+    // follow the new master.
+    assert_eq!(w.nodes[&7003].1, None);
+    assert_eq!(w.nodes[&7002].1, Some(7003));
+    assert_eq!(w.nodes[&7004].1, Some(7003));
+    assert_eq!(
+        cmd(
+            &mut s,
+            &["SENTINEL", "get-master-addr-by-name", "mymaster"],
+            t
+        ),
+        b"*2\r\n$9\r\n127.0.0.1\r\n$4\r\n7003\r\n"
+    );
+    assert_eq!(s.current_epoch, 1);
+    assert_eq!(s.master("mymaster").expect("m").config_epoch, 1);
+    // The old master is remembered as a replica, to convert when it returns.
+    assert!(s.find_replica("mymaster", "127.0.0.1", 7001).is_some());
+    // It comes back still claiming to be a master: converted after a while.
+    w.nodes.get_mut(&7001).expect("m").0 = true;
+    for _ in 0..200 {
+        w.step(&mut s, t);
+        t += 100;
+    }
+    assert!(
+        w.events.iter().any(|e| e
+            == "+convert-to-slave slave 127.0.0.1:7001 127.0.0.1 7001 @ mymaster 127.0.0.1 7003"),
+        "{:#?}",
+        w.events
+    );
+    assert_eq!(w.nodes[&7001].1, Some(7003));
+}
+
+#[test]
+fn failover_command_errors() {
+    let mut s = load("sentinel monitor mymaster 127.0.0.1 7001 2\n", 0).expect("load");
+    assert_eq!(
+        cmd(&mut s, &["SENTINEL", "FAILOVER", "nope"], 0),
+        b"-ERR No such master with that name\r\n"
+    );
+    assert_eq!(
+        cmd(&mut s, &["SENTINEL", "FAILOVER", "mymaster"], 0),
+        b"-NOGOODSLAVE No suitable replica to promote\r\n"
+    );
+}

@@ -129,6 +129,7 @@ impl Driver {
             }
             Action::Log { level, line } => log::log(map_level(level), &line),
             Action::FlushConfig => self.flush_and_log(),
+            Action::Exit { code } => std::process::exit(code),
         }
     }
 }
