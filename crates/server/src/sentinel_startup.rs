@@ -21,26 +21,15 @@ pub struct Pending {
 
 /// Returns the exit code.
 pub fn main(args: &ServerArgs) -> i32 {
+    // Every line of a Sentinel's log carries its role letter, from the first one.
+    log::set_role('X');
     let Some(path) = args.config_file.clone() else {
-        log::set_role('X');
         log::log(
             Level::Warning,
             "Sentinel needs config file on disk to save state. Exiting...",
         );
         return 1;
     };
-    let abs = redoubt_config::fsio::absolute_path(&path).unwrap_or_else(|_| path.clone());
-    if let Err(e) = std::fs::OpenOptions::new().append(true).open(&abs) {
-        log::set_role('X');
-        log::log(
-            Level::Warning,
-            &format!(
-                "Sentinel config file {abs} is not writable: {}. Exiting...",
-                redoubt_config::fsio::strerror(&e)
-            ),
-        );
-        return 1;
-    }
     let table = redoubt_engine::table::Table::build_sentinel();
     let exists = |name: &[u8]| {
         std::str::from_utf8(name)
@@ -59,9 +48,28 @@ pub fn main(args: &ServerArgs) -> i32 {
             return 1;
         }
     };
-    if !port_given(args, &abs) {
-        let text = format!("port {SENTINEL_PORT}\n");
-        let _ = config.load_text(text.as_bytes(), "(sentinel default)", &mut env);
+    let abs = redoubt_config::fsio::absolute_path(&path).unwrap_or_else(|_| path.clone());
+    if let Err(e) = std::fs::OpenOptions::new().append(true).open(&abs) {
+        log::log(
+            Level::Warning,
+            &format!(
+                "Sentinel config file {abs} is not writable: {}. Exiting...",
+                redoubt_config::fsio::strerror(&e)
+            ),
+        );
+        return 1;
+    }
+
+    // initSentinelConfig sets these before the file is read, so the file can override them;
+    // they differ from redis-server's defaults and CONFIG REWRITE writes them.
+    for (name, value) in [
+        ("port", SENTINEL_PORT.to_string()),
+        ("protected-mode", "no".into()),
+    ] {
+        if !given(args, &abs, name) {
+            let text = format!("{name} {value}\n");
+            let _ = config.load_text(text.as_bytes(), "(sentinel default)", &mut env);
+        }
     }
     let port = config.get_int("port").clamp(0, 65535) as u16;
     let now = log::now_ms();
@@ -84,9 +92,7 @@ pub fn main(args: &ServerArgs) -> i32 {
         return 1;
     }
     let myid_generated = core.ensure_myid();
-    let mut settings = Settings::from_config(&config);
-    // initSentinelConfig: "Sentinel must be exposed."
-    settings.protected_mode = false;
+    let settings = Settings::from_config(&config);
     let driver = Driver::new(core, abs.clone(), config.clone());
     let loaded = Loaded {
         conf: RuntimeConf::from_config(&config),
@@ -103,12 +109,12 @@ pub fn main(args: &ServerArgs) -> i32 {
     )
 }
 
-/// Whether `port` was set in the file or on the command line (else Sentinel's default).
-fn port_given(args: &ServerArgs, path: &str) -> bool {
+/// Whether directive `name` was set in the file or on the command line.
+fn given(args: &ServerArgs, path: &str, name: &str) -> bool {
     let is_port = |l: &str| {
-        l.split_whitespace()
-            .next()
-            .is_some_and(|w| w.eq_ignore_ascii_case("port") || w.eq_ignore_ascii_case("--port"))
+        l.split_whitespace().next().is_some_and(|w| {
+            w.eq_ignore_ascii_case(name) || w.eq_ignore_ascii_case(&format!("--{name}"))
+        })
     };
     let in_file = std::fs::read_to_string(path)
         .map(|t| t.lines().any(is_port))

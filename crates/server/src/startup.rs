@@ -225,7 +225,7 @@ async fn watch_signals(shared: Rc<Shared>) {
     shared.stop.notify_one();
 }
 
-fn finish_shutdown(_shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
+fn finish_shutdown(shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
     warning!("User requested shutdown...");
     if !pidfile.is_empty() {
         notice!("Removing the pid file.");
@@ -235,7 +235,11 @@ fn finish_shutdown(_shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
         notice!("Removing the unix socket file.");
         let _ = std::fs::remove_file(unixsocket);
     }
-    warning!("Redis is now ready to exit, bye bye...");
+    if shared.engine.borrow().sentinel.is_some() {
+        warning!("Sentinel is now ready to exit, bye bye...");
+    } else {
+        warning!("Redis is now ready to exit, bye bye...");
+    }
 }
 
 /// `uname -s -r -m`, as INFO's `os` field, read from /proc so no libc call is needed.
