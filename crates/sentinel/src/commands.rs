@@ -175,8 +175,7 @@ impl Sentinel {
                 if argc != 2 {
                     return numargs(out);
                 }
-                // Scripts are not run yet, so none is ever pending.
-                out.array_len(0);
+                self.pending_scripts_reply(now, out);
             }
             "monitor" => {
                 if argc != 6 {
@@ -833,10 +832,12 @@ impl Sentinel {
             -1
         };
         let mut s = format!(
-            "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:{}\r\n",
+            "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:{}\r\nsentinel_scripts_queue_length:{}\r\nsentinel_simulate_failure_flags:{}\r\n",
             self.masters.len(),
             i32::from(self.tilt),
             tilt_since,
+            self.running_scripts(),
+            self.scripts.len(),
             self.simfailure_flags
         );
         for (i, m) in self.masters.iter().enumerate() {

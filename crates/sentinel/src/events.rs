@@ -41,6 +41,13 @@ impl Sentinel {
     /// space when not empty).
     pub(crate) fn master_event(&mut self, level: Level, kind: &str, mi: usize, extra: &str) {
         let msg = format!("{}{}", describe(&self.masters[mi].inst, None), extra);
+        self.event_of(level, kind, mi, msg);
+    }
+
+    /// An event about master `mi`'s group with a free-form message; warnings also go to
+    /// the master's notification script, as every `sentinelEvent` with an instance does.
+    pub(crate) fn event_of(&mut self, level: Level, kind: &str, mi: usize, msg: String) {
+        self.notify_script(level, mi, kind, &msg);
         self.event(level, kind, msg);
     }
 
@@ -54,6 +61,6 @@ impl Sentinel {
     ) {
         let m = &self.masters[mi];
         let msg = format!("{}{}", describe(&m.replicas[ri], Some(m)), extra);
-        self.event(level, kind, msg);
+        self.event_of(level, kind, mi, msg);
     }
 }

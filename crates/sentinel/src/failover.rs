@@ -62,7 +62,7 @@ impl Sentinel {
         m.failover_state = state::WAIT_START;
         m.inst.flags |= flags::FAILOVER_IN_PROGRESS;
         m.failover_epoch = e;
-        self.event(Level::Warning, "+new-epoch", e.to_string());
+        self.event_of(Level::Warning, "+new-epoch", mi, e.to_string());
         self.master_event(Level::Warning, "+try-failover", mi, "");
         let m = &mut self.masters[mi];
         m.failover_start_time = now + jitter;
@@ -373,7 +373,7 @@ impl Sentinel {
             "{} {} {} {} {}",
             m.inst.name, m.inst.ip, m.inst.port, ip, port
         );
-        self.event(Level::Warning, "+switch-master", msg);
+        self.event_of(Level::Warning, "+switch-master", mi, msg);
         self.reset_master_and_change_address(mi, &ip, port, now);
     }
 

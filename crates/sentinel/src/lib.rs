@@ -30,6 +30,7 @@ pub mod failover;
 pub mod hello;
 pub mod info;
 mod monitor;
+pub mod scripts;
 pub mod state;
 #[cfg(test)]
 mod tests;
@@ -80,6 +81,11 @@ pub enum Action {
     FlushConfig,
     /// Exit the process now (SENTINEL SIMULATE-FAILURE), with this code.
     Exit { code: i32 },
+    /// Start `argv[0]` with these arguments; report `on_script_started` (or
+    /// `on_script_spawn_failed`) and later `on_script_exit`.
+    RunScript { id: u64, argv: Vec<String> },
+    /// SIGKILL the script started for job `id` (it ran too long).
+    KillScript { id: u64 },
 }
 
 /// Sentinel's timing parameters (SENTINEL DEBUG can change them, as in Redis 7.0).

@@ -71,7 +71,7 @@ impl Sentinel {
     pub(crate) fn inst_event(&mut self, level: Level, kind: &str, mi: usize, at: At, extra: &str) {
         let m = &self.masters[mi];
         let msg = format!("{}{}", describe(self.inst(mi, at), Some(m)), extra);
-        self.event(level, kind, msg);
+        self.event_of(level, kind, mi, msg);
     }
 
     /// Sends `argv` on the instance's cmd link and remembers what the reply is for.
@@ -454,6 +454,7 @@ impl Sentinel {
                 self.handle_instance(mi, At::Sentinel(si), now);
             }
         }
+        self.run_scripts(now);
         // Redis switches at most one master per timer run, after the loop.
         if let Some(mi) = (0..self.masters.len())
             .rev()
@@ -673,7 +674,7 @@ impl Sentinel {
             self.flush_config();
             let e = self.current_epoch;
             // The format is "%llu" alone: no instance description.
-            self.event(Level::Warning, "+new-epoch", e.to_string());
+            self.event_of(Level::Warning, "+new-epoch", mi, e.to_string());
         }
         if let Some(si) = si {
             let m = &mut self.masters[mi];
@@ -692,8 +693,15 @@ impl Sentinel {
                         "{} {} {} {} {}",
                         m.inst.name, m.inst.ip, m.inst.port, h.master_ip, h.master_port
                     );
-                    self.event(Level::Warning, "+switch-master", msg);
+                    let old = (m.inst.ip.clone(), m.inst.port);
+                    self.event_of(Level::Warning, "+switch-master", mi, msg);
                     self.reset_master_and_change_address(mi, &h.master_ip, h.master_port, now);
+                    self.client_reconf_script(
+                        mi,
+                        false,
+                        (&old.0, old.1),
+                        (&h.master_ip, h.master_port),
+                    );
                 }
             }
             if let Some(s) = self.masters[mi].sentinels.get_mut(si) {
@@ -929,6 +937,12 @@ impl Sentinel {
                     self.sim_failure_crash();
                 }
                 self.master_event(Level::Warning, "+failover-state-reconf-slaves", mi, "");
+                let m = &self.masters[mi];
+                let (from, to) = (
+                    (m.inst.ip.clone(), m.inst.port),
+                    (m.replicas[ri].ip.clone(), m.replicas[ri].port),
+                );
+                self.client_reconf_script(mi, true, (&from.0, from.1), (&to.0, to.1));
                 self.force_hello_update(mi);
             } else if !r.has(flags::PROMOTED)
                 && self.master_looks_sane(mi, now)
@@ -1010,7 +1024,7 @@ impl Sentinel {
             self.current_epoch = req_epoch;
             self.flush_config();
             let e = self.current_epoch;
-            self.event(Level::Warning, "+new-epoch", e.to_string());
+            self.event_of(Level::Warning, "+new-epoch", mi, e.to_string());
         }
         let m = &self.masters[mi];
         if m.leader_epoch < req_epoch && self.current_epoch <= req_epoch {

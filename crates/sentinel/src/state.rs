@@ -335,6 +335,9 @@ pub struct Sentinel {
     pub(crate) next_link: LinkId,
     pub(crate) links: HashMap<LinkId, LinkOwner>,
     pub(crate) actions: Vec<Action>,
+    /// Queued and running scripts (Redis's `scripts_queue`).
+    pub scripts: Vec<crate::scripts::ScriptJob>,
+    pub(crate) next_script: u64,
 }
 
 impl Sentinel {
@@ -357,6 +360,8 @@ impl Sentinel {
             next_link: 1,
             links: HashMap::new(),
             actions: Vec::new(),
+            scripts: Vec::new(),
+            next_script: 0,
         }
     }
 

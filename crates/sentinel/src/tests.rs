@@ -819,3 +819,73 @@ fn failover_command_errors() {
         b"-NOGOODSLAVE No suitable replica to promote\r\n"
     );
 }
+
+#[test]
+fn notification_script_runs_on_warnings_and_retries_exit_1() {
+    let mut s = load(
+        "sentinel monitor mymaster 127.0.0.1 7001 2\nsentinel down-after-milliseconds mymaster 1000\nsentinel notification-script mymaster /bin/sh\n",
+        1_000_000,
+    )
+    .expect("load");
+    let mut t = 1_000_000;
+    let mut runs = Vec::new();
+    // Nothing answers: +sdown master is a warning, so the script is queued and started.
+    for _ in 0..20 {
+        s.tick(t);
+        for a in s.take_actions() {
+            match a {
+                Action::Connect { link, .. } => s.on_disconnect(link, t),
+                Action::RunScript { id, argv } => runs.push((id, argv)),
+                _ => {}
+            }
+        }
+        t += 100;
+    }
+    let (id, argv) = runs
+        .iter()
+        .find(|(_, a)| a[1] == "+sdown")
+        .cloned()
+        .expect("script for +sdown");
+    assert_eq!(
+        argv,
+        vec!["/bin/sh", "+sdown", "master mymaster 127.0.0.1 7001"]
+    );
+    s.on_script_started(id, 4242);
+    let pending = cmd(&mut s, &["SENTINEL", "PENDING-SCRIPTS"], t);
+    let text = String::from_utf8_lossy(&pending);
+    assert!(
+        text.starts_with("*1\r\n*10\r\n$4\r\nargv\r\n*3\r\n$7\r\n/bin/sh\r\n$6\r\n+sdown\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "$5\r\nflags\r\n$7\r\nrunning\r\n$3\r\npid\r\n$4\r\n4242\r\n$8\r\nrun-time\r\n"
+        ),
+        "{text}"
+    );
+    assert!(s
+        .info_section(t)
+        .contains("sentinel_running_scripts:1\r\nsentinel_scripts_queue_length:1\r\n"));
+    // Exit code 1: retried after script-retry-delay (30 s), not before.
+    s.on_script_exit(id, 1, 0, t);
+    assert_eq!(s.running_scripts(), 0);
+    let text =
+        String::from_utf8_lossy(&cmd(&mut s, &["SENTINEL", "PENDING-SCRIPTS"], t)).into_owned();
+    assert!(text.contains("$9\r\nscheduled\r\n$3\r\npid\r\n$1\r\n0\r\n$9\r\nrun-delay\r\n$5\r\n30000\r\n$9\r\nretry-num\r\n$1\r\n1\r\n"), "{text}");
+    let rerun = |s: &mut Sentinel, t: i64| {
+        s.tick(t);
+        s.take_actions()
+            .iter()
+            .any(|a| matches!(a, Action::RunScript { id: i, .. } if *i == id))
+    };
+    assert!(!rerun(&mut s, t + 29_000));
+    assert!(rerun(&mut s, t + 30_100));
+    // Exit code 2: given up, with -script-error.
+    s.on_script_exit(id, 2, 0, t + 31_000);
+    let ev = publishes(&s.take_actions());
+    assert!(
+        ev.contains(&"-script-error /bin/sh 0 2".to_string()),
+        "{ev:?}"
+    );
+    assert!(s.scripts.iter().all(|j| j.id != id));
+}

@@ -282,7 +282,10 @@ impl World {
             Action::Exit { .. } => {
                 self.crashed.insert(i);
             }
-            Action::Log { .. } | Action::FlushConfig => {}
+            Action::Log { .. }
+            | Action::FlushConfig
+            | Action::RunScript { .. }
+            | Action::KillScript { .. } => {}
         }
     }
 

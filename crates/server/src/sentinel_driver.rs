@@ -27,6 +27,8 @@ pub struct Driver {
     queued: RefCell<Vec<Action>>,
     wake: Notify,
     links: RefCell<HashMap<LinkId, LinkHandle>>,
+    /// Running scripts: job id -> pid.
+    scripts: RefCell<HashMap<u64, u32>>,
     shared: RefCell<Weak<Shared>>,
     config_path: String,
     /// The server directives as loaded (CONFIG is not served in sentinel mode, so they do
@@ -46,6 +48,7 @@ impl Driver {
             queued: RefCell::new(Vec::new()),
             wake: Notify::new(),
             links: RefCell::new(HashMap::new()),
+            scripts: RefCell::new(HashMap::new()),
             shared: RefCell::new(Weak::new()),
             config_path,
             config,
@@ -130,7 +133,51 @@ impl Driver {
             Action::Log { level, line } => log::log(map_level(level), &line),
             Action::FlushConfig => self.flush_and_log(),
             Action::Exit { code } => std::process::exit(code),
+            Action::RunScript { id, argv } => self.run_script(id, argv),
+            Action::KillScript { id } => {
+                if let Some(pid) = self.scripts.borrow().get(&id) {
+                    crate::sys::kill9(*pid);
+                }
+            }
         }
+    }
+}
+
+impl Driver {
+    /// Starts a notification or client-reconfig script; its exit is reported from a
+    /// blocking wait so the event loop never stalls.
+    fn run_script(self: &Rc<Self>, id: u64, argv: Vec<String>) {
+        let Some((path, args)) = argv.split_first() else {
+            return;
+        };
+        let child = std::process::Command::new(path)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(_) => {
+                self.core.borrow_mut().on_script_spawn_failed(id);
+                return;
+            }
+        };
+        let pid = child.id();
+        self.scripts.borrow_mut().insert(id, pid);
+        self.core.borrow_mut().on_script_started(id, i64::from(pid));
+        let d = self.clone();
+        tokio::task::spawn_local(async move {
+            let status = tokio::task::spawn_blocking(move || child.wait()).await;
+            use std::os::unix::process::ExitStatusExt;
+            let (code, signal) = match status {
+                Ok(Ok(s)) => (s.code().unwrap_or(0), s.signal().unwrap_or(0)),
+                _ => (0, 9),
+            };
+            d.scripts.borrow_mut().remove(&id);
+            d.core
+                .borrow_mut()
+                .on_script_exit(id, code, signal, log::now_ms());
+            d.apply();
+        });
     }
 }
 
