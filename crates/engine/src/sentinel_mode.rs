@@ -46,7 +46,7 @@ fn sentinel(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     h.command(argv, now, ctx.out());
 }
 
-/// `sentinelInfoCommand`: server, clients, cpu, stats and sentinel sections only, as one
+/// `sentinelInfoCommand`: server, clients, stats, cpu and sentinel sections only, as one
 /// bulk string (not verbatim, even in RESP3). Any number of section names; unknown ones add
 /// nothing (`INFO a b` is an empty string, as in redis-sentinel 7.0).
 fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
@@ -60,7 +60,8 @@ fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             .any(|s| matches!(s.as_str(), "all" | "default" | "everything"));
     let wants = |name: &str| all || asked.iter().any(|s| s == name);
     let mut text = String::new();
-    for name in ["server", "clients", "cpu", "stats"] {
+    // genRedisInfoString's order, as redis-sentinel 7.0 prints them.
+    for name in ["server", "clients", "stats", "cpu"] {
         if wants(name) {
             let sections = crate::commands::info::Sections::parse(&[Bytes::from(name)]);
             let s = crate::commands::info::info_string(ctx, &sections)
