@@ -35,9 +35,12 @@ impl Sentinel {
         if !m.inst.has(flags::O_DOWN) || m.inst.has(flags::FAILOVER_IN_PROGRESS) {
             return false;
         }
-        if now - m.failover_start_time < m.failover_timeout * 2 {
+        if now.saturating_sub(m.failover_start_time) < m.failover_timeout.saturating_mul(2) {
             if m.failover_delay_logged != m.failover_start_time {
-                let at = (m.failover_start_time + m.failover_timeout * 2) / 1000;
+                let at = m
+                    .failover_start_time
+                    .saturating_add(m.failover_timeout.saturating_mul(2))
+                    / 1000;
                 self.masters[mi].failover_delay_logged = self.masters[mi].failover_start_time;
                 self.log(
                     Level::Warning,
@@ -55,7 +58,8 @@ impl Sentinel {
 
     /// `sentinelStartFailover`.
     pub(crate) fn start_failover(&mut self, mi: usize, now: i64) {
-        self.current_epoch += 1;
+        // Saturating: a peer that announced an absurd epoch must not crash us.
+        self.current_epoch = self.current_epoch.saturating_add(1);
         let e = self.current_epoch;
         let jitter = self.rand(MAX_DESYNC);
         let m = &mut self.masters[mi];
@@ -125,18 +129,18 @@ impl Sentinel {
         if m.inst.has(flags::S_DOWN) {
             max_down += now - m.inst.s_down_since_time;
         }
-        max_down += m.inst.down_after_period * 10;
+        max_down = max_down.saturating_add(m.inst.down_after_period.saturating_mul(10));
         let validity = if m.inst.has(flags::S_DOWN) {
-            self.timing.ping_period * 5
+            self.timing.ping_period.saturating_mul(5)
         } else {
-            self.timing.info_period * 3
+            self.timing.info_period.saturating_mul(3)
         };
         let mut ok: Vec<usize> = (0..m.replicas.len())
             .filter(|&i| {
                 let r = &m.replicas[i];
                 !r.has(flags::S_DOWN | flags::O_DOWN)
                     && !r.link.disconnected
-                    && now - r.link.last_avail_time <= self.timing.ping_period * 5
+                    && now - r.link.last_avail_time <= self.timing.ping_period.saturating_mul(5)
                     && r.slave_priority != 0
                     && now - r.info_refresh <= validity
                     && r.master_link_down_time <= max_down

@@ -310,7 +310,9 @@ impl Sentinel {
             }
         }
         if let Some(p) = l.pubsub {
-            if now - l.pc_conn_time > reconnect && now - l.pc_last_activity > publish * 3 {
+            if now - l.pc_conn_time > reconnect
+                && now - l.pc_last_activity > publish.saturating_mul(3)
+            {
                 close.push(p);
             }
         }
@@ -321,7 +323,10 @@ impl Sentinel {
         let down = elapsed > inst.down_after_period
             || (inst.role == Role::Master
                 && inst.role_reported == Some(Role::Replica)
-                && now - inst.role_reported_time > inst.down_after_period + info_period * 2);
+                && now - inst.role_reported_time
+                    > inst
+                        .down_after_period
+                        .saturating_add(info_period.saturating_mul(2)));
         let reboot_period = self.masters[mi].master_reboot_down_after_period;
         let inst = self.inst(mi, at);
         let down = down
@@ -379,7 +384,7 @@ impl Sentinel {
         for si in 0..self.masters[mi].sentinels.len() {
             let m = &mut self.masters[mi];
             let s = &mut m.sentinels[si];
-            if now - s.last_master_down_reply_time > ask * 5 {
+            if now - s.last_master_down_reply_time > ask.saturating_mul(5) {
                 s.flags &= !flags::MASTER_DOWN;
                 s.leader = None;
             }
@@ -919,7 +924,7 @@ impl Sentinel {
     fn info_acting_half(&mut self, mi: usize, at: At, role: Option<Role>, now: i64) {
         use crate::failover::state as fs;
         let At::Replica(ri) = at else { return };
-        let publish4 = self.timing.publish_period * 4;
+        let publish4 = self.timing.publish_period.saturating_mul(4);
         if role == Some(Role::Master) {
             let m = &self.masters[mi];
             let r = &m.replicas[ri];
@@ -1009,7 +1014,7 @@ impl Sentinel {
         let m = &self.masters[mi].inst;
         m.role_reported == Some(Role::Master)
             && !m.has(flags::S_DOWN | flags::O_DOWN)
-            && now - m.info_refresh < self.timing.info_period * 2
+            && now - m.info_refresh < self.timing.info_period.saturating_mul(2)
     }
 
     /// `sentinelVoteLeader`: at most one vote per epoch, persisted before the reply.

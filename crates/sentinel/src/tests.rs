@@ -889,3 +889,106 @@ fn notification_script_runs_on_warnings_and_retries_exit_1() {
     );
     assert!(s.scripts.iter().all(|j| j.id != id));
 }
+
+#[test]
+fn absurd_values_from_peers_and_clients_do_not_crash() {
+    let mut s = load(&format!(
+        "sentinel monitor mymaster 127.0.0.1 7001 1\nsentinel known-sentinel mymaster 127.0.0.1 26380 {ID_B}\nsentinel known-replica mymaster 127.0.0.1 7002\n"
+    ), 1_000_000).expect("load");
+    let max = i64::MAX.to_string();
+    for opt in [
+        "down-after-milliseconds",
+        "failover-timeout",
+        "parallel-syncs",
+        "quorum",
+        "master-reboot-down-after-period",
+    ] {
+        assert_eq!(
+            cmd(
+                &mut s,
+                &["SENTINEL", "SET", "mymaster", opt, &max],
+                1_000_000
+            ),
+            b"+OK\r\n",
+            "{opt}"
+        );
+    }
+    for opt in [
+        "info-period",
+        "ping-period",
+        "ask-period",
+        "publish-period",
+        "tilt-period",
+        "election-timeout",
+    ] {
+        assert_eq!(
+            cmd(&mut s, &["SENTINEL", "DEBUG", opt, &max], 1_000_000),
+            b"+OK\r\n",
+            "{opt}"
+        );
+    }
+    // A peer claims the largest epoch there is.
+    s.process_hello(format!("127.0.0.1,26380,{ID_B},18446744073709551615,mymaster,127.0.0.1,7001,18446744073709551615").as_bytes(), 1_000_000);
+    assert_eq!(s.current_epoch, u64::MAX);
+    let mut t = 1_000_000;
+    for _ in 0..50 {
+        s.tick(t);
+        for a in s.take_actions() {
+            if let Action::Connect { link, .. } = a {
+                s.on_disconnect(link, t);
+            }
+        }
+        t += 100;
+    }
+    // A forced failover at the top epoch stays there.
+    s.masters[0].inst.flags |= flags::O_DOWN;
+    s.start_failover(0, t);
+    assert_eq!(s.current_epoch, u64::MAX);
+    s.tick(t + 100);
+    let _ = cmd(&mut s, &["SENTINEL", "MASTER", "mymaster"], t + 200);
+    let _ = cmd(
+        &mut s,
+        &[
+            "SENTINEL",
+            "IS-MASTER-DOWN-BY-ADDR",
+            "127.0.0.1",
+            "7001",
+            "-1",
+            ID_C,
+        ],
+        t + 200,
+    );
+    let _ = cmd(
+        &mut s,
+        &[
+            "SENTINEL",
+            "IS-MASTER-DOWN-BY-ADDR",
+            "127.0.0.1",
+            "7001",
+            &max,
+            ID_C,
+        ],
+        t + 200,
+    );
+    // Garbage replies on every kind of link are ignored.
+    for link in 1..20 {
+        for v in [
+            Value::Nil,
+            Value::Int(-1),
+            Value::Array(vec![Value::Int(1)]),
+            Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
+            Value::Array(vec![
+                Value::Bulk(Bytes::from_static(b"message")),
+                Value::Nil,
+                Value::Nil,
+            ]),
+            Value::Error("BUSY".into()),
+            Value::Bulk(Bytes::from_static(
+                b"role:slave\r\nmaster_port:x\r\nslave0:\r\nrun_id:short\r\n",
+            )),
+        ] {
+            s.on_reply(link, &v, t);
+            s.on_message(link, &v, t);
+        }
+    }
+}
