@@ -616,7 +616,11 @@ impl Sentinel {
                 }
             }
             changes += 1;
-            let words: Vec<String> = argv[old_j..=j].iter().map(text).collect();
+            let mut words: Vec<String> = argv[old_j..=j].iter().map(text).collect();
+            // The password never reaches the log or the event channel.
+            if lc == "auth-pass" {
+                words[1] = "******".into();
+            }
             self.master_event(Level::Warning, "+set", mi, &format!(" {}", words.join(" ")));
             j += 1;
         }
