@@ -4,7 +4,11 @@ crates/engine/src/commands/meta/. These are facts about Redis's interface, store
 (as Redis itself generates commands.def from JSON); Redoubt serves them for the commands it
 implements, and its command table takes arity, flags and key positions from them.
 
-Usage: scripts/gen-command-meta.py   (needs redis-server 7.0.15 on PATH)
+A second set, sentinel-info.resp3 and sentinel-docs.resp3, is captured from a real
+redis-sentinel: the restricted table a Sentinel serves (its own SENTINEL, INFO, ROLE, PUBLISH
+and the few generic commands it keeps), so COMMAND answers in sentinel mode as redis-sentinel's.
+
+Usage: scripts/gen-command-meta.py   (needs redis-server and redis-sentinel 7.0.15 on PATH)
 """
 import os, socket, subprocess, sys, tempfile, time
 
@@ -29,14 +33,18 @@ def read_reply(f):
             out += read_reply(f)
     return bytes(out)
 
-def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    dest = os.path.join(root, "crates/engine/src/commands/meta")
-    os.makedirs(dest, exist_ok=True)
+def capture(dest, prefix, sentinel):
     port = free_port()
     with tempfile.TemporaryDirectory() as d:
-        p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                              "--save", "", "--dir", d], stdout=subprocess.DEVNULL)
+        if sentinel:
+            conf = os.path.join(d, "sentinel.conf")
+            with open(conf, "w") as c:
+                c.write("port %d\nbind 127.0.0.1\n" % port)
+            argv = ["redis-sentinel", conf]
+        else:
+            argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                    "--save", "", "--dir", d]
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=d)
         try:
             deadline = time.time() + 10
             while True:
@@ -54,15 +62,24 @@ def main():
             cmd("HELLO", "3")
             names = cmd("COMMAND", "LIST")
             lst = [l for l in names.split(b"\r\n")[1:] if l and not l.startswith(b"$")]
-            with open(os.path.join(dest, "info.resp3"), "wb") as out:
+            with open(os.path.join(dest, prefix + "info.resp3"), "wb") as out:
                 for n in sorted(lst):
                     out.write(cmd("COMMAND", "INFO", n.decode()))
-            with open(os.path.join(dest, "docs.resp3"), "wb") as out:
+            with open(os.path.join(dest, prefix + "docs.resp3"), "wb") as out:
                 for n in sorted(lst):
                     out.write(cmd("COMMAND", "DOCS", n.decode()))
-            print(f"{len(lst)} commands written to {dest}")
+            print(f"{len(lst)} commands written to {dest} ({prefix or 'server'})")
         finally:
             p.terminate(); p.wait()
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dest = os.path.join(root, "crates/engine/src/commands/meta")
+    os.makedirs(dest, exist_ok=True)
+    only_sentinel = "--sentinel-only" in sys.argv
+    if not only_sentinel:
+        capture(dest, "", False)
+    capture(dest, "sentinel-", True)
 
 if __name__ == "__main__":
     main()

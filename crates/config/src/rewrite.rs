@@ -44,8 +44,9 @@ pub struct RewriteOptions<'a> {
     /// file's `loadmodule` lines alone.
     pub modules: Option<&'a [Vec<u8>]>,
     /// Further options rewritten the same way, e.g. the sentinel's state: for each option key
-    /// (`"sentinel monitor"`, ...) the complete lines it should have.
-    pub extra: &'a [(String, Vec<Vec<u8>>)],
+    /// (`"sentinel monitor"`, ...) the complete lines it should have, and whether they are
+    /// written even when the file has no line for the option (Redis's `force`).
+    pub extra: &'a [(String, Vec<Vec<u8>>, bool)],
 }
 
 struct State {
@@ -196,9 +197,9 @@ pub fn rewrite_config_text(old: &[u8], cfg: &Config, opts: &RewriteOptions<'_>) 
         }
         state.mark_processed("loadmodule");
     }
-    for (option, lines) in opts.extra {
+    for (option, lines, force) in opts.extra {
         for line in lines {
-            state.rewrite_line(option, line.clone(), true);
+            state.rewrite_line(option, line.clone(), *force);
         }
         state.mark_processed(option);
     }

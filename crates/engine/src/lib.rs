@@ -41,6 +41,7 @@ pub mod lru;
 pub mod meta;
 pub mod pause;
 pub mod pubsub;
+pub mod sentinel_mode;
 pub mod slowlog;
 pub mod stats;
 pub mod stream;
@@ -249,6 +250,8 @@ pub struct Engine {
     pub lazyfree: lazyfree::LazyFree,
     /// Save and load bookkeeping (INFO persistence).
     pub rdb: commands::persistence::RdbState,
+    /// Sentinel mode: the Sentinel core behind SENTINEL, INFO, ROLE and PUBLISH.
+    pub sentinel: Option<Rc<dyn sentinel_mode::SentinelHooks>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,6 +380,7 @@ impl Engine {
             blocking: blocking::Blocking::default(),
             lazyfree: lazyfree::LazyFree::inline(),
             rdb: commands::persistence::RdbState::default(),
+            sentinel: None,
         }
     }
 

@@ -10,6 +10,9 @@ use redoubt_resp::{parse_value, ReplyBuf, Value};
 
 static INFO: &[u8] = include_bytes!("commands/meta/info.resp3");
 static DOCS: &[u8] = include_bytes!("commands/meta/docs.resp3");
+/// The same, captured from redis-sentinel 7.0.15: the table a Sentinel serves.
+static SENTINEL_INFO: &[u8] = include_bytes!("commands/meta/sentinel-info.resp3");
+static SENTINEL_DOCS: &[u8] = include_bytes!("commands/meta/sentinel-docs.resp3");
 
 /// One command's (or subcommand's) metadata.
 #[derive(Debug, Clone)]
@@ -76,17 +79,38 @@ fn parse_all(mut data: &[u8]) -> Vec<Value> {
 
 /// Every top-level command's metadata, by lower-case name.
 pub fn load_info() -> HashMap<String, Meta> {
-    parse_all(INFO)
+    info_from(INFO)
+}
+
+/// redis-sentinel's command metadata.
+pub fn load_sentinel_info() -> HashMap<String, Meta> {
+    info_from(SENTINEL_INFO)
+}
+
+fn info_from(data: &[u8]) -> HashMap<String, Meta> {
+    parse_all(data)
         .iter()
         .flat_map(|reply| items(reply).iter().map(meta_from).collect::<Vec<_>>())
+        // The sentinel capture also asked for `container|sub` names; those live inside
+        // their container's entry already.
+        .filter(|m| !m.name.contains('|'))
         .map(|m| (m.name.clone(), m))
         .collect()
 }
 
 /// COMMAND DOCS entries: name -> the doc map value.
 pub fn load_docs() -> HashMap<String, Value> {
+    docs_from(DOCS)
+}
+
+/// redis-sentinel's COMMAND DOCS entries.
+pub fn load_sentinel_docs() -> HashMap<String, Value> {
+    docs_from(SENTINEL_DOCS)
+}
+
+fn docs_from(data: &[u8]) -> HashMap<String, Value> {
     let mut out = HashMap::new();
-    for reply in parse_all(DOCS) {
+    for reply in parse_all(data) {
         if let Value::Map(pairs) = reply {
             for (k, v) in pairs {
                 out.insert(text(&k), v);

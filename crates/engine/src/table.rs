@@ -5,7 +5,7 @@
 //! error and COMMAND does not list it: the table never claims what the server cannot do.
 
 use crate::ctx::Ctx;
-use crate::meta::{load_docs, load_info, Meta};
+use crate::meta::{load_docs, load_info, load_sentinel_docs, load_sentinel_info, Meta};
 use bytes::Bytes;
 use hashbrown::HashMap;
 use redoubt_resp::Value;
@@ -135,10 +135,45 @@ pub fn lower(name: &[u8], buf: &mut [u8; 32]) -> Option<usize> {
 impl Table {
     /// Builds the table from the handler list and Redis's metadata.
     pub fn build() -> Table {
-        let info = load_info();
-        let docs = load_docs();
+        Table::build_from(
+            &load_info(),
+            &load_docs(),
+            crate::commands::all().copied().collect(),
+        )
+    }
+
+    /// Sentinel mode: exactly the commands redis-sentinel serves (its own metadata), with
+    /// SENTINEL, INFO, ROLE and PUBLISH going to the Sentinel core.
+    pub fn build_sentinel() -> Table {
+        use crate::sentinel_mode::{sentinel_handler, OVERRIDES, SENTINEL_SUBCOMMANDS};
+        let info = load_sentinel_info();
+        let wanted = |name: &str| {
+            let top = name.split('|').next().unwrap_or(name);
+            let Some(m) = info.get(top) else {
+                return false;
+            };
+            !name.contains('|') || m.subcommands.iter().any(|s| s.name == name)
+        };
+        let mut handlers: Vec<(&'static str, Handler)> = crate::commands::all()
+            .copied()
+            .filter(|(n, _)| wanted(n) && !OVERRIDES.iter().any(|(o, _)| o == n))
+            .collect();
+        handlers.extend(OVERRIDES.iter().copied());
+        handlers.extend(
+            SENTINEL_SUBCOMMANDS
+                .iter()
+                .map(|n| (*n, sentinel_handler())),
+        );
+        Table::build_from(&info, &load_sentinel_docs(), handlers)
+    }
+
+    fn build_from(
+        info: &HashMap<String, Meta>,
+        docs: &HashMap<String, Value>,
+        handlers: Vec<(&'static str, Handler)>,
+    ) -> Table {
         let mut commands: HashMap<String, Command> = HashMap::new();
-        for &(name, handler) in crate::commands::all() {
+        for (name, handler) in handlers {
             let (top, sub) = match name.split_once('|') {
                 Some((t, s)) => (t, Some(s)),
                 None => (name, None),

@@ -10,6 +10,8 @@ pub mod listeners;
 pub mod log;
 pub mod mem;
 pub mod rdbfile;
+pub mod sentinel_driver;
+pub mod sentinel_startup;
 pub mod server;
 pub mod startup;
 mod sys;

@@ -58,11 +58,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Invocation::Run(a) => a,
     };
     if server_args.sentinel_mode {
-        eprintln!("Sentinel mode is not built into this redoubt-server yet.");
-        return 1;
+        return crate::sentinel_startup::main(&server_args);
     }
     match load(&server_args) {
-        Ok(l) => run(l),
+        Ok(l) => run(l, None),
         Err(report) => {
             eprint!("{report}");
             1
@@ -70,7 +69,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
-fn run(loaded: Loaded) -> i32 {
+pub(crate) fn run(loaded: Loaded, sentinel: Option<crate::sentinel_startup::Pending>) -> i32 {
     let Loaded {
         conf,
         settings,
@@ -85,7 +84,9 @@ fn run(loaded: Loaded) -> i32 {
         "Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={pid}, just started"
     );
     warning!("Redoubt version={REDOUBT_VERSION}");
-    warn_unsupported(&config);
+    if sentinel.is_none() {
+        warn_unsupported(&config);
+    }
     if config_file.is_empty() {
         warning!("Warning: no config file specified, using the default config. In order to specify a config file use {} /path/to/redis.conf", std::env::args().next().unwrap_or_default());
     } else {
@@ -97,7 +98,7 @@ fn run(loaded: Loaded) -> i32 {
             return 1;
         }
     }
-    log::set_role('M');
+    log::set_role(if sentinel.is_some() { 'X' } else { 'M' });
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -110,7 +111,7 @@ fn run(loaded: Loaded) -> i32 {
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        serve(conf, settings, config_file, config).await
+        serve(conf, settings, config_file, config, sentinel).await
     })
 }
 
@@ -139,6 +140,7 @@ async fn serve(
     settings: Settings,
     config_file: String,
     config: redoubt_config::Config,
+    sentinel: Option<crate::sentinel_startup::Pending>,
 ) -> i32 {
     let listeners = match crate::listeners::bind_all(&settings) {
         Ok(l) => l,
@@ -193,18 +195,23 @@ async fn serve(
             warning!("Failed to write PID file: {e}");
         }
     }
-    notice!("Running mode=standalone, port={port}.");
-    warning!("Server initialized");
-    {
-        let mut eng = shared.engine.borrow_mut();
-        if let Err(code) = crate::rdbfile::load_at_startup(&mut eng, log::now_ms()) {
-            return code;
+    if let Some(pending) = sentinel {
+        notice!("Running mode=sentinel, port={port}.");
+        crate::sentinel_startup::start(pending, &shared);
+    } else {
+        notice!("Running mode=standalone, port={port}.");
+        warning!("Server initialized");
+        {
+            let mut eng = shared.engine.borrow_mut();
+            if let Err(code) = crate::rdbfile::load_at_startup(&mut eng, log::now_ms()) {
+                return code;
+            }
         }
+        if !unixsocket.is_empty() {
+            notice!("The server is now ready to accept connections at {unixsocket}");
+        }
+        notice!("Ready to accept connections");
     }
-    if !unixsocket.is_empty() {
-        notice!("The server is now ready to accept connections at {unixsocket}");
-    }
-    notice!("Ready to accept connections");
     let signals = tokio::task::spawn_local(watch_signals(shared.clone()));
     server::run(shared.clone(), listeners).await;
     signals.abort();
@@ -252,7 +259,11 @@ fn finish_shutdown(shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
         notice!("Removing the unix socket file.");
         let _ = std::fs::remove_file(unixsocket);
     }
-    warning!("Redis is now ready to exit, bye bye...");
+    if shared.engine.borrow().sentinel.is_some() {
+        warning!("Sentinel is now ready to exit, bye bye...");
+    } else {
+        warning!("Redis is now ready to exit, bye bye...");
+    }
 }
 
 /// `uname -s -r -m`, as INFO's `os` field, read from /proc so no libc call is needed.

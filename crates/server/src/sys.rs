@@ -99,3 +99,11 @@ pub fn malloc_stats() -> String {
     }
     out
 }
+
+/// SIGKILL to a child we started (a Sentinel script that ran too long).
+pub fn kill9(pid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) has no memory-safety preconditions; a stale pid only fails.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}

@@ -183,8 +183,10 @@ pub fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     } else {
         "master"
     };
+    // A Sentinel reports its mode and no role (redis-sentinel 7.0).
+    let sentinel = ctx.eng.sentinel.is_some();
     let out = ctx.out();
-    out.map_len(7);
+    out.map_len(if sentinel { 6 } else { 7 });
     out.bulk(b"server");
     out.bulk(b"redis");
     out.bulk(b"version");
@@ -194,9 +196,13 @@ pub fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     out.bulk(b"id");
     out.int(id);
     out.bulk(b"mode");
-    out.bulk(b"standalone");
-    out.bulk(b"role");
-    out.bulk(role.as_bytes());
+    if sentinel {
+        out.bulk(b"sentinel");
+    } else {
+        out.bulk(b"standalone");
+        out.bulk(b"role");
+        out.bulk(role.as_bytes());
+    }
     out.bulk(b"modules");
     out.array_len(0);
 }

@@ -193,6 +193,11 @@ impl Engine {
     /// `prepareForShutdown`'s save: with SAVE, or when save points are configured unless
     /// NOSAVE. A failure is logged; `false` means the server must not exit (unless FORCE).
     pub fn shutdown_save(&mut self, save: Option<bool>, force: bool, now_ms: i64) -> bool {
+        // A Sentinel holds no dataset: redis-sentinel 7.0.15 writes no RDB on SHUTDOWN, even
+        // SHUTDOWN SAVE.
+        if self.sentinel.is_some() {
+            return true;
+        }
         // `save` is a list directive: read it as CONFIG GET renders it.
         let points = redoubt_config::lookup(b"save")
             .is_some_and(|m| !self.config.get_value_bytes(m.id).trim_ascii().is_empty());
