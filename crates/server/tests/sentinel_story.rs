@@ -13,6 +13,10 @@
 //! list such as `redis,redoubt,redoubt`) or through the `#[ignore]`d variants below, which
 //! name the Redoubt feature they wait for.
 //!
+//! `REDOUBT_SENTINEL_TRANSCRIPT=<file>` writes the story's events, masked, one per line
+//! (`S0 +sdown master mymaster 127.0.0.1 <A>`); `sentinel/redis-7.0.15-story-events.txt` is
+//! one such transcript from real Redis (timing makes the interleaving vary between runs).
+//!
 //! The write-loss scenarios live in `sentinel/loss.rs`; both run in one test binary so that
 //! all deployments run in parallel.
 
@@ -181,6 +185,33 @@ fn story(nodes: &[Flavor], sentinels: &[Flavor]) {
         "master0:name=mymaster,status=ok,address=127.0.0.1:<B>,slaves=2,sentinels=3"
     );
     check_sentinel_confs(&d, "B", &["A", "C"], fo.epoch);
+
+    // 5. A Sentinel restarted from its rewritten file knows the new topology at once, before
+    // any hello or INFO could tell it.
+    d.sentinels[1].process().stop().expect("stopping S1");
+    d.restart_sentinel(1).expect("restarting S1");
+    let s1 = &d.sentinels[1];
+    assert_eq!(
+        s1.cmd(&["SENTINEL", "MYID"]),
+        Value::Bulk(s1.myid().to_string().into())
+    );
+    assert_eq!(s1.master_port(m), Some(d.node("B").port()));
+    let mut replicas = replica_names(&d, s1.port());
+    replicas.sort();
+    assert_eq!(replicas, ["127.0.0.1:<A>", "127.0.0.1:<C>"]);
+    let mut peers = sentinel_peer_names(&d, 1);
+    peers.sort();
+    assert_eq!(peers, ["<S0>", "<S2>"]);
+    let master = s1.cmd(&["SENTINEL", "MASTER", m]);
+    assert_eq!(
+        field_of(&master, "config-epoch"),
+        Some(fo.epoch.to_string())
+    );
+
+    // For comparing runs (Redis against Redoubt): every event of the story, masked.
+    if let Some(path) = std::env::var_os("REDOUBT_SENTINEL_TRANSCRIPT") {
+        std::fs::write(path, d.event_dump() + "\n").expect("writing the transcript");
+    }
 }
 
 /// The replicas a Sentinel lists (SENTINEL REPLICAS), masked `ip:port` names.
