@@ -17,11 +17,14 @@
 //! (`S0 +sdown master mymaster 127.0.0.1 <A>`); `sentinel/redis-7.0.15-story-events.txt` is
 //! one such transcript from real Redis (timing makes the interleaving vary between runs).
 //!
-//! The write-loss scenarios live in `sentinel/loss.rs`; both run in one test binary so that
+//! The write-loss scenarios live in `sentinel/loss.rs`, other faults in `sentinel/faults.rs`;
+//! all run in one test binary so that
 //! all deployments run in parallel.
 
 #[path = "sentinel/common.rs"]
 mod common;
+#[path = "sentinel/faults.rs"]
+mod faults;
 #[path = "sentinel/loss.rs"]
 mod loss;
 
