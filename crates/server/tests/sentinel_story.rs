@@ -1,7 +1,8 @@
 //! The Sentinel deployment of issue 7, end to end: three data nodes (A master, B replica with
 //! `replica-priority 90`, C replica with 100; `requirepass`/`masterauth`,
 //! `min-replicas-to-write 1`, AOF) and three Sentinels (quorum 2, `auth-pass`,
-//! `down-after-milliseconds 1000`), each a process with its own config file, checked step by
+//! `down-after-milliseconds 1500`: see `DEFAULT_DOWN_AFTER_MS` for why not 1000), each a
+//! process with its own config file, checked step by
 //! step as the tutorial in /work/shared/reference walks it: discovery, a replica stopped and
 //! restarted, the master shut down and the whole failover event by event, the rewritten
 //! config files, the old master coming back as a replica.

@@ -8,7 +8,7 @@ use redoubt_harness::Flavor;
 
 /// Sentinels discover each other through hellos every 2 s and replicas through INFO.
 pub const DISCOVERY: Duration = Duration::from_secs(20);
-/// `+sdown` comes `down-after-milliseconds` (1 s) after the last reply.
+/// `+sdown` comes `down-after-milliseconds` (1.5 s) after the last reply.
 pub const SDOWN: Duration = Duration::from_secs(15);
 /// A whole failover, with room for one failed election (retried after 2 x failover-timeout).
 pub const FAILOVER: Duration = Duration::from_secs(40);
