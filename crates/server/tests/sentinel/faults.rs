@@ -214,13 +214,25 @@ fn tilt_after_a_stall(nodes: &[Flavor], sentinels: &[Flavor]) {
     let mut d = deployment(nodes, sentinels);
     d.wait_discovered(2, DISCOVERY);
     let mark = d.events().mark();
+    let stopped = std::time::Instant::now();
     d.sentinels[2]
         .process()
         .signal(libc::SIGSTOP)
         .expect("SIGSTOP S2");
-    // The fault itself is a stretch of time: Redis enters TILT when two timer runs are more
-    // than 2 s apart.
-    std::thread::sleep(Duration::from_millis(2500));
+    // The others see it go quiet (down-after after the PING it left unanswered).
+    d.wait_event(
+        mark,
+        Some(0),
+        "+sdown",
+        "sentinel <S2> 127.0.0.1 <S2> @ mymaster 127.0.0.1 <A>",
+        SDOWN,
+    );
+    // The fault itself is a stretch of time: Redis enters TILT when two runs of its timer are
+    // more than 2 s apart, so the stall lasts at least 2.5 s.
+    let stall = Duration::from_millis(2500);
+    if let Some(rest) = stall.checked_sub(stopped.elapsed()) {
+        std::thread::sleep(rest);
+    }
     d.sentinels[2]
         .process()
         .signal(libc::SIGCONT)
@@ -231,14 +243,6 @@ fn tilt_after_a_stall(nodes: &[Flavor], sentinels: &[Flavor]) {
         info_field(&info, "sentinel_tilt").as_deref(),
         Some("1"),
         "{info}"
-    );
-    // The others saw it go quiet.
-    d.wait_event(
-        mark,
-        Some(0),
-        "+sdown",
-        "sentinel <S2> 127.0.0.1 <S2> @ mymaster 127.0.0.1 <A>",
-        SDOWN,
     );
 }
 

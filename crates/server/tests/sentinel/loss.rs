@@ -188,6 +188,12 @@ fn write_loss_master_kill9() {
 }
 
 #[test]
+fn write_loss_master_kill9_without_min_replicas() {
+    let (nodes, sentinels) = roles_from_env();
+    scenario(Fault::Kill, 0, &nodes, &sentinels);
+}
+
+#[test]
 fn write_loss_master_paused() {
     let (nodes, sentinels) = roles_from_env();
     scenario(Fault::Pause, 1, &nodes, &sentinels);
