@@ -39,6 +39,8 @@ pub struct WriterConfig {
 pub struct WriterLog {
     /// Acknowledged ids with the port of the node that acknowledged each, in order.
     pub acked: Vec<(u64, u16)>,
+    /// When each of `acked` was acknowledged (same order).
+    pub acked_at: Vec<Instant>,
     /// Writes refused with an error reply (not applied), by the error's first word.
     pub refused: BTreeMap<String, u64>,
     /// Writes whose fate is unknown: sent, then the connection failed or timed out.
@@ -168,7 +170,10 @@ fn run(cfg: &WriterConfig, stop: &AtomicBool, log: &Mutex<WriterLog>) {
         };
         match reply {
             Ok(Value::Int(_)) => {
-                lock(log).acked.push((id, *port));
+                let mut l = lock(log);
+                l.acked.push((id, *port));
+                l.acked_at.push(Instant::now());
+                drop(l);
                 if !cfg.pace.is_zero() {
                     std::thread::sleep(cfg.pace);
                 }
@@ -182,6 +187,25 @@ fn run(cfg: &WriterConfig, stop: &AtomicBool, log: &Mutex<WriterLog>) {
                 lock(log).unknown.push(id);
                 conn = None;
             }
+        }
+    }
+}
+
+impl WriterLog {
+    /// When the node on `port` first acknowledged a write at or after `since`.
+    pub fn first_ack_by(&self, port: u16, since: Instant) -> Option<Instant> {
+        self.acked
+            .iter()
+            .zip(&self.acked_at)
+            .find(|((_, p), at)| *p == port && **at >= since)
+            .map(|(_, at)| *at)
+    }
+
+    /// Acknowledged writes per second between the first and the last acknowledgement.
+    pub fn ack_rate(&self) -> f64 {
+        match (self.acked_at.first(), self.acked_at.last()) {
+            (Some(a), Some(b)) if b > a => self.acked_at.len() as f64 / (*b - *a).as_secs_f64(),
+            _ => 0.0,
         }
     }
 }

@@ -72,6 +72,7 @@ fn scenario(fault: Fault, min_replicas: u32, nodes: &[Flavor], sentinels: &[Flav
     );
 
     let mark = d.events().mark();
+    let fault_at = std::time::Instant::now();
     match fault {
         Fault::Manual => {
             let s0 = &d.sentinels[0];
@@ -126,7 +127,8 @@ fn scenario(fault: Fault, min_replicas: u32, nodes: &[Flavor], sentinels: &[Flav
         .collect();
     let line = format!(
         "WRITE-LOSS fault={fault:?} min_replicas={min_replicas} nodes={} sentinels={} acked={} lost={} lost_by=[{}] \
-         acked_by_A={} acked_by_B={} unknown={} refused={:?} present_unacked={}",
+         acked_by_A={} acked_by_B={} unknown={} refused={:?} present_unacked={} \
+         rate={:.0}/s first_write_on_B_after_fault_ms={}",
         flavor_list(nodes),
         flavor_list(sentinels),
         losses.acked,
@@ -137,6 +139,10 @@ fn scenario(fault: Fault, min_replicas: u32, nodes: &[Flavor], sentinels: &[Flav
         log.unknown.len(),
         log.refused,
         losses.present_unacked,
+        log.ack_rate(),
+        log.first_ack_by(b, fault_at)
+            .map(|t| (t - fault_at).as_millis().to_string())
+            .unwrap_or_else(|| "none".into()),
     );
     println!("{line}");
     if let Some(path) = std::env::var_os("REDOUBT_WRITE_LOSS_REPORT") {
