@@ -1,7 +1,8 @@
 //! Faults around the story's deployment that real Redis already handles, each checked by its
 //! events and final state: the quorum out of reach (CKQUORUM, no ODOWN with one Sentinel),
 //! no replica fit for promotion, the elected leader crashing mid-failover
-//! (SIMULATE-FAILURE), and a Sentinel stalled long enough to enter TILT.
+//! (SIMULATE-FAILURE), the promoted replica dying during reconfiguration, and a Sentinel
+//! stalled long enough to enter TILT.
 //! Roles come from the environment as in the story (real Redis when unset).
 
 use std::time::Duration;
@@ -208,6 +209,44 @@ fn leader_crashes_after_election(nodes: &[Flavor], sentinels: &[Flavor]) {
     d.wait_replicating("C", "B", REPL);
 }
 
+/// The promoted replica dies while the leader reconfigures the others: B is seen down by
+/// the Sentinels that had switched to it, a second failover (of B) promotes C, and every
+/// Sentinel ends on C. (Redis's first leader, still waiting for C's reconfiguration, may
+/// never switch to B at all: it learns C from the winner's hello, `+switch-master` A to C.)
+fn promoted_replica_dies(nodes: &[Flavor], sentinels: &[Flavor]) {
+    let mut d = Deployment::builder()
+        .node_flavors(nodes)
+        .sentinels(sentinels)
+        .failover_timeout_ms(3000)
+        .start()
+        .unwrap_or_else(|e| panic!("starting the deployment: {e:#}"));
+    d.wait_discovered(2, DISCOVERY);
+    let mark = d.events().mark();
+    d.node_mut("A").kill9().expect("kill -9 A");
+    d.wait_event(
+        mark,
+        None,
+        "+promoted-slave",
+        "slave 127.0.0.1:<B> 127.0.0.1 <B> @ mymaster 127.0.0.1 <A>",
+        FAILOVER,
+    );
+    d.node_mut("B").kill9().expect("kill -9 B");
+    d.wait_event(
+        mark,
+        None,
+        "+selected-slave",
+        "slave 127.0.0.1:<C> 127.0.0.1 <C> @ mymaster 127.0.0.1 <B>",
+        FAILOVER,
+    );
+    for i in 0..d.sentinels.len() {
+        d.wait_event_where(mark, Some(i), "+switch-master", FAILOVER, |p| {
+            p.ends_with(" 127.0.0.1 <C>")
+        });
+    }
+    d.wait_master_everywhere(d.node("C").port(), Duration::from_secs(5));
+    assert_eq!(d.node("C").role().as_deref(), Some("master"));
+}
+
 /// A Sentinel whose timer stalls more than 2 s (here SIGSTOP; in production a clock jump or
 /// a stalled host) enters TILT mode and says so.
 fn tilt_after_a_stall(nodes: &[Flavor], sentinels: &[Flavor]) {
@@ -253,6 +292,12 @@ fn fault_quorum_unreachable() {
 }
 
 #[test]
+fn fault_promoted_replica_dies_during_reconfiguration() {
+    let (n, s) = roles_from_env();
+    promoted_replica_dies(&n, &s);
+}
+
+#[test]
 fn fault_no_good_replica() {
     let (n, s) = roles_from_env();
     no_good_replica(&n, &s);
@@ -277,5 +322,6 @@ fn redoubt_faults() {
     quorum_unreachable(&n, &s);
     no_good_replica(&n, &s);
     leader_crashes_after_election(&n, &s);
+    promoted_replica_dies(&n, &s);
     tilt_after_a_stall(&n, &s);
 }
