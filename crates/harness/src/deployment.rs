@@ -838,17 +838,6 @@ pub fn sentinel_state_lines(d: &Deployment, conf: &str) -> Vec<String> {
     v
 }
 
-impl Event {
-    /// Milliseconds between two events (negative if `other` came first).
-    pub fn ms_after(&self, other: &Event) -> i64 {
-        if self.at >= other.at {
-            i64::try_from((self.at - other.at).as_millis()).unwrap_or(i64::MAX)
-        } else {
-            -i64::try_from((other.at - self.at).as_millis()).unwrap_or(i64::MAX)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -527,11 +527,6 @@ impl ServerProcess {
         }
     }
 
-    /// The config file's path, when the builder wrote one.
-    pub fn config_path(&self) -> Option<PathBuf> {
-        self.args.first().map(PathBuf::from).filter(|p| p.is_file())
-    }
-
     /// Starts the process again, stopped or killed before, with the same command line, dir
     /// and port, and waits until it answers PING.
     pub fn restart(&mut self) -> anyhow::Result<()> {
