@@ -11,6 +11,9 @@
 //! - [`wait_for`] and the `must_*` helpers: polling with a deadline (tests never sleep blindly)
 //!   and assertions that panic with context.
 //! - [`reply`]: raw-reply tools (escaping for messages, shape, order-insensitive canonical form).
+//! - [`deployment`]: a Sentinel deployment (data nodes and Sentinels, each with its own config
+//!   file, log and port), [`events`] (every Sentinel event as clients see it) and [`writer`]
+//!   (a Sentinel-aware writer and the count of acknowledged writes lost in a failover).
 //! - [`diff`]: the differential script format and the lockstep runner that replays a script
 //!   against two servers and reports every reply that differs.
 //!
@@ -22,6 +25,10 @@
 
 pub mod diff;
 pub mod reply;
+
+pub mod deployment;
+pub mod events;
+pub mod writer;
 
 mod conn;
 mod must;

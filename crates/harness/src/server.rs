@@ -97,7 +97,7 @@ fn find_redis() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn search_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn search_path(name: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
     std::env::split_paths(&paths)
         .map(|dir| dir.join(name))
@@ -140,6 +140,10 @@ pub struct ServerBuilder {
     binary: Option<PathBuf>,
     directives: Vec<(String, String)>,
     config: Option<String>,
+    config_name: String,
+    extra_args: Vec<String>,
+    defaults: bool,
+    log_name: Option<String>,
     start_timeout: Duration,
 }
 
@@ -168,6 +172,33 @@ impl ServerBuilder {
     /// in it also replace the harness defaults (command-line options would override them).
     pub fn config_file(mut self, text: &str) -> Self {
         self.config = Some(text.to_string());
+        self
+    }
+
+    /// The config file's name inside the server's dir (`server.conf` unless told).
+    pub fn config_name(mut self, name: &str) -> Self {
+        self.config_name = name.to_string();
+        self
+    }
+
+    /// Adds an argument after the config file, as given (`--sentinel`).
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.extra_args.push(arg.to_string());
+        self
+    }
+
+    /// Adds none of the harness defaults to the command line: the config file says everything,
+    /// so a process restarted with it (after a CONFIG REWRITE) runs from that file alone. The
+    /// file must then name a port (a fixed port is never retried).
+    pub fn no_defaults(mut self) -> Self {
+        self.defaults = false;
+        self
+    }
+
+    /// Where the config file sends the log, relative to the server's dir (the process's cwd),
+    /// so that [`ServerProcess::log`] reads it.
+    pub fn log_name(mut self, name: &str) -> Self {
+        self.log_name = Some(name.to_string());
         self
     }
 
@@ -206,8 +237,9 @@ impl ServerBuilder {
                         }
                     }
                 }
-                let p = dir_path.join("server.conf");
-                std::fs::write(&p, text).context("writing server.conf")?;
+                let p = dir_path.join(&self.config_name);
+                std::fs::write(&p, text)
+                    .with_context(|| format!("writing {}", self.config_name))?;
                 Some(p)
             }
             None => None,
@@ -240,11 +272,16 @@ impl ServerBuilder {
             bail!("port 0 disables TCP: give a unixsocket directive so readiness can be checked");
         }
         let log_path = match self
-            .directives
-            .iter()
-            .rev()
-            .find(|(n, _)| n.eq_ignore_ascii_case("logfile"))
-        {
+            .log_name
+            .as_ref()
+            .map(|n| (String::new(), n.clone()))
+            .or_else(|| {
+                self.directives
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("logfile"))
+                    .cloned()
+            }) {
             Some((_, v)) if v.is_empty() => dir_path.join("stdout.log"),
             Some((_, v)) => dir_path.join(v),
             None if overridden.contains("logfile") => dir_path.join("stdout.log"),
@@ -270,8 +307,11 @@ impl ServerBuilder {
                 ("logfile", dir_path.join("server.log").into()),
                 ("daemonize", "no".into()),
             ];
+            for a in &self.extra_args {
+                args.push(a.into());
+            }
             for (name, value) in defaults {
-                if !overridden.contains(name) {
+                if self.defaults && !overridden.contains(name) {
                     args.push(format!("--{name}").into());
                     args.push(value);
                 }
@@ -350,6 +390,10 @@ impl ServerProcess {
             binary: None,
             directives: Vec::new(),
             config: None,
+            config_name: "server.conf".to_string(),
+            extra_args: Vec::new(),
+            defaults: true,
+            log_name: None,
             start_timeout: START_TIMEOUT,
         }
     }
@@ -459,6 +503,28 @@ impl ServerProcess {
         }
         child.kill().context("SIGKILL")?;
         Ok(child.wait()?)
+    }
+
+    /// Waits for the process to exit by itself (after SHUTDOWN, say) and reaps it; an error
+    /// if it is still running at the deadline (it is left running).
+    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let child = self
+                .child
+                .as_mut()
+                .ok_or_else(|| anyhow!("the server is not running"))?;
+            if let Some(status) = child.try_wait()? {
+                self.child = None;
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                bail!("{} still running after {timeout:?}", self.flavor.name());
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 
     /// Starts the process again, stopped or killed before, with the same command line, dir
