@@ -202,12 +202,11 @@ def env_roles():
 
 ROLES = [
     pytest.param(env_roles(), id="env"),
-    pytest.param(("redis", "redoubt"), id="redoubt-sentinels", marks=pytest.mark.skip(
-        reason="needs Redoubt Sentinel (being built in wt-sentinel)")),
+    pytest.param(("redis", "redoubt"), id="redoubt-sentinels"),
     pytest.param(("redoubt", "redis"), id="redoubt-nodes", marks=pytest.mark.skip(
         reason="needs Redoubt replication (replicaof, PSYNC, SLAVEOF): not built yet")),
     pytest.param(("redoubt", "redoubt"), id="redoubt-everywhere", marks=pytest.mark.skip(
-        reason="needs Redoubt replication (not built yet) and Redoubt Sentinel (wt-sentinel)")),
+        reason="needs Redoubt replication (not built yet)")),
 ]
 
 

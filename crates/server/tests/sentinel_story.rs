@@ -329,13 +329,12 @@ fn story_with_roles_from_env() {
 }
 
 #[test]
-#[ignore = "needs Redoubt replication (replicaof, PSYNC, min-replicas, CONFIG REWRITE of replicaof: not built yet) and Redoubt Sentinel (being built in wt-sentinel)"]
+#[ignore = "needs Redoubt replication (replicaof, PSYNC, min-replicas, CONFIG REWRITE of replicaof: not built yet)"]
 fn story_redoubt_everywhere() {
     story(&[Flavor::Redoubt; 3], &[Flavor::Redoubt; 3]);
 }
 
 #[test]
-#[ignore = "needs Redoubt Sentinel (sentinel mode, being built in wt-sentinel)"]
 fn story_redoubt_sentinels_over_redis_nodes() {
     story(&[Flavor::Redis; 3], &[Flavor::Redoubt; 3]);
 }
@@ -347,7 +346,6 @@ fn story_redis_sentinels_over_redoubt_nodes() {
 }
 
 #[test]
-#[ignore = "needs Redoubt Sentinel speaking Redis's hello/vote protocol (being built in wt-sentinel)"]
 fn story_one_redis_two_redoubt_sentinels() {
     story(
         &[Flavor::Redis; 3],
@@ -356,7 +354,6 @@ fn story_one_redis_two_redoubt_sentinels() {
 }
 
 #[test]
-#[ignore = "needs Redoubt Sentinel speaking Redis's hello/vote protocol (being built in wt-sentinel)"]
 fn story_two_redis_one_redoubt_sentinel() {
     story(
         &[Flavor::Redis; 3],

@@ -316,7 +316,17 @@ fn fault_tilt_after_a_stall() {
 }
 
 #[test]
-#[ignore = "needs Redoubt Sentinel (wt-sentinel) and Redoubt replication (not built yet)"]
+fn redoubt_sentinels_over_redis_nodes_faults() {
+    let (n, s) = ([Flavor::Redis; 3], [Flavor::Redoubt; 3]);
+    quorum_unreachable(&n, &s);
+    no_good_replica(&n, &s);
+    leader_crashes_after_election(&n, &s);
+    promoted_replica_dies(&n, &s);
+    tilt_after_a_stall(&n, &s);
+}
+
+#[test]
+#[ignore = "needs Redoubt replication (not built yet)"]
 fn redoubt_faults() {
     let (n, s) = ([Flavor::Redoubt; 3], [Flavor::Redoubt; 3]);
     quorum_unreachable(&n, &s);
