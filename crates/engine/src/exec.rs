@@ -94,6 +94,17 @@ impl Engine {
                 return;
             }
         }
+        let is_master = client.kind == crate::ClientKind::Master;
+        let is_write = cmd.has(flags::WRITE) || (cmd.name == "exec" && self.queued_writes(client));
+        if is_write && !is_master && !self.enough_good_replicas(now_ms) {
+            self.reject(client, errors::NOREPLICAS, Some(cmd));
+            return;
+        }
+        if self.is_replica() && is_write && !is_master && self.config.get_bool("replica-read-only")
+        {
+            self.reject(client, errors::READONLY_REPLICA, Some(cmd));
+            return;
+        }
         if client.in_pubsub()
             && client.out.proto == redoubt_resp::Protocol::Resp2
             && !matches!(
@@ -114,6 +125,14 @@ impl Engine {
                 cmd.name
             );
             self.reject(client, &msg, Some(cmd));
+            return;
+        }
+        if self.is_replica()
+            && !self.master_link_up()
+            && !self.config.get_bool("replica-serve-stale-data")
+            && !cmd.has(flags::STALE)
+        {
+            self.reject(client, errors::MASTERDOWN, Some(cmd));
             return;
         }
         if client.multi.is_some() && !is_multi_ctl {
@@ -277,10 +296,21 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// EXEC of a transaction holding a write (`c->mstate.cmd_flags & CMD_WRITE`).
+    fn queued_writes(&self, client: &Client) -> bool {
+        client.multi.as_ref().is_some_and(|q| {
+            q.iter().any(
+                |argv| matches!(self.table.lookup(argv), Lookup::Found(c) if c.has(flags::WRITE)),
+            )
+        })
+    }
+}
+
 impl Client {
-    /// Clients that never trigger evictions before their commands (none yet: the master link
-    /// will be, once replication lands).
+    /// Clients that never trigger evictions before their commands: our master
+    /// (`c->flags & CLIENT_MASTER` in `processCommand`).
     pub fn no_evict_exempt(&self) -> bool {
-        false
+        self.kind == crate::ClientKind::Master
     }
 }

@@ -41,6 +41,7 @@ pub mod lru;
 pub mod meta;
 pub mod pause;
 pub mod pubsub;
+pub mod repl;
 pub mod slowlog;
 pub mod stats;
 pub mod stream;
@@ -249,6 +250,8 @@ pub struct Engine {
     pub lazyfree: lazyfree::LazyFree,
     /// Save and load bookkeeping (INFO persistence).
     pub rdb: commands::persistence::RdbState,
+    /// Replication: IDs, backlog, replicas, our master (see [`repl`]).
+    pub repl: repl::Repl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,6 +380,7 @@ impl Engine {
             blocking: blocking::Blocking::default(),
             lazyfree: lazyfree::LazyFree::inline(),
             rdb: commands::persistence::RdbState::default(),
+            repl: repl::Repl::default(),
         }
     }
 
@@ -398,6 +402,19 @@ impl Engine {
             commands::transactions::unwatch_all(self, &mut c);
             self.pubsub.unsubscribe_all(&mut c);
             self.monitors.retain(|&m| m != id);
+            if c.repl.is_some() {
+                self.repl.replicas.retain(|&r| r != id);
+                if self.repl.replicas.is_empty() {
+                    self.repl.no_replicas_since_ms = self.now_ms;
+                }
+                let name = Self::replica_name(&c);
+                self.log_notice(&format!("Connection with replica {name} lost."));
+            }
+            if let Some(m) = self.repl.master.as_mut() {
+                if m.client == Some(id) {
+                    m.client = None;
+                }
+            }
         }
     }
 
@@ -473,11 +490,6 @@ impl Engine {
         self.mem_startup = self.mem_startup.min(used);
     }
 
-    /// True while this server replicates from a master (set by the replication issue).
-    pub fn is_replica(&self) -> bool {
-        false
-    }
-
     pub fn connected_clients(&self) -> usize {
         self.clients.len()
     }
@@ -485,6 +497,10 @@ impl Engine {
     /// The end-of-batch step (Redis's `beforeSleep`): hands the stream's new bytes to its
     /// consumers. Returns them so the server can write AOF and feed replicas in order.
     pub fn end_batch(&mut self) -> bytes::Bytes {
-        self.stream.take_pending()
+        let bytes = self.stream.take_pending();
+        if !bytes.is_empty() {
+            self.feed_replicas(&bytes);
+        }
+        bytes
     }
 }

@@ -17,6 +17,9 @@ pub struct ReplStream {
     /// Effects of the running command, encoded: (db, byte range in `staged_buf`).
     staged: Vec<(usize, std::ops::Range<usize>)>,
     staged_buf: BytesMut,
+    /// Set while a command from our master runs: its own effects are dropped, because the
+    /// master's exact bytes are appended instead ([`ReplStream::append_verbatim`]).
+    pub muted: bool,
 }
 
 fn encode_into(buf: &mut BytesMut, args: &[&[u8]]) {
@@ -45,6 +48,9 @@ impl ReplStream {
 
     /// Stages one effect of the running command.
     pub fn stage(&mut self, db: usize, args: &[&[u8]]) {
+        if self.muted {
+            return;
+        }
         let start = self.staged_buf.len();
         encode_into(&mut self.staged_buf, args);
         self.staged.push((db, start..self.staged_buf.len()));
@@ -92,6 +98,9 @@ impl ReplStream {
     }
 
     fn write_raw(&mut self, db: Option<usize>, args: &[&[u8]]) {
+        if self.muted {
+            return;
+        }
         self.write_select(db);
         let before = self.pending.len();
         encode_into(&mut self.pending, args);
@@ -114,6 +123,31 @@ impl ReplStream {
         self.write_select(db);
         self.pending.extend_from_slice(encoded);
         self.offset += encoded.len() as u64;
+    }
+
+    /// Bytes appended but not yet handed out.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Appends bytes of our master's stream as they are (a replica forwards them to its own
+    /// replicas unchanged). Their SELECTs are not tracked: the next own effect names its db.
+    pub fn append_verbatim(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        self.offset += bytes.len() as u64;
+        self.selected_db = None;
+    }
+
+    /// The master's PING to its replicas (`replicationCron`): part of the stream, no db.
+    pub fn append_ping(&mut self) {
+        self.write_raw(None, &[b"PING"]);
+    }
+
+    /// A full sync from a master: our stream continues its history at `offset`.
+    pub fn reset_offset(&mut self, offset: u64) {
+        self.pending.clear();
+        self.offset = offset;
+        self.selected_db = None;
     }
 
     /// Hands out the bytes appended since the last call (end of batch).

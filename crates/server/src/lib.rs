@@ -10,6 +10,7 @@ pub mod listeners;
 pub mod log;
 pub mod mem;
 pub mod rdbfile;
+pub mod replica_link;
 pub mod server;
 pub mod startup;
 mod sys;

@@ -196,6 +196,7 @@ async fn cron(shared: Rc<Shared>) {
         eng.active_expire_cycle(now, budget_us, &|| start.elapsed().as_micros() as u64);
         eng.stats.expire_cycle_time_used_us += start.elapsed().as_micros() as u64;
         eng.stats_cron(now);
+        eng.replication_cron(now);
         let timeout = shared.settings.borrow().timeout_secs;
         if timeout > 0 {
             let limit = timeout as i64 * 1000;
@@ -295,6 +296,13 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
             crate::warning!("{msg}");
         } else {
             crate::notice!("{msg}");
+        }
+    }
+
+    fn replication_changed(&self, generation: u64) {
+        // Called with the engine borrowed: the task reads it only once it runs.
+        if let Some(shared) = self.shared.upgrade() {
+            crate::replica_link::spawn(&shared, generation);
         }
     }
 

@@ -143,7 +143,8 @@ impl Engine {
         let opts = LoadOptions {
             thresholds: self.rdb_thresholds(),
             now_ms,
-            drop_expired: true,
+            // A replica keeps keys its master has not expired yet (`iAmMaster()` in rdbLoad).
+            drop_expired: !self.is_replica(),
             verify_checksum: self.config.get_bool("rdbchecksum"),
             access_word: &access_word,
         };

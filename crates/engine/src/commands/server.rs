@@ -270,16 +270,6 @@ pub fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     ctx.client.close_after_reply = true;
 }
 
-/// ROLE as a master: role, replication offset, and the (empty) replica list.
-pub fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
-    let offset = ctx.eng.stream.offset() as i64;
-    let out = ctx.out();
-    out.array_len(3);
-    out.bulk(b"master");
-    out.int(offset);
-    out.array_len(0);
-}
-
 pub fn lastsave(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     let t = ctx.eng.lastsave_s;
     ctx.out().int(t);
@@ -292,7 +282,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("slowlog|reset", slowlog_reset),
     ("slowlog|help", slowlog_help),
     ("shutdown", shutdown),
-    ("role", role),
     ("lastsave", lastsave),
     ("dbsize", dbsize),
     ("flushdb", flushdb),
