@@ -9,7 +9,8 @@
 //! A command that changes data records its *effect* with [`Ctx::propagate`]: the command as it
 //! must replay anywhere (`SET k v EX 10` becomes `SET k v PXAT <ms>`, an expiry becomes `DEL`).
 //! Effects are appended to [`stream::ReplStream`], one ordered byte stream whose length is
-//! `master_repl_offset`; a `SELECT` is inserted whenever the database changes, and the effects of
+//! `master_repl_offset` once a backlog exists (before that, as in Redis, the bytes are handed
+//! out uncounted); a `SELECT` is inserted whenever the database changes, and the effects of
 //! one MULTI/EXEC are wrapped in MULTI/EXEC when there is more than one (Redis 7.0's
 //! `propagatePendingCommands`). At the end of a batch, [`Engine::end_batch`] hands the new
 //! bytes to the consumers (backlog, replicas, AOF, in later issues). That append is the only
@@ -499,7 +500,13 @@ impl Engine {
     pub fn end_batch(&mut self) -> bytes::Bytes {
         let bytes = self.stream.take_pending();
         if !bytes.is_empty() {
-            self.feed_replicas(&bytes);
+            if self.repl.backlog.is_none() {
+                // Without a backlog there is no replica and no history to continue: Redis's
+                // `replicationFeedSlaves` returns early and `master_repl_offset` stays put.
+                self.stream.uncount(bytes.len());
+            } else {
+                self.feed_replicas(&bytes);
+            }
         }
         bytes
     }

@@ -1,6 +1,7 @@
 //! The replication stream: every effect, in order, as RESP bytes.
 //!
-//! `offset` counts every byte ever appended; it is `master_repl_offset`. Effects produced by
+//! `offset` counts the bytes appended; it is `master_repl_offset` (the engine takes back the
+//! count of bytes handed out while no backlog exists, as Redis never counts those). Effects produced by
 //! one top-level command are staged in `staged` and committed together by
 //! [`ReplStream::commit_staged`]: more than one effect is wrapped in MULTI ... EXEC so the
 //! group stays atomic downstream (Redis 7.0's `propagatePendingCommands`). A SELECT is emitted
@@ -148,6 +149,13 @@ impl ReplStream {
         self.pending.clear();
         self.offset = offset;
         self.selected_db = None;
+    }
+
+    /// Takes back the count of bytes just handed out while no backlog exists (Redis counts
+    /// `master_repl_offset` only while it has one).
+    pub fn uncount(&mut self, n: usize) {
+        debug_assert!(self.pending.is_empty(), "uncount after take_pending");
+        self.offset -= n as u64;
     }
 
     /// Hands out the bytes appended since the last call (end of batch).

@@ -1,0 +1,392 @@
+//! Replication against real redis-server 7.0.15 in every pairing:
+//! - Redis master -> Redoubt replica, Redoubt master -> Redis replica, Redoubt -> Redoubt:
+//!   a dataset of every type syncs, live writes follow, DEBUG DIGEST equal within a deadline;
+//! - a killed link (CLIENT KILL TYPE master / TYPE replica) comes back by partial resync
+//!   (`sync_partial_ok` grows, `sync_full` does not);
+//! - chained replication keeps the same offsets; a promotion (REPLICAOF NO ONE) lets the other
+//!   replica continue by partial resync, as a Sentinel failover needs;
+//! - READONLY, MASTERDOWN, NOMASTERLINK, UNBLOCKED and REPLICAOF errors are byte-identical
+//!   with Redis's; INFO replication is compared field by field (values that name a process,
+//!   a port or a random ID masked).
+
+use redoubt_harness::{must_connect, must_ok, wait_for, Flavor, RawConn, ServerProcess, Value};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn start(flavor: Flavor) -> ServerProcess {
+    let mut b = ServerProcess::builder(flavor)
+        .directive("enable-debug-command", "yes")
+        .directive("repl-ping-replica-period", "1");
+    if flavor == Flavor::Redis {
+        // Redis 7.0 defaults to diskless sync with a 5 s delay; no delay keeps tests short
+        // (the EOF-marked payload is still what a Redis master sends us).
+        b = b.directive("repl-diskless-sync-delay", "0");
+    }
+    match b.start() {
+        Ok(s) => s,
+        Err(e) => panic!("starting {}: {e:#}", flavor.name()),
+    }
+}
+
+fn text(v: Value) -> String {
+    match v {
+        Value::Simple(s) => s,
+        Value::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        Value::Error(e) => panic!("unexpected error reply: {e}"),
+        other => panic!("expected a string, got {other:?}"),
+    }
+}
+
+fn digest(c: &mut RawConn) -> String {
+    text(c.cmd(&["DEBUG", "DIGEST"]))
+}
+
+/// One INFO field's value ("" when absent).
+fn info_field(c: &mut RawConn, section: &str, name: &str) -> String {
+    let info = text(c.cmd(&["INFO", section]));
+    let prefix = format!("{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or("")
+        .to_string()
+}
+
+fn info_int(c: &mut RawConn, section: &str, name: &str) -> i64 {
+    let v = info_field(c, section, name);
+    v.parse()
+        .unwrap_or_else(|_| panic!("INFO {name} is not a number: {v:?}"))
+}
+
+fn run(c: &mut RawConn, cmds: &[Vec<String>]) {
+    for chunk in cmds.chunks(200) {
+        for cmd in chunk {
+            c.send_cmd(cmd).expect("send");
+        }
+        for cmd in chunk {
+            match c.read_reply(Instant::now() + Duration::from_secs(10)) {
+                Ok(Value::Error(e)) => panic!("{cmd:?} failed: {e}"),
+                Ok(_) => {}
+                Err(e) => panic!("reply to {cmd:?}: {e}"),
+            }
+        }
+    }
+}
+
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+/// Every type, several databases, TTLs, and encodings small and large.
+fn dataset(tag: &str) -> Vec<Vec<String>> {
+    let mut v = Vec::new();
+    for db in ["0", "3", "9"] {
+        v.push(words(&format!("SELECT {db}")));
+        v.push(words(&format!("SET {tag}:str{db} hello")));
+        v.push(words(&format!("SET {tag}:int{db} 12345")));
+        v.push(words(&format!("SET {tag}:ttl{db} v PX 100000000")));
+        v.push(words(&format!("RPUSH {tag}:list{db} a b 1 2")));
+        v.push(words(&format!("SADD {tag}:iset{db} 1 2 3")));
+        v.push(words(&format!("SADD {tag}:sset{db} x y z")));
+        v.push(words(&format!("HSET {tag}:hash{db} f1 v1 f2 2")));
+        v.push(words(&format!("ZADD {tag}:zset{db} 1 a 2.5 b")));
+        v.push(words(&format!("PFADD {tag}:hll{db} a b c")));
+        v.push(words(&format!("EXPIRE {tag}:hash{db} 500000")));
+    }
+    v.push(words("SELECT 0"));
+    for i in 0..300 {
+        v.push(words(&format!("RPUSH {tag}:biglist item{i}")));
+        v.push(words(&format!("HSET {tag}:bighash f{i} v{i}")));
+        v.push(words(&format!("ZADD {tag}:bigzset {i} m{i}")));
+        v.push(words(&format!("SADD {tag}:bigset s{i}")));
+    }
+    v.push(vec!["SET".into(), format!("{tag}:big"), "x".repeat(50_000)]);
+    v
+}
+
+/// Writes whose effects differ from the request (relative TTLs, SPOP, INCRBYFLOAT, MULTI).
+fn live_writes(tag: &str) -> Vec<Vec<String>> {
+    let mut v = Vec::new();
+    for i in 0..50 {
+        v.push(words(&format!("INCR {tag}:counter")));
+        v.push(words(&format!("SET {tag}:k{i} v{i} EX 1000")));
+        v.push(words(&format!("LPUSH {tag}:biglist new{i}")));
+    }
+    v.push(words(&format!("SPOP {tag}:bigset 3")));
+    v.push(words(&format!("INCRBYFLOAT {tag}:float 1.5")));
+    v.push(words(&format!("EXPIRE {tag}:str0 100000")));
+    v.push(words(&format!("DEL {tag}:int0")));
+    v.push(words("SELECT 3"));
+    v.push(words(&format!("HINCRBY {tag}:hash3 f2 5")));
+    v.push(words("SELECT 0"));
+    v.push(words("MULTI"));
+    v.push(words(&format!("SET {tag}:m1 1")));
+    v.push(words(&format!("ZINCRBY {tag}:bigzset 3 m1")));
+    v.push(words("EXEC"));
+    v
+}
+
+fn wait_link_up(replica: &mut RawConn) {
+    wait_for("the replica's link to be up", DEADLINE, || {
+        info_field(replica, "replication", "master_link_status") == "up"
+    });
+}
+
+fn wait_same_digest(master: &mut RawConn, replica: &mut RawConn) {
+    let mut last = (String::new(), String::new());
+    let ok = redoubt_harness::try_wait_for(DEADLINE, || {
+        last = (digest(master), digest(replica));
+        last.0 == last.1
+    });
+    assert!(ok, "digests differ: master {} replica {}", last.0, last.1);
+}
+
+fn replicaof(c: &mut RawConn, master: &ServerProcess) {
+    must_ok(&c.cmd(&["REPLICAOF", "127.0.0.1", &master.port().to_string()]));
+}
+
+/// Full sync, live writes, then a killed link that must come back by partial resync.
+fn pairing(master_flavor: Flavor, replica_flavor: Flavor, kill_on_master: bool) {
+    let master = start(master_flavor);
+    let replica = start(replica_flavor);
+    let mut m = must_connect(&master);
+    let mut r = must_connect(&replica);
+    run(&mut m, &dataset("pre"));
+    replicaof(&mut r, &master);
+    wait_link_up(&mut r);
+    wait_same_digest(&mut m, &mut r);
+    run(&mut m, &live_writes("live"));
+    wait_same_digest(&mut m, &mut r);
+    assert_eq!(text(r.cmd(&["GET", "live:counter"])), "50");
+
+    let full = info_int(&mut m, "stats", "sync_full");
+    let partial = info_int(&mut m, "stats", "sync_partial_ok");
+    assert_eq!(full, 1, "one full sync so far");
+    if kill_on_master {
+        let killed = r_kill(&mut m, "replica");
+        assert_eq!(killed, 1);
+    } else {
+        assert_eq!(r_kill(&mut r, "master"), 1);
+    }
+    // Writes while the link is down come from the backlog.
+    run(&mut m, &live_writes("during"));
+    wait_for("a partial resync", DEADLINE, || {
+        info_int(&mut m, "stats", "sync_partial_ok") == partial + 1
+    });
+    wait_link_up(&mut r);
+    wait_same_digest(&mut m, &mut r);
+    assert_eq!(
+        info_int(&mut m, "stats", "sync_full"),
+        full,
+        "no second full sync"
+    );
+    wait_for("equal offsets", DEADLINE, || {
+        info_int(&mut m, "replication", "master_repl_offset")
+            == info_int(&mut r, "replication", "master_repl_offset")
+    });
+}
+
+fn r_kill(c: &mut RawConn, kind: &str) -> i64 {
+    match c.cmd(&["CLIENT", "KILL", "TYPE", kind]) {
+        Value::Int(n) => n,
+        other => panic!("CLIENT KILL TYPE {kind}: {other:?}"),
+    }
+}
+
+#[test]
+fn redis_master_redoubt_replica() {
+    pairing(Flavor::Redis, Flavor::Redoubt, false);
+}
+
+#[test]
+fn redoubt_master_redis_replica() {
+    pairing(Flavor::Redoubt, Flavor::Redis, true);
+}
+
+#[test]
+fn redoubt_master_redoubt_replica() {
+    pairing(Flavor::Redoubt, Flavor::Redoubt, false);
+}
+
+/// M -> A -> C (chained) and M -> B; then A is promoted and B repointed to it: B must
+/// continue by partial resync, and C, A's replica, too.
+#[test]
+fn chain_and_promotion_continue_by_partial_resync() {
+    let m_srv = start(Flavor::Redoubt);
+    let a_srv = start(Flavor::Redoubt);
+    let b_srv = start(Flavor::Redis);
+    let c_srv = start(Flavor::Redoubt);
+    let (mut m, mut a, mut b, mut c) = (
+        must_connect(&m_srv),
+        must_connect(&a_srv),
+        must_connect(&b_srv),
+        must_connect(&c_srv),
+    );
+    run(&mut m, &dataset("pre"));
+    replicaof(&mut a, &m_srv);
+    replicaof(&mut b, &m_srv);
+    wait_link_up(&mut a);
+    replicaof(&mut c, &a_srv);
+    wait_link_up(&mut b);
+    wait_link_up(&mut c);
+    run(&mut m, &live_writes("live"));
+    for node in [&mut a, &mut b, &mut c] {
+        wait_same_digest(&mut m, node);
+    }
+    // The chain forwards the master's bytes: the same offsets and ID everywhere.
+    wait_for("offsets to agree along the chain", DEADLINE, || {
+        let mo = info_int(&mut m, "replication", "master_repl_offset");
+        mo == info_int(&mut a, "replication", "master_repl_offset")
+            && mo == info_int(&mut c, "replication", "master_repl_offset")
+    });
+    let m_id = info_field(&mut m, "replication", "master_replid");
+    assert_eq!(info_field(&mut c, "replication", "master_replid"), m_id);
+
+    // Promotion keeps the old history as the second ID.
+    must_ok(&a.cmd(&["REPLICAOF", "NO", "ONE"]));
+    assert_eq!(info_field(&mut a, "replication", "role"), "master");
+    assert_eq!(info_field(&mut a, "replication", "master_replid2"), m_id);
+    let a_partial = info_int(&mut a, "stats", "sync_partial_ok");
+    // C's first sync from A was a full one; the promotion must add none.
+    let a_full = info_int(&mut a, "stats", "sync_full");
+    replicaof(&mut b, &a_srv);
+    wait_for("B and C to continue from A", DEADLINE, || {
+        info_int(&mut a, "stats", "sync_partial_ok") >= a_partial + 2
+    });
+    assert_eq!(
+        info_int(&mut a, "stats", "sync_full"),
+        a_full,
+        "no full sync from A"
+    );
+    wait_link_up(&mut b);
+    wait_link_up(&mut c);
+    run(&mut a, &live_writes("after"));
+    wait_same_digest(&mut a, &mut b);
+    wait_same_digest(&mut a, &mut c);
+    let a_id = info_field(&mut a, "replication", "master_replid");
+    wait_for("B to adopt A's new ID", DEADLINE, || {
+        info_field(&mut b, "replication", "master_replid") == a_id
+    });
+    assert_eq!(info_field(&mut b, "replication", "master_replid2"), m_id);
+}
+
+fn raw(c: &mut RawConn, args: &[&str]) -> Vec<u8> {
+    c.send_cmd(args).expect("send");
+    c.read_raw_reply()
+}
+
+/// A dead master port: nothing listens there while the test runs.
+fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[test]
+fn errors_and_info_match_redis() {
+    let redis = start(Flavor::Redis);
+    let ours = start(Flavor::Redoubt);
+    let dead = dead_port().to_string();
+    let mut conns = [must_connect(&redis), must_connect(&ours)];
+    // A blocked client is released when its server becomes a replica.
+    let mut blocked: Vec<RawConn> = [&redis, &ours].iter().map(|s| must_connect(s)).collect();
+    for b in &mut blocked {
+        b.send_cmd(&["BLPOP", "q", "0"]).expect("send");
+    }
+    for c in &mut conns {
+        wait_for("BLPOP to block", DEADLINE, || {
+            info_int(c, "clients", "blocked_clients") == 1
+        });
+    }
+    let script: Vec<Vec<&str>> = vec![
+        vec!["REPLICAOF", "127.0.0.1", "notaport"],
+        vec!["REPLICAOF", "127.0.0.1", "70000"],
+        vec!["REPLCONF", "foo", "bar"],
+        vec!["REPLCONF", "listening-port"],
+        vec!["REPLCONF", "listening-port", "x"],
+        vec!["REPLCONF", "listening-port", "1", "capa", "eof"],
+        vec!["REPLICAOF", "NO", "ONE"],
+        vec!["REPLICAOF", "127.0.0.1", &dead],
+        vec!["REPLICAOF", "127.0.0.1", &dead],
+        vec!["SET", "a", "1"],
+        vec!["MULTI"],
+        vec!["SET", "a", "1"],
+        vec!["EXEC"],
+        vec!["GET", "a"],
+        vec!["SYNC"],
+        vec!["PSYNC", "?", "-1"],
+        vec!["ROLE"],
+        vec!["CONFIG", "SET", "replica-serve-stale-data", "no"],
+        vec!["GET", "a"],
+        vec!["PING"],
+        vec!["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+        vec!["CONFIG", "SET", "replica-read-only", "no"],
+        vec!["SET", "a", "1"],
+    ];
+    for cmd in &script {
+        let replies: Vec<Vec<u8>> = conns.iter_mut().map(|c| raw(c, cmd)).collect();
+        assert_eq!(
+            String::from_utf8_lossy(&replies[0]),
+            String::from_utf8_lossy(&replies[1]),
+            "{cmd:?}"
+        );
+    }
+    let unblocked: Vec<Vec<u8>> = blocked.iter_mut().map(|b| b.read_raw_reply()).collect();
+    assert_eq!(unblocked[0], unblocked[1]);
+    assert!(unblocked[0].starts_with(b"-UNBLOCKED"), "{unblocked:?}");
+
+    // INFO replication of a replica whose master is down, field by field.
+    let infos: Vec<Vec<(String, String)>> = conns
+        .iter_mut()
+        .map(|c| {
+            text(c.cmd(&["INFO", "replication"]))
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| {
+                    let masked = if k == "master_replid" { "<id>" } else { v };
+                    (k.to_string(), masked.to_string())
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(infos[0], infos[1]);
+}
+
+/// INFO replication on a master with one replica, and on that replica: the same fields in
+/// the same order as Redis in the same roles.
+#[test]
+fn info_replication_fields_match_redis() {
+    let names = |master: Flavor, replica: Flavor| -> (Vec<String>, Vec<String>) {
+        let ms = start(master);
+        let rs = start(replica);
+        let (mut m, mut r) = (must_connect(&ms), must_connect(&rs));
+        replicaof(&mut r, &ms);
+        wait_link_up(&mut r);
+        wait_for("the master to list its replica", DEADLINE, || {
+            info_int(&mut m, "replication", "connected_slaves") == 1
+        });
+        let keys = |c: &mut RawConn| -> Vec<String> {
+            text(c.cmd(&["INFO", "replication"]))
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| {
+                    if k.starts_with("slave0") {
+                        // ip=,port=,state=,offset=,lag= keys, values masked.
+                        let ks: Vec<&str> = v
+                            .split(',')
+                            .filter_map(|kv| kv.split_once('='))
+                            .map(|p| p.0)
+                            .collect();
+                        format!("{k}:{}", ks.join(","))
+                    } else {
+                        k.to_string()
+                    }
+                })
+                .collect()
+        };
+        (keys(&mut m), keys(&mut r))
+    };
+    let redis = names(Flavor::Redis, Flavor::Redis);
+    let ours = names(Flavor::Redoubt, Flavor::Redoubt);
+    assert_eq!(redis.0, ours.0, "master fields");
+    assert_eq!(redis.1, ours.1, "replica fields");
+}
