@@ -139,6 +139,8 @@ pub struct Client {
     pub repl: Option<crate::repl::ReplicaInfo>,
     /// REPLCONF before SYNC: what the replica announced.
     pub repl_pending: Option<crate::repl::ReplicaInfo>,
+    /// `master_repl_offset` after this client's last write (`c->woff`), for WAIT.
+    pub woff: u64,
 }
 
 impl Client {
@@ -185,6 +187,7 @@ impl Client {
             blocked: None,
             repl: None,
             repl_pending: None,
+            woff: 0,
         }
     }
 

@@ -142,6 +142,7 @@ impl Engine {
             client.out.simple("QUEUED");
             return;
         }
+        let offset_before = self.stream.offset();
         self.call(client, cmd, &argv, now_ms, false);
         if cmd.has(flags::TOUCHES_ARBITRARY_KEYS) {
             // SCAN and RANDOMKEY may expire many unrelated keys: Redis 7.0 propagates those
@@ -149,6 +150,9 @@ impl Engine {
             self.stream.commit_staged_unwrapped();
         } else {
             self.stream.commit_staged();
+        }
+        if self.stream.offset() != offset_before {
+            client.woff = self.stream.offset();
         }
         if !self.blocking.ready.is_empty() && client.multi.is_none() {
             self.serve_blocked(now_ms);

@@ -498,7 +498,13 @@ impl Engine {
     /// The end-of-batch step (Redis's `beforeSleep`): hands the stream's new bytes to its
     /// consumers. Returns them so the server can write AOF and feed replicas in order.
     pub fn end_batch(&mut self) -> bytes::Bytes {
+        if std::mem::take(&mut self.repl.get_ack) && !self.repl.replicas.is_empty() {
+            self.stream.append_getack();
+        }
         let bytes = self.stream.take_pending();
+        if !self.repl.waiting.is_empty() {
+            self.serve_waiting_replicas();
+        }
         if !bytes.is_empty() {
             if self.repl.backlog.is_none() {
                 // Without a backlog there is no replica and no history to continue: Redis's

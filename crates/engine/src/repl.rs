@@ -110,6 +110,18 @@ pub struct Repl {
     /// Since when we had no replica (repl-backlog-ttl).
     pub no_replicas_since_ms: i64,
     pub last_ping_ms: i64,
+    /// Clients blocked in WAIT.
+    pub waiting: Vec<Waiting>,
+    /// A WAIT started this batch: ask the replicas for an ACK at its end.
+    pub get_ack: bool,
+}
+
+/// A client blocked in WAIT until `replicas` replicas acknowledged `offset`.
+#[derive(Debug, Clone, Copy)]
+pub struct Waiting {
+    pub client: ClientId,
+    pub offset: u64,
+    pub replicas: i64,
 }
 
 impl Default for Repl {
@@ -122,6 +134,8 @@ impl Default for Repl {
             generation: 0,
             no_replicas_since_ms: 0,
             last_ping_ms: 0,
+            waiting: Vec::new(),
+            get_ack: false,
         }
     }
 }
@@ -367,6 +381,46 @@ impl Engine {
         match c.repl.as_ref().map(|r| r.listening_port) {
             Some(p) if p != 0 => format!("{ip}:{p}"),
             _ => format!("{ip}:<unknown-replica-port>"),
+        }
+    }
+
+    /// Replicas that acknowledged at least `offset` (`replicationCountAcksByOffset`).
+    pub fn replicas_acked(&self, offset: u64) -> usize {
+        self.repl
+            .replicas
+            .iter()
+            .filter_map(|id| self.clients.get(id))
+            .filter_map(|c| c.repl.as_ref())
+            .filter(|r| r.ack_offset >= offset)
+            .count()
+    }
+
+    /// Releases WAITing clients whose count is reached (`processClientsWaitingReplicas`).
+    pub(crate) fn serve_waiting_replicas(&mut self) {
+        let ready: Vec<(ClientId, usize)> = self
+            .repl
+            .waiting
+            .iter()
+            .map(|w| (w.client, w.replicas, self.replicas_acked(w.offset)))
+            .filter(|&(_, want, got)| got as i64 >= want)
+            .map(|(id, _, got)| (id, got))
+            .collect();
+        for (id, got) in ready {
+            let Some(mut c) = self.clients.remove(&id) else {
+                self.repl.waiting.retain(|w| w.client != id);
+                continue;
+            };
+            if self.unregister_blocked(&mut c).is_some() {
+                c.out.int(got as i64);
+                if let crate::table::Lookup::Found(cmd) =
+                    self.table.clone().lookup(&[Bytes::from_static(b"wait")])
+                {
+                    cmd.stats.calls.set(cmd.stats.calls.get() + 1);
+                    self.stats.total_commands_processed += 1;
+                }
+                c.io.notify.notify();
+            }
+            self.clients.insert(id, c);
         }
     }
 

@@ -144,6 +144,11 @@ impl ReplStream {
         self.write_raw(None, &[b"PING"]);
     }
 
+    /// `REPLCONF GETACK *` for WAIT (`replicationRequestAckFromSlaves`): part of the stream.
+    pub fn append_getack(&mut self) {
+        self.write_raw(None, &[b"REPLCONF", b"GETACK", b"*"]);
+    }
+
     /// A full sync from a master: our stream continues its history at `offset`.
     pub fn reset_offset(&mut self, offset: u64) {
         self.pending.clear();

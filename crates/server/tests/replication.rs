@@ -390,3 +390,39 @@ fn info_replication_fields_match_redis() {
     assert_eq!(redis.0, ours.0, "master fields");
     assert_eq!(redis.1, ours.1, "replica fields");
 }
+
+/// WAIT counts and `min-replicas-to-write`, with one attached replica, as Redis answers.
+#[test]
+fn wait_and_min_replicas_match_redis() {
+    let session = |flavor: Flavor| -> Vec<Vec<u8>> {
+        let ms = start(flavor);
+        let rs = start(flavor);
+        let (mut m, mut r) = (must_connect(&ms), must_connect(&rs));
+        replicaof(&mut r, &ms);
+        wait_link_up(&mut r);
+        wait_for("the replica to be listed", DEADLINE, || {
+            info_int(&mut m, "replication", "connected_slaves") == 1
+        });
+        let script: &[&[&str]] = &[
+            &["SET", "a", "1"],
+            &["WAIT", "1", "5000"],
+            &["WAIT", "2", "100"],
+            &["WAIT", "x", "0"],
+            &["WAIT", "1", "-1"],
+            &["CONFIG", "SET", "min-replicas-to-write", "2"],
+            &["SET", "a", "2"],
+            &["GET", "a"],
+            &["CONFIG", "SET", "min-replicas-to-write", "1"],
+            &["SET", "a", "3"],
+        ];
+        let mut out: Vec<Vec<u8>> = script.iter().map(|c| raw(&mut m, c)).collect();
+        out.push(info_field(&mut m, "replication", "min_slaves_good_slaves").into_bytes());
+        out.push(raw(&mut r, &["WAIT", "0", "0"]));
+        out
+    };
+    let redis = session(Flavor::Redis);
+    let ours = session(Flavor::Redoubt);
+    for (a, b) in redis.iter().zip(&ours) {
+        assert_eq!(String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    }
+}

@@ -401,6 +401,45 @@ pub fn info_section(eng: &Engine, s: &mut String, now_ms: i64) {
     );
 }
 
+/// WAIT numreplicas timeout (`waitCommand`).
+pub fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    if ctx.eng.is_replica() {
+        ctx.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+        return;
+    }
+    let Some(numreplicas) = ctx.parse_i64(&argv[1]) else {
+        return;
+    };
+    let Some(timeout) = redoubt_keyspace::num::string2ll(&argv[2]) else {
+        ctx.error("ERR timeout is not an integer or out of range");
+        return;
+    };
+    if timeout < 0 {
+        ctx.error(errors::TIMEOUT_NEGATIVE);
+        return;
+    }
+    let offset = ctx.client.woff;
+    let acked = ctx.eng.replicas_acked(offset);
+    if acked as i64 >= numreplicas || ctx.client.multi.is_some() || ctx.in_exec {
+        ctx.out().int(acked as i64);
+        return;
+    }
+    let deadline = (timeout > 0).then(|| ctx.now_ms.saturating_add(timeout));
+    let st = crate::blocking::BlockState {
+        db: ctx.client.db,
+        keys: Vec::new(),
+        deadline_ms: deadline,
+        argv: argv.to_vec(),
+    };
+    ctx.eng.block_client(ctx.client, st);
+    ctx.eng.repl.waiting.push(crate::repl::Waiting {
+        client: ctx.client.id,
+        offset,
+        replicas: numreplicas,
+    });
+    ctx.eng.repl.get_ack = true;
+}
+
 /// This family's commands (see `commands::all`).
 pub static HANDLERS: &[(&str, Handler)] = &[
     ("replconf", replconf),
@@ -409,4 +448,5 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("replicaof", replicaof),
     ("slaveof", replicaof),
     ("role", role),
+    ("wait", wait),
 ];
