@@ -464,8 +464,8 @@ pub static DIRECTIVES: &[Directive] = &[
     b("aof-timestamp-enabled", None, 0, false, NotYet),
     b("cluster-replica-no-failover", Some("cluster-slave-no-failover"), 0, false, Never),
     b("replica-lazy-flush", Some("slave-lazy-flush"), 0, false, NotYet),
-    b("replica-serve-stale-data", Some("slave-serve-stale-data"), 0, true, NotYet),
-    b("replica-read-only", Some("slave-read-only"), 0, true, NotYet),
+    b("replica-serve-stale-data", Some("slave-serve-stale-data"), 0, true, Support::Yes),
+    b("replica-read-only", Some("slave-read-only"), 0, true, Support::Yes),
     b("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), 0, true, NotYet),
     b("jemalloc-bg-thread", None, 0, true, Never),
     with_check(b("activedefrag", None, 0, false, Never), Check::ActiveDefrag),
@@ -479,7 +479,7 @@ pub static DIRECTIVES: &[Directive] = &[
     b("use-exit-on-panic", None, HID, false, Never),
     b("disable-thp", None, IMM, true, Never),
     b("cluster-allow-replica-migration", None, 0, true, Never),
-    b("replica-announced", None, 0, true, NotYet),
+    b("replica-announced", None, 0, true, Support::Yes),
     b("latency-tracking", None, 0, true, Support::Yes),
     b("aof-disable-auto-gc", None, 0, false, NotYet),
 
@@ -487,8 +487,8 @@ pub static DIRECTIVES: &[Directive] = &[
     s("aclfile", None, IMM, ALLOW, Some(""), NotYet),
     s("unixsocket", None, IMM, NUL, NULL, Support::Yes),
     s("pidfile", None, IMM, NUL, NULL, Support::Yes),
-    s("replica-announce-ip", Some("slave-announce-ip"), 0, NUL, NULL, NotYet),
-    s("masteruser", None, SENS, NUL, NULL, NotYet),
+    s("replica-announce-ip", Some("slave-announce-ip"), 0, NUL, NULL, Support::Yes),
+    s("masteruser", None, SENS, NUL, NULL, Support::Yes),
     s("cluster-announce-ip", None, 0, NUL, NULL, Never),
     s("cluster-config-file", None, IMM, ALLOW, Some("nodes.conf"), Never),
     with_check(s("cluster-announce-hostname", None, 0, NUL, NULL, Never), Check::Hostname),
@@ -506,7 +506,7 @@ pub static DIRECTIVES: &[Directive] = &[
     s("logfile", None, IMM, ALLOW, Some(""), Support::Yes),
 
     // SDS configs.
-    sds("masterauth", NotYet),
+    sds("masterauth", Support::Yes),
     sds("requirepass", Support::Yes),
 
     // Enum configs.
@@ -542,26 +542,26 @@ pub static DIRECTIVES: &[Directive] = &[
     int("active-defrag-threshold-upper", None, 0, 0, 1000, 100, Never),
     int("lfu-log-factor", None, 0, 0, INT_MAX, 10, Support::Yes),
     int("lfu-decay-time", None, 0, 0, INT_MAX, 1, Support::Yes),
-    int("replica-priority", Some("slave-priority"), 0, 0, INT_MAX, 100, NotYet),
+    int("replica-priority", Some("slave-priority"), 0, 0, INT_MAX, 100, Support::Yes),
     int("repl-diskless-sync-delay", None, 0, 0, INT_MAX, 5, NotYet),
     int("maxmemory-samples", None, 0, 1, INT_MAX, 5, Support::Yes),
     int("maxmemory-eviction-tenacity", None, 0, 0, 100, 10, NotYet),
     int("timeout", None, 0, 0, INT_MAX, 0, Support::Yes),
-    int("replica-announce-port", Some("slave-announce-port"), 0, 0, 65535, 0, NotYet),
+    int("replica-announce-port", Some("slave-announce-port"), 0, 0, 65535, 0, Support::Yes),
     int("tcp-backlog", None, IMM, 0, INT_MAX, 511, Support::Yes),
     int("cluster-port", None, IMM, 0, 65535, 0, Never),
     int("cluster-announce-bus-port", None, 0, 0, 65535, 0, Never),
     int("cluster-announce-port", None, 0, 0, 65535, 0, Never),
     int("cluster-announce-tls-port", None, 0, 0, 65535, 0, Never),
-    int("repl-timeout", None, 0, 1, INT_MAX, 60, NotYet),
-    int("repl-ping-replica-period", Some("repl-ping-slave-period"), 0, 1, INT_MAX, 10, NotYet),
+    int("repl-timeout", None, 0, 1, INT_MAX, 60, Support::Yes),
+    int("repl-ping-replica-period", Some("repl-ping-slave-period"), 0, 1, INT_MAX, 10, Support::Yes),
     int("list-compress-depth", None, 0, 0, INT_MAX, 0, NotYet),
     int("rdb-key-save-delay", None, HID, INT_MIN, INT_MAX, 0, NotYet),
     int("key-load-delay", None, HID, INT_MIN, INT_MAX, 0, NotYet),
     int("active-expire-effort", None, 0, 1, 10, 1, NotYet),
     int("hz", None, 0, 0, INT_MAX, 10, Support::Yes),
-    int("min-replicas-to-write", Some("min-slaves-to-write"), 0, 0, INT_MAX, 0, NotYet),
-    int("min-replicas-max-lag", Some("min-slaves-max-lag"), 0, 0, INT_MAX, 10, NotYet),
+    int("min-replicas-to-write", Some("min-slaves-to-write"), 0, 0, INT_MAX, 0, Support::Yes),
+    int("min-replicas-max-lag", Some("min-slaves-max-lag"), 0, 0, INT_MAX, 10, Support::Yes),
     int("watchdog-period", None, HID, 0, INT_MAX, 0, Never),
     int("shutdown-timeout", None, 0, 0, INT_MAX, 10, NotYet),
     int("repl-diskless-sync-max-replicas", None, 0, 0, INT_MAX, 0, NotYet),
@@ -583,7 +583,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int("latency-monitor-threshold", None, 0, 0, LONG_MAX, 0, NotYet),
     mem("proto-max-bulk-len", None, 1024 * 1024, LONG_MAX, 512 * 1024 * 1024, false, Support::Yes),
     int("stream-node-max-entries", None, 0, 0, LONG_MAX, 100, NotYet),
-    mem("repl-backlog-size", None, 1, LONG_MAX, 1024 * 1024, false, NotYet),
+    mem("repl-backlog-size", None, 1, LONG_MAX, 1024 * 1024, false, Support::Yes),
 
     // Unsigned long long configs.
     mem("maxmemory", None, 0, ULLONG_MAX, 0, true, Support::Yes),
@@ -603,7 +603,7 @@ pub static DIRECTIVES: &[Directive] = &[
     n("maxmemory-clients", None, 0, -100, LONG_MAX, 0, false, IntFormat::MemoryOrPercent, NotYet),
 
     // time_t and off_t configs.
-    int("repl-backlog-ttl", None, 0, 0, LONG_MAX, 3600, NotYet),
+    int("repl-backlog-ttl", None, 0, 0, LONG_MAX, 3600, Support::Yes),
     mem("auto-aof-rewrite-min-size", None, 0, LONG_MAX, 64 * 1024 * 1024, false, NotYet),
     int("loading-process-events-interval-bytes", None, HID, 1024, INT_MAX, 2 * 1024 * 1024, NotYet),
 
@@ -614,7 +614,7 @@ pub static DIRECTIVES: &[Directive] = &[
     sp("oom-score-adj-values", None, MULTI, Special::OomScoreAdjValues, Never),
     sp("notify-keyspace-events", None, 0, Special::NotifyKeyspaceEvents, NotYet),
     sp("bind", None, MULTI, Special::Bind, Support::Yes),
-    sp("replicaof", Some("slaveof"), IMM | MULTI, Special::ReplicaOf, NotYet),
+    sp("replicaof", Some("slaveof"), IMM | MULTI, Special::ReplicaOf, Support::Yes),
     sp("latency-tracking-info-percentiles", None, MULTI, Special::LatencyTrackingInfoPercentiles, Support::Yes),
 
     // Added during the 7.0 series after the table above was laid out.

@@ -266,6 +266,7 @@ impl Engine {
             self.stream.force_select();
         }
         self.repl.generation += 1;
+        self.config.set_replicaof(Some((&host, port)));
         self.repl.master = Some(MasterLink {
             host,
             port,
@@ -278,7 +279,8 @@ impl Engine {
             transfer_read: 0,
             transfer_last_io_ms: now_ms,
         });
-        self.hooks.replication_changed(self.repl.generation);
+        self.hooks
+            .replication_changed(self.repl.generation, self.repl.master.is_some());
     }
 
     /// `replicationUnsetMaster`: promotion. The master's history stays continuable as our
@@ -290,6 +292,7 @@ impl Engine {
         self.drop_master_client();
         self.repl.master = None;
         self.repl.generation += 1;
+        self.config.set_replicaof(None);
         let new_id = random_id(&mut self.rng);
         let offset = self.stream.offset();
         self.repl.ids.shift(new_id, offset);
@@ -302,7 +305,8 @@ impl Engine {
         // old master's stream.
         self.stream.force_select();
         self.repl.no_replicas_since_ms = self.now_ms;
-        self.hooks.replication_changed(self.repl.generation);
+        self.hooks
+            .replication_changed(self.repl.generation, self.repl.master.is_some());
     }
 
     fn drop_master_client(&mut self) {

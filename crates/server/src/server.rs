@@ -299,7 +299,8 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
         }
     }
 
-    fn replication_changed(&self, generation: u64) {
+    fn replication_changed(&self, generation: u64, replica: bool) {
+        crate::log::set_role(if replica { 'S' } else { 'M' });
         // Called with the engine borrowed: the task reads it only once it runs.
         if let Some(shared) = self.shared.upgrade() {
             crate::replica_link::spawn(&shared, generation);

@@ -426,3 +426,61 @@ fn wait_and_min_replicas_match_redis() {
         assert_eq!(String::from_utf8_lossy(a), String::from_utf8_lossy(b));
     }
 }
+
+/// The `replicaof` and `masterauth` directives: a replica started pointing at a master
+/// that requires a password syncs at startup.
+#[test]
+fn replicaof_directive_with_masterauth() {
+    let master = ServerProcess::builder(Flavor::Redis)
+        .directive("requirepass", "s3cret")
+        .directive("repl-diskless-sync-delay", "0")
+        .directive("enable-debug-command", "yes")
+        .start()
+        .expect("start redis");
+    let mut m = must_connect(&master);
+    must_ok(&m.cmd(&["AUTH", "s3cret"]));
+    must_ok(&m.cmd(&["SET", "k", "v"]));
+    let replica = ServerProcess::builder(Flavor::Redoubt)
+        .directive("replicaof", &format!("127.0.0.1 {}", master.port()))
+        .directive("masterauth", "s3cret")
+        .directive("enable-debug-command", "yes")
+        .start()
+        .expect("start redoubt");
+    let mut r = must_connect(&replica);
+    wait_link_up(&mut r);
+    wait_same_digest(&mut m, &mut r);
+    assert_eq!(text(r.cmd(&["GET", "k"])), "v");
+}
+
+/// Replicas do not expire keys: a logically expired key reads as missing but stays until
+/// the master's DEL arrives (7.0 rules), on a Redis replica and on ours alike.
+#[test]
+fn replica_hides_expired_keys_until_master_deletes() {
+    for replica_flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let master = start(Flavor::Redis);
+        let replica = start(replica_flavor);
+        let (mut m, mut r) = (must_connect(&master), must_connect(&replica));
+        must_ok(&m.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]));
+        replicaof(&mut r, &master);
+        wait_link_up(&mut r);
+        must_ok(&m.cmd(&["SET", "k", "v", "PX", "300"]));
+        wait_for("the key on the replica", DEADLINE, || {
+            r.cmd(&["DBSIZE"]) == Value::Int(1)
+        });
+        wait_for("the key to expire logically", DEADLINE, || {
+            r.cmd(&["GET", "k"]) == Value::Nil
+        });
+        assert_eq!(r.cmd(&["EXISTS", "k"]), Value::Int(0));
+        assert_eq!(
+            r.cmd(&["DBSIZE"]),
+            Value::Int(1),
+            "{}: still stored",
+            replica_flavor.name()
+        );
+        // The master's lazy expiry propagates the DEL.
+        assert_eq!(m.cmd(&["GET", "k"]), Value::Nil);
+        wait_for("the master's DEL", DEADLINE, || {
+            r.cmd(&["DBSIZE"]) == Value::Int(0)
+        });
+    }
+}
