@@ -83,8 +83,8 @@ pub struct Shared {
     pub stop: Notify,
     /// Accept tasks of the TCP listeners, by local address (rebinding replaces them).
     pub tcp_accepts: RefCell<Vec<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>>,
-    /// Every byte of the replication stream handed out so far goes to these consumers
-    /// (backlog, replicas and AOF attach here in later issues).
+    /// Every byte of the replication stream handed out so far goes to these consumers (the
+    /// AOF attaches here; the backlog and replicas are fed inside `Engine::end_batch`).
     pub stream_taps: RefCell<Vec<StreamTap>>,
 }
 
