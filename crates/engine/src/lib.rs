@@ -414,6 +414,7 @@ impl Engine {
             if let Some(m) = self.repl.master.as_mut() {
                 if m.client == Some(id) {
                     m.client = None;
+                    m.stream_db = c.db;
                 }
             }
         }

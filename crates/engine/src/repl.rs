@@ -96,6 +96,9 @@ pub struct MasterLink {
     pub transfer_size: Option<u64>,
     pub transfer_read: u64,
     pub transfer_last_io_ms: i64,
+    /// The master client's database, kept across reconnections (Redis keeps the cached
+    /// master client): a partially resynced stream continues without a SELECT.
+    pub stream_db: usize,
 }
 
 #[derive(Debug)]
@@ -114,6 +117,8 @@ pub struct Repl {
     pub waiting: Vec<Waiting>,
     /// A WAIT started this batch: ask the replicas for an ACK at its end.
     pub get_ack: bool,
+    /// `repl-stream-db` of the RDB loaded at startup, for the first master link.
+    pub restored_stream_db: Option<usize>,
 }
 
 /// A client blocked in WAIT until `replicas` replicas acknowledged `offset`.
@@ -136,6 +141,7 @@ impl Default for Repl {
             last_ping_ms: 0,
             waiting: Vec::new(),
             get_ack: false,
+            restored_stream_db: None,
         }
     }
 }
@@ -278,6 +284,7 @@ impl Engine {
             transfer_size: None,
             transfer_read: 0,
             transfer_last_io_ms: now_ms,
+            stream_db: self.repl.restored_stream_db.take().unwrap_or(0),
         });
         self.hooks
             .replication_changed(self.repl.generation, self.repl.master.is_some());
@@ -323,9 +330,11 @@ impl Engine {
         now_ms: i64,
     ) -> ClientId {
         let id = self.add_client(ClientKind::Master, io, now_ms);
+        let db = self.repl.master.as_ref().map_or(0, |m| m.stream_db);
         if let Some(c) = self.clients.get_mut(&id) {
             c.authenticated = true;
             c.addr = addr;
+            c.db = db;
         }
         if let Some(m) = self.repl.master.as_mut() {
             m.client = Some(id);
@@ -354,6 +363,9 @@ impl Engine {
 
     /// After a full sync: the master's history is ours, from `offset` on.
     pub fn adopt_master_history(&mut self, replid: String, offset: u64) {
+        if let Some(m) = self.repl.master.as_mut() {
+            m.stream_db = 0;
+        }
         self.repl.ids = ReplIds::new(replid);
         self.stream.reset_offset(offset);
         self.repl.backlog = Some(Backlog::new(self.backlog_size(), offset));
@@ -373,6 +385,58 @@ impl Engine {
         if self.repl.backlog.is_none() {
             self.repl.backlog = Some(Backlog::new(self.backlog_size(), offset));
         }
+    }
+
+    /// `repl-stream-db` for an RDB (`rdbPopulateSaveInfo`): `None` when the file carries no
+    /// replication info (a master without a backlog, a replica never synced).
+    pub fn repl_stream_db(&self) -> Option<usize> {
+        match &self.repl.master {
+            None => self
+                .repl
+                .backlog
+                .as_ref()
+                .map(|_| self.stream.selected_db().unwrap_or(0)),
+            Some(m) => {
+                let live = m.client.and_then(|id| self.clients.get(&id)).map(|c| c.db);
+                self.repl
+                    .backlog
+                    .as_ref()
+                    .map(|_| live.unwrap_or(m.stream_db))
+            }
+        }
+    }
+
+    /// Restores the replication ID and offset an RDB file carries (`loadDataFromDisk`): a
+    /// replica can then continue from its master, and a master's replicas from it.
+    pub fn restore_repl_info(&mut self, stats: &redoubt_persist::rdb::decode::LoadStats) {
+        let parse = |k: &str| {
+            stats
+                .aux(k)
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .map(str::to_string)
+        };
+        let (Some(id), Some(offset)) = (
+            parse("repl-id").filter(|i| i.len() == 40),
+            parse("repl-offset").and_then(|o| o.parse::<u64>().ok()),
+        ) else {
+            return;
+        };
+        let db = parse("repl-stream-db")
+            .and_then(|d| d.parse::<usize>().ok())
+            .unwrap_or(0);
+        if self.config.replicaof().is_some() {
+            // Our own history is the cached master's (`replicationCacheMasterUsingMyself`).
+            self.repl.ids = ReplIds::new(id);
+        } else {
+            // A restarted master keeps a new ID but serves the old one as its second, so its
+            // replicas continue (7.0's `loadDataFromDisk`).
+            self.repl.ids.replid2 = id;
+            self.repl.ids.second_repl_offset = offset as i64 + 1;
+        }
+        self.stream.reset_offset(offset);
+        self.repl.backlog = Some(Backlog::new(self.backlog_size(), offset));
+        self.repl.restored_stream_db = Some(db);
+        self.repl.no_replicas_since_ms = self.now_ms;
     }
 
     /// `replicationGetSlaveName`.

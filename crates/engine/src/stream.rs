@@ -126,6 +126,11 @@ impl ReplStream {
         self.offset += encoded.len() as u64;
     }
 
+    /// The database of the last effect written (`server.slaveseldb`), if known.
+    pub fn selected_db(&self) -> Option<usize> {
+        self.selected_db
+    }
+
     /// Bytes appended but not yet handed out.
     pub fn pending_len(&self) -> usize {
         self.pending.len()

@@ -162,6 +162,10 @@ fn pairing(master_flavor: Flavor, replica_flavor: Flavor, kill_on_master: bool) 
     let full = info_int(&mut m, "stats", "sync_full");
     let partial = info_int(&mut m, "stats", "sync_partial_ok");
     assert_eq!(full, 1, "one full sync so far");
+    // The stream is in db 5 when the link drops and continues there without a SELECT: the
+    // replica must keep its master client's database across the reconnection.
+    run(&mut m, &[words("SELECT 5"), words("SET before-drop 1")]);
+    wait_same_digest(&mut m, &mut r);
     if kill_on_master {
         let killed = r_kill(&mut m, "replica");
         assert_eq!(killed, 1);
@@ -169,6 +173,7 @@ fn pairing(master_flavor: Flavor, replica_flavor: Flavor, kill_on_master: bool) 
         assert_eq!(r_kill(&mut r, "master"), 1);
     }
     // Writes while the link is down come from the backlog.
+    run(&mut m, &[words("SET during-drop 1")]);
     run(&mut m, &live_writes("during"));
     wait_for("a partial resync", DEADLINE, || {
         info_int(&mut m, "stats", "sync_partial_ok") == partial + 1
@@ -483,4 +488,34 @@ fn replica_hides_expired_keys_until_master_deletes() {
             r.cmd(&["DBSIZE"]) == Value::Int(0)
         });
     }
+}
+
+/// A replica restarted from its own RDB (which carries `repl-id`/`repl-offset`) continues
+/// from its Redis master by partial resync, in the database the stream was in.
+#[test]
+fn replica_restart_continues_by_partial_resync() {
+    let master = start(Flavor::Redis);
+    let mut m = must_connect(&master);
+    run(&mut m, &dataset("pre"));
+    let mut replica = ServerProcess::builder(Flavor::Redoubt)
+        .directive("replicaof", &format!("127.0.0.1 {}", master.port()))
+        .directive("enable-debug-command", "yes")
+        .start()
+        .expect("start redoubt");
+    let mut r = must_connect(&replica);
+    wait_link_up(&mut r);
+    run(&mut m, &[words("SELECT 5"), words("SET a 1")]);
+    wait_same_digest(&mut m, &mut r);
+    must_ok(&r.cmd(&["SAVE"]));
+    drop(r);
+    replica.stop().expect("stop the replica");
+    run(&mut m, &[words("SET b 2")]);
+    run(&mut m, &live_writes("offline"));
+    let partial = info_int(&mut m, "stats", "sync_partial_ok");
+    replica.restart().expect("restart the replica");
+    let mut r = must_connect(&replica);
+    wait_link_up(&mut r);
+    wait_same_digest(&mut m, &mut r);
+    assert_eq!(info_int(&mut m, "stats", "sync_partial_ok"), partial + 1);
+    assert_eq!(info_int(&mut m, "stats", "sync_full"), 1);
 }
