@@ -519,3 +519,90 @@ fn replica_restart_continues_by_partial_resync() {
     assert_eq!(info_int(&mut m, "stats", "sync_partial_ok"), partial + 1);
     assert_eq!(info_int(&mut m, "stats", "sync_full"), 1);
 }
+
+/// A scripted master: answers the handshake, then sends `after_psync` and closes.
+/// Returns the number of connections it served, so a test can see the replica retry.
+fn fake_master(after_psync: Vec<u8>) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut out = conn.try_clone().expect("clone");
+            let mut rd = BufReader::new(conn);
+            loop {
+                // One multibulk command: "*N", then N pairs of "$len" and data lines.
+                let mut line = String::new();
+                if rd.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let n: usize = line.trim().trim_start_matches('*').parse().unwrap_or(0);
+                let mut args = Vec::new();
+                for _ in 0..n {
+                    let mut len = String::new();
+                    let mut data = String::new();
+                    let _ = rd.read_line(&mut len);
+                    let _ = rd.read_line(&mut data);
+                    args.push(data.trim().to_ascii_uppercase());
+                }
+                let reply: Vec<u8> = match args.first().map(String::as_str) {
+                    Some("PING") => b"+PONG\r\n".to_vec(),
+                    Some("PSYNC") => after_psync.clone(),
+                    _ => b"+OK\r\n".to_vec(),
+                };
+                let _ = out.write_all(&reply);
+                if args.first().map(String::as_str) == Some("PSYNC") {
+                    // Let the replica read everything before the close.
+                    std::thread::sleep(Duration::from_millis(100));
+                    break;
+                }
+            }
+        }
+    });
+    (port, served)
+}
+
+fn fullresync_with(payload: &[u8]) -> Vec<u8> {
+    let mut v = format!("+FULLRESYNC {} 0\r\n", "a".repeat(40)).into_bytes();
+    v.extend_from_slice(payload);
+    v
+}
+
+/// Bad masters: a truncated RDB leaves the old data alone, a corrupt one loads nothing, and
+/// garbage in the stream drops the link; each is logged and the replica reconnects.
+#[test]
+fn bad_master_input_is_logged_and_retried() {
+    let empty_rdb = b"REDIS0010\xff\0\0\0\0\0\0\0\0".to_vec();
+    let mut truncated = b"$100\r\n".to_vec();
+    truncated.extend_from_slice(&empty_rdb);
+    let bad_rdb: &[u8] = b"REDIS0010\xfe\x00\xfb\x09\x09garbage-garbage";
+    let mut corrupt = format!("${}\r\n", bad_rdb.len()).into_bytes();
+    corrupt.extend_from_slice(bad_rdb);
+    let mut garbage = format!("${}\r\n", empty_rdb.len()).into_bytes();
+    garbage.extend_from_slice(&empty_rdb);
+    garbage.extend_from_slice(b"*x\r\n");
+    let cases: [(&str, Vec<u8>, &str, i64); 3] = [
+        ("truncated", truncated, "I/O error trying to sync with MASTER", 1),
+        ("corrupt", corrupt, "Failed trying to load the MASTER synchronization DB", 0),
+        ("garbage", garbage, "Protocol error from MASTER", 0),
+    ];
+    for (name, script, log_line, keys_after) in cases {
+        let (port, served) = fake_master(fullresync_with(&script));
+        let server = start(Flavor::Redoubt);
+        let mut c = must_connect(&server);
+        must_ok(&c.cmd(&["SET", "old", "data"]));
+        must_ok(&c.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]));
+        wait_for(&format!("{name}: the log line"), DEADLINE, || {
+            server.log().contains(log_line)
+        });
+        wait_for(&format!("{name}: a retry"), DEADLINE, || {
+            served.load(std::sync::atomic::Ordering::SeqCst) >= 2
+        });
+        assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(keys_after), "{name}");
+        must_ok(&c.cmd(&["REPLICAOF", "NO", "ONE"]));
+    }
+}
