@@ -146,8 +146,15 @@ fn replicaof(c: &mut RawConn, master: &ServerProcess) {
 }
 
 /// Full sync, live writes, then a killed link that must come back by partial resync.
-fn pairing(master_flavor: Flavor, replica_flavor: Flavor, kill_on_master: bool) {
-    let master = start(master_flavor);
+fn pairing(master_flavor: Flavor, replica_flavor: Flavor, kill_on_master: bool, diskless: bool) {
+    let mut master = ServerProcess::builder(master_flavor)
+        .directive("enable-debug-command", "yes")
+        .directive("repl-ping-replica-period", "1")
+        .directive("repl-diskless-sync", if diskless { "yes" } else { "no" })
+        .directive("repl-diskless-sync-delay", "0")
+        .start()
+        .expect("start the master");
+    let master_log = |m: &mut ServerProcess| m.log();
     let replica = start(replica_flavor);
     let mut m = must_connect(&master);
     let mut r = must_connect(&replica);
@@ -155,6 +162,11 @@ fn pairing(master_flavor: Flavor, replica_flavor: Flavor, kill_on_master: bool) 
     replicaof(&mut r, &master);
     wait_link_up(&mut r);
     wait_same_digest(&mut m, &mut r);
+    let target = if diskless { "replicas sockets" } else { "disk" };
+    assert!(
+        master_log(&mut master).contains(&format!("for SYNC with target: {target}")),
+        "the full sync used the {target} framing"
+    );
     run(&mut m, &live_writes("live"));
     wait_same_digest(&mut m, &mut r);
     assert_eq!(text(r.cmd(&["GET", "live:counter"])), "50");
@@ -200,17 +212,19 @@ fn r_kill(c: &mut RawConn, kind: &str) -> i64 {
 
 #[test]
 fn redis_master_redoubt_replica() {
-    pairing(Flavor::Redis, Flavor::Redoubt, false);
+    pairing(Flavor::Redis, Flavor::Redoubt, false, true);
+    pairing(Flavor::Redis, Flavor::Redoubt, false, false);
 }
 
 #[test]
 fn redoubt_master_redis_replica() {
-    pairing(Flavor::Redoubt, Flavor::Redis, true);
+    pairing(Flavor::Redoubt, Flavor::Redis, true, true);
+    pairing(Flavor::Redoubt, Flavor::Redis, true, false);
 }
 
 #[test]
 fn redoubt_master_redoubt_replica() {
-    pairing(Flavor::Redoubt, Flavor::Redoubt, false);
+    pairing(Flavor::Redoubt, Flavor::Redoubt, false, true);
 }
 
 /// M -> A -> C (chained) and M -> B; then A is promoted and B repointed to it: B must
@@ -586,8 +600,18 @@ fn bad_master_input_is_logged_and_retried() {
     garbage.extend_from_slice(&empty_rdb);
     garbage.extend_from_slice(b"*x\r\n");
     let cases: [(&str, Vec<u8>, &str, i64); 3] = [
-        ("truncated", truncated, "I/O error trying to sync with MASTER", 1),
-        ("corrupt", corrupt, "Failed trying to load the MASTER synchronization DB", 0),
+        (
+            "truncated",
+            truncated,
+            "I/O error trying to sync with MASTER",
+            1,
+        ),
+        (
+            "corrupt",
+            corrupt,
+            "Failed trying to load the MASTER synchronization DB",
+            0,
+        ),
         ("garbage", garbage, "Protocol error from MASTER", 0),
     ];
     for (name, script, log_line, keys_after) in cases {

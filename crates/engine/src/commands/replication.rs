@@ -180,14 +180,25 @@ fn sync_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], psync: bool) {
         let line = format!("+FULLRESYNC {} {}\r\n", ctx.eng.repl.ids.replid, offset);
         ctx.client.out.raw(line.as_bytes());
     }
-    ctx.eng.log_notice(
-        "Starting synchronous RDB generation for SYNC (temporary until the BGSAVE snapshot lands)",
-    );
+    // Diskless framing for replicas that can read it (`repl-diskless-sync`, `capa eof`):
+    // the payload ends with a random 40-byte mark instead of starting with its length.
+    let diskless = ctx.eng.config.get_bool("repl-diskless-sync") && info.capa_eof;
+    let target = if diskless { "replicas sockets" } else { "disk" };
+    ctx.eng.log_notice(&format!(
+        "Starting synchronous RDB generation for SYNC with target: {target} (temporary until the BGSAVE snapshot lands)"
+    ));
     let image = full_sync_image(ctx.eng, now);
-    ctx.client
-        .out
-        .raw(format!("${}\r\n", image.len()).as_bytes());
-    ctx.client.out.raw(&image);
+    if diskless {
+        let mark = crate::repl::random_id(&mut ctx.eng.rng);
+        ctx.client.out.raw(format!("$EOF:{mark}\r\n").as_bytes());
+        ctx.client.out.raw(&image);
+        ctx.client.out.raw(mark.as_bytes());
+    } else {
+        ctx.client
+            .out
+            .raw(format!("${}\r\n", image.len()).as_bytes());
+        ctx.client.out.raw(&image);
+    }
     info.start_offset = offset;
     ctx.eng
         .log_notice(&format!("Synchronization with replica {name} succeeded"));
