@@ -38,6 +38,9 @@ pub struct ReplicaInfo {
     pub ack_ms: i64,
     /// The stream offset its data starts after: it gets only later bytes.
     pub start_offset: u64,
+    /// Attached in the running batch: its buffer still holds the sync payload, which Redis
+    /// does not count against `client-output-buffer-limit replica` (it sends the RDB apart).
+    pub fresh: bool,
 }
 
 impl ReplicaInfo {
@@ -52,6 +55,7 @@ impl ReplicaInfo {
             ack_offset: 0,
             ack_ms: now_ms,
             start_offset: 0,
+            fresh: true,
         }
     }
 }
@@ -184,12 +188,13 @@ impl Engine {
             let Some(mut c) = self.clients.remove(&id) else {
                 continue;
             };
-            if let Some(r) = &c.repl {
+            if let Some(r) = c.repl.as_mut() {
                 let skip = r.start_offset.saturating_sub(start).min(bytes.len() as u64) as usize;
+                let fresh = std::mem::replace(&mut r.fresh, false);
                 if skip < bytes.len() {
                     c.out.raw(&bytes[skip..]);
                     c.io.notify.notify();
-                    if self.check_output_limits(&mut c, now) {
+                    if !fresh && self.check_output_limits(&mut c, now) {
                         self.log_warning(&format!(
                             "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                             crate::commands::client::client_info_string(&c, now)
