@@ -33,6 +33,7 @@ pub mod errors;
 pub mod evict;
 pub mod exec;
 pub mod expire;
+pub mod failover;
 pub mod hooks;
 pub mod latency;
 pub mod lazyfree;
@@ -499,8 +500,13 @@ impl Engine {
     /// The end-of-batch step (Redis's `beforeSleep`): hands the stream's new bytes to its
     /// consumers. Returns them so the server can write AOF and feed replicas in order.
     pub fn end_batch(&mut self) -> bytes::Bytes {
-        if std::mem::take(&mut self.repl.get_ack) && !self.repl.replicas.is_empty() {
+        // Not while clients are paused: the offset must hold still (Redis's beforeSleep).
+        let paused = self.pause.active(self.now_ms) != pause::PauseMode::Off;
+        if !paused && std::mem::take(&mut self.repl.get_ack) && !self.repl.replicas.is_empty() {
             self.stream.append_getack();
+        }
+        if self.repl.failover.state == failover::FailoverState::WaitingForSync {
+            self.update_failover(self.now_ms);
         }
         let bytes = self.stream.take_pending();
         if !self.repl.waiting.is_empty() {

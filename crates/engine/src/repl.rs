@@ -123,6 +123,7 @@ pub struct Repl {
     pub get_ack: bool,
     /// `repl-stream-db` of the RDB loaded at startup, for the first master link.
     pub restored_stream_db: Option<usize>,
+    pub failover: crate::failover::Failover,
 }
 
 /// A client blocked in WAIT until `replicas` replicas acknowledged `offset`.
@@ -146,6 +147,7 @@ impl Default for Repl {
             waiting: Vec::new(),
             get_ack: false,
             restored_stream_db: None,
+            failover: crate::failover::Failover::default(),
         }
     }
 }
@@ -524,7 +526,12 @@ impl Engine {
     /// timeouts, backlog expiry.
     pub fn replication_cron(&mut self, now_ms: i64) {
         let period = self.config.get_int("repl-ping-replica-period").max(1) * 1000;
+        self.update_failover(now_ms);
+        // No pings while clients are paused: the offset must hold still for FAILOVER and
+        // CLIENT PAUSE (`replicationCron`).
+        let paused = self.pause.active(now_ms) != crate::pause::PauseMode::Off;
         if !self.is_replica()
+            && !paused
             && !self.repl.replicas.is_empty()
             && now_ms - self.repl.last_ping_ms >= period
         {

@@ -245,9 +245,24 @@ async fn sync(shared: &Rc<Shared>, gen: u64, link: &mut Link) -> Result<(), Stri
         args[1],
         args[2]
     );
-    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    let reply = link.command(&argv).await?;
-    match handshake::parse_psync_reply(&reply) {
+    let mut argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let failing_over = shared.engine.borrow().repl.failover.state
+        == redoubt_engine::failover::FailoverState::InProgress;
+    if failing_over {
+        argv.push(b"FAILOVER");
+    }
+    let reply = link.command(&argv).await;
+    if failing_over {
+        let accepted = matches!(
+            reply.as_deref().map(handshake::parse_psync_reply),
+            Ok(PsyncReply::Continue { .. } | PsyncReply::FullResync { .. })
+        );
+        shared.engine.borrow_mut().failover_psync_answered(accepted);
+        if !accepted {
+            return Err(String::new());
+        }
+    }
+    match handshake::parse_psync_reply(&reply?) {
         PsyncReply::Continue { new_replid } => {
             notice!("Successful partial resynchronization with master.");
             let mut eng = shared.engine.borrow_mut();

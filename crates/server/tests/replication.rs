@@ -630,3 +630,69 @@ fn bad_master_input_is_logged_and_retried() {
         must_ok(&c.cmd(&["REPLICAOF", "NO", "ONE"]));
     }
 }
+
+/// FAILOVER: its errors as Redis's, then a coordinated failover in each pairing: the roles
+/// swap, the old master continues as a replica by partial resync, writes flow back.
+#[test]
+fn failover_matches_redis() {
+    let errors = |flavor: Flavor| -> Vec<Vec<u8>> {
+        let ms = start(flavor);
+        let mut m = must_connect(&ms);
+        let mut out = vec![
+            raw(&mut m, &["FAILOVER"]),
+            raw(&mut m, &["FAILOVER", "ABORT"]),
+            raw(&mut m, &["FAILOVER", "TIMEOUT", "0"]),
+            raw(&mut m, &["FAILOVER", "FORCE"]),
+            raw(&mut m, &["FAILOVER", "bogus"]),
+            raw(&mut m, &["FAILOVER", "TO", "127.0.0.1", "x"]),
+        ];
+        let rs = start(flavor);
+        let mut r = must_connect(&rs);
+        replicaof(&mut r, &ms);
+        wait_link_up(&mut r);
+        wait_for("the replica to be listed", DEADLINE, || {
+            info_int(&mut m, "replication", "connected_slaves") == 1
+        });
+        out.push(raw(&mut m, &["FAILOVER", "FORCE", "TIMEOUT", "100"]));
+        out.push(raw(&mut m, &["FAILOVER", "TO", "127.0.0.1", "1"]));
+        out.push(raw(&mut r, &["FAILOVER"]));
+        out
+    };
+    let (redis, ours) = (errors(Flavor::Redis), errors(Flavor::Redoubt));
+    for (a, b) in redis.iter().zip(&ours) {
+        assert_eq!(String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    }
+
+    for (mf, rf) in [
+        (Flavor::Redoubt, Flavor::Redis),
+        (Flavor::Redis, Flavor::Redoubt),
+        (Flavor::Redoubt, Flavor::Redoubt),
+    ] {
+        let ms = start(mf);
+        let rs = start(rf);
+        let (mut m, mut r) = (must_connect(&ms), must_connect(&rs));
+        run(&mut m, &dataset("pre"));
+        replicaof(&mut r, &ms);
+        wait_link_up(&mut r);
+        wait_same_digest(&mut m, &mut r);
+        let port = rs.port().to_string();
+        must_ok(&m.cmd(&["FAILOVER", "TO", "127.0.0.1", &port, "TIMEOUT", "10000"]));
+        wait_for("the roles to swap", DEADLINE, || {
+            info_field(&mut r, "replication", "role") == "master"
+                && info_field(&mut m, "replication", "master_link_status") == "up"
+                && info_field(&mut m, "replication", "master_failover_state") == "no-failover"
+        });
+        assert_eq!(
+            info_int(&mut r, "stats", "sync_partial_ok"),
+            1,
+            "{mf:?} -> {rf:?}"
+        );
+        assert_eq!(
+            info_int(&mut r, "stats", "sync_full"),
+            0,
+            "{mf:?} -> {rf:?}"
+        );
+        run(&mut r, &live_writes("after"));
+        wait_same_digest(&mut r, &mut m);
+    }
+}

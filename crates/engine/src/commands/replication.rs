@@ -107,6 +107,23 @@ fn sync_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], psync: bool) {
     if ctx.client.repl.is_some() {
         return;
     }
+    // A failing-over master asks us to take over: our history must be its.
+    if psync && argv.len() > 3 && argv[3].eq_ignore_ascii_case(b"failover") {
+        if argv[1] == ctx.eng.repl.ids.replid.as_bytes() {
+            ctx.eng.unset_master();
+            let who = crate::commands::client::client_info_string(ctx.client, ctx.now_ms);
+            ctx.eng.log_notice(&format!(
+                "MASTER MODE enabled (failover request from '{who}')"
+            ));
+        } else {
+            ctx.error("ERR PSYNC FAILOVER replid must match my replid.");
+            return;
+        }
+    }
+    if ctx.eng.repl.failover.state != crate::failover::FailoverState::None {
+        ctx.error("NOMASTERLINK Can't SYNC while failing over");
+        return;
+    }
     if ctx.eng.is_replica() && !ctx.eng.master_link_up() {
         ctx.error("NOMASTERLINK Can't SYNC while not connected with my master");
         return;
@@ -396,7 +413,7 @@ pub fn info_section(eng: &Engine, s: &mut String, now_ms: i64) {
     };
     let _ = write!(
         s,
-        "master_failover_state:no-failover\r\n\
+        "master_failover_state:{}\r\n\
          master_replid:{}\r\n\
          master_replid2:{}\r\n\
          master_repl_offset:{}\r\n\
@@ -405,6 +422,7 @@ pub fn info_section(eng: &Engine, s: &mut String, now_ms: i64) {
          repl_backlog_size:{size}\r\n\
          repl_backlog_first_byte_offset:{first}\r\n\
          repl_backlog_histlen:{histlen}\r\n",
+        eng.repl.failover.state.name(),
         eng.repl.ids.replid,
         eng.repl.ids.replid2,
         eng.stream.offset(),
@@ -460,4 +478,5 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("slaveof", replicaof),
     ("role", role),
     ("wait", wait),
+    ("failover", crate::failover::failover),
 ];
