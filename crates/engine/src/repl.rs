@@ -415,7 +415,11 @@ impl Engine {
 
     /// Restores the replication ID and offset an RDB file carries (`loadDataFromDisk`): a
     /// replica can then continue from its master, and a master's replicas from it.
-    pub fn restore_repl_info(&mut self, stats: &redoubt_persist::rdb::decode::LoadStats) {
+    pub fn restore_repl_info(
+        &mut self,
+        stats: &redoubt_persist::rdb::decode::LoadStats,
+        now_ms: i64,
+    ) {
         let parse = |k: &str| {
             stats
                 .aux(k)
@@ -443,7 +447,7 @@ impl Engine {
         self.stream.reset_offset(offset);
         self.repl.backlog = Some(Backlog::new(self.backlog_size(), offset));
         self.repl.restored_stream_db = Some(db);
-        self.repl.no_replicas_since_ms = self.now_ms;
+        self.repl.no_replicas_since_ms = now_ms;
     }
 
     /// `replicationGetSlaveName`.

@@ -696,3 +696,33 @@ fn failover_matches_redis() {
         wait_same_digest(&mut r, &mut m);
     }
 }
+
+/// A master restarted with SHUTDOWN SAVE keeps its history as the second ID (7.0): its
+/// replica, a real Redis, continues by partial resync.
+#[test]
+fn master_restart_continues_by_partial_resync() {
+    let mut master = start(Flavor::Redoubt);
+    let replica = start(Flavor::Redis);
+    let (mut m, mut r) = (must_connect(&master), must_connect(&replica));
+    run(&mut m, &dataset("pre"));
+    replicaof(&mut r, &master);
+    wait_link_up(&mut r);
+    wait_same_digest(&mut m, &mut r);
+    let old_id = info_field(&mut m, "replication", "master_replid");
+    m.send_cmd(&["SHUTDOWN", "SAVE"]).expect("send");
+    assert!(
+        m.is_closed(Instant::now() + DEADLINE),
+        "SHUTDOWN closes the connection"
+    );
+    wait_for("the master to exit", DEADLINE, || !master.is_running());
+    master.restart().expect("restart the master");
+    let mut m = must_connect(&master);
+    assert_eq!(info_field(&mut m, "replication", "master_replid2"), old_id);
+    wait_link_up(&mut r);
+    wait_for("the replica's partial resync", DEADLINE, || {
+        info_int(&mut m, "stats", "sync_partial_ok") == 1
+    });
+    assert_eq!(info_int(&mut m, "stats", "sync_full"), 0);
+    run(&mut m, &live_writes("after"));
+    wait_same_digest(&mut m, &mut r);
+}
