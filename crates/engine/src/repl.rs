@@ -352,12 +352,16 @@ impl Engine {
     }
 
     /// Runs one request from our master: effects muted, the master's bytes appended instead.
-    /// `REPLCONF GETACK` is answered by the caller (it writes to the socket).
+    /// A transaction's bytes are held in `held` until its EXEC ran, so our offset, backlog
+    /// and sub-replicas never stop inside one (Redis advances `reploff` only outside MULTI):
+    /// a sub-replica syncing from us mid-transaction would otherwise get an EXEC without
+    /// its MULTI. `REPLCONF GETACK` is answered by the caller (it writes to the socket).
     pub fn apply_from_master(
         &mut self,
         client: &mut Client,
         argv: Vec<Bytes>,
         raw: &[u8],
+        held: &mut Vec<u8>,
         now_ms: i64,
     ) {
         self.stream.muted = true;
@@ -365,13 +369,17 @@ impl Engine {
         self.stream.muted = false;
         client.out.buf.clear();
         client.out.error_codes.clear();
-        self.stream.append_verbatim(raw);
+        held.extend_from_slice(raw);
+        if client.multi.is_none() {
+            self.stream.append_verbatim(held);
+            held.clear();
+        }
     }
 
     /// After a full sync: the master's history is ours, from `offset` on.
-    pub fn adopt_master_history(&mut self, replid: String, offset: u64) {
+    pub fn adopt_master_history(&mut self, replid: String, offset: u64, stream_db: usize) {
         if let Some(m) = self.repl.master.as_mut() {
-            m.stream_db = 0;
+            m.stream_db = stream_db;
         }
         self.repl.ids = ReplIds::new(replid);
         self.stream.reset_offset(offset);

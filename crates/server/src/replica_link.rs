@@ -10,7 +10,7 @@
 
 use crate::server::Shared;
 use crate::{notice, warning};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use redoubt_engine::repl::LinkState;
 use redoubt_engine::ClientIo;
 use redoubt_replication::handshake::{self, Payload, PsyncReply};
@@ -352,14 +352,23 @@ async fn full_sync(
     notice!("MASTER <-> REPLICA sync: Flushing old data");
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
     let now = crate::log::now_ms();
-    if let Err(e) = eng.load_rdb_image(&image, now) {
-        warning!("{e}");
-        return Err(
-            "Failed trying to load the MASTER synchronization DB from disk, check server logs."
-                .into(),
-        );
-    }
-    eng.adopt_master_history(replid, offset);
+    let stats = match eng.load_rdb_image(&image, now) {
+        Ok(st) => st,
+        Err(e) => {
+            warning!("{e}");
+            return Err(
+                "Failed trying to load the MASTER synchronization DB from disk, check server logs."
+                    .into(),
+            );
+        }
+    };
+    // A master that is itself a replica forwards its master's stream from the middle: the
+    // RDB names the database that stream is in (`replicationCreateMasterClient`).
+    let stream_db = stats
+        .aux("repl-stream-db")
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
+        .unwrap_or(0);
+    eng.adopt_master_history(replid, offset, stream_db);
     notice!("MASTER <-> REPLICA sync: Finished with success");
     Ok(())
 }
@@ -402,7 +411,7 @@ async fn stream_from_master(shared: &Rc<Shared>, gen: u64, link: Link) {
         }
         id
     };
-    let mut decoder = RequestDecoder::new();
+    let mut st = Applier::default();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let mut last_io = tokio::time::Instant::now();
     let mut to_send: Vec<u8> = ack_bytes(shared.engine.borrow().stream.offset());
@@ -414,7 +423,7 @@ async fn stream_from_master(shared: &Rc<Shared>, gen: u64, link: Link) {
             to_send.clear();
         }
         if !buf.is_empty() {
-            match apply(shared, gen, id, &mut decoder, &mut buf, &mut to_send) {
+            match apply(shared, gen, id, &mut st, &mut buf, &mut to_send) {
                 Ok(()) => {}
                 Err(msg) => {
                     if !msg.is_empty() {
@@ -466,12 +475,25 @@ async fn stream_from_master(shared: &Rc<Shared>, gen: u64, link: Link) {
     }
 }
 
+/// What applying the stream keeps between reads.
+#[derive(Default)]
+struct Applier {
+    decoder: RequestDecoder,
+    /// Bytes read since the last complete request: the decoder consumes a partial request
+    /// as it arrives, so each request's exact bytes (`wire_len`) are cut from here.
+    carry: BytesMut,
+    /// Bytes at the start of `buf` already copied into `carry` (left there undecoded).
+    seen: usize,
+    /// Bytes of a transaction not yet executed (see `Engine::apply_from_master`).
+    held: Vec<u8>,
+}
+
 /// Runs every complete request in `buf` as the master client.
 fn apply(
     shared: &Rc<Shared>,
     gen: u64,
     id: redoubt_engine::ClientId,
-    decoder: &mut RequestDecoder,
+    st: &mut Applier,
     buf: &mut BytesMut,
     to_send: &mut Vec<u8>,
 ) -> Result<(), String> {
@@ -483,22 +505,23 @@ fn apply(
     let Some(mut client) = eng.take_client(id) else {
         return Err(String::new());
     };
-    let input: Bytes = buf.split().freeze();
-    let mut work = BytesMut::from(&input[..]);
+    st.carry.extend_from_slice(&buf[st.seen.min(buf.len())..]);
     let limits = DecodeLimits {
         proto_max_bulk_len: eng.conf.proto_max_bulk_len,
         auth_required: false,
         is_master: true,
     };
     let now = crate::log::now_ms();
-    let mut pos = 0;
     let mut result = Ok(());
     loop {
-        match decoder.decode(&mut work, &limits) {
+        match st.decoder.decode(buf, &limits) {
             Ok(Some(req)) => {
-                let end = input.len() - work.len();
-                let raw = input.slice(pos..end);
-                pos = end;
+                if req.wire_len > st.carry.len() {
+                    result =
+                        Err("Protocol error from MASTER: request longer than its input".into());
+                    break;
+                }
+                let raw = st.carry.split_to(req.wire_len);
                 let getack = req.args.len() >= 2
                     && req.args[0].eq_ignore_ascii_case(b"replconf")
                     && req.args[1].eq_ignore_ascii_case(b"getack");
@@ -507,7 +530,7 @@ fn apply(
                     // `replicationSendAck` inside the command does.
                     to_send.extend_from_slice(&ack_bytes(eng.stream.offset()));
                 }
-                eng.apply_from_master(&mut client, req.args, &raw, now);
+                eng.apply_from_master(&mut client, req.args, &raw, &mut st.held, now);
             }
             Ok(None) => break,
             Err(e) => {
@@ -516,7 +539,7 @@ fn apply(
             }
         }
     }
-    *buf = work;
+    st.seen = buf.len();
     eng.put_client(client);
     shared.end_batch(eng);
     result
