@@ -44,6 +44,8 @@ pub mod meta;
 pub mod pause;
 pub mod pubsub;
 pub mod repl;
+#[cfg(test)]
+mod repl_tests;
 pub mod slowlog;
 pub mod stats;
 pub mod stream;
