@@ -466,7 +466,7 @@ pub static DIRECTIVES: &[Directive] = &[
     b("replica-lazy-flush", Some("slave-lazy-flush"), 0, false, NotYet),
     b("replica-serve-stale-data", Some("slave-serve-stale-data"), 0, true, Support::Yes),
     b("replica-read-only", Some("slave-read-only"), 0, true, Support::Yes),
-    b("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), 0, true, NotYet),
+    b("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), 0, true, Support::Yes),
     b("jemalloc-bg-thread", None, 0, true, Never),
     with_check(b("activedefrag", None, 0, false, Never), Check::ActiveDefrag),
     b("syslog-enabled", None, IMM, false, Never),

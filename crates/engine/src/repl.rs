@@ -280,6 +280,10 @@ impl Engine {
         }
         self.repl.generation += 1;
         self.config.set_replicaof(Some((&host, port)));
+        // Our stream is our master's from now on: our own effects (writes on a writable
+        // replica, evictions) are applied locally and never propagated, as Redis's
+        // `replicationFeedSlaves` returns early on a replica.
+        self.stream.muted = true;
         self.repl.master = Some(MasterLink {
             host,
             port,
@@ -307,6 +311,7 @@ impl Engine {
         self.repl.master = None;
         self.repl.generation += 1;
         self.config.set_replicaof(None);
+        self.stream.muted = false;
         let new_id = random_id(&mut self.rng);
         let offset = self.stream.offset();
         self.repl.ids.shift(new_id, offset);
@@ -364,9 +369,8 @@ impl Engine {
         held: &mut Vec<u8>,
         now_ms: i64,
     ) {
-        self.stream.muted = true;
+        debug_assert!(self.stream.muted, "a replica's own effects are muted");
         self.execute(client, argv, now_ms);
-        self.stream.muted = false;
         client.out.buf.clear();
         client.out.error_codes.clear();
         held.extend_from_slice(raw);

@@ -130,3 +130,20 @@ fn master_stream_is_forwarded_whole_transactions_at_a_time() {
         "-READONLY You can't write against a read only replica.|"
     );
 }
+
+#[test]
+fn writable_replica_local_writes_stay_local() {
+    let mut t = TestEngine::new();
+    let now = t.now_ms;
+    t.eng.set_master("127.0.0.1".into(), 1, now);
+    t.eng.adopt_master_history("a".repeat(40), 100, 0);
+    assert_eq!(t.text("CONFIG SET replica-read-only no"), "+OK|");
+    assert_eq!(t.text("SET local 1"), "+OK|");
+    assert_eq!(t.text("EXPIRE local 100"), ":1|");
+    assert!(t.stream().is_empty(), "not propagated to sub-replicas");
+    assert_eq!(t.eng.stream.offset(), 100, "the offset stays the master's");
+    // Promotion makes our own writes propagate again, starting with a SELECT.
+    t.eng.unset_master();
+    t.run("SET after 1");
+    assert_eq!(t.stream_cmds(), "SELECT 0\nSET after 1");
+}

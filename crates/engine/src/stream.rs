@@ -18,8 +18,9 @@ pub struct ReplStream {
     /// Effects of the running command, encoded: (db, byte range in `staged_buf`).
     staged: Vec<(usize, std::ops::Range<usize>)>,
     staged_buf: BytesMut,
-    /// Set while a command from our master runs: its own effects are dropped, because the
-    /// master's exact bytes are appended instead ([`ReplStream::append_verbatim`]).
+    /// Set while this server is a replica: effects of the commands it runs (its master's, or
+    /// local writes on a writable replica) are dropped; the master's exact bytes are
+    /// appended instead ([`ReplStream::append_verbatim`]).
     pub muted: bool,
 }
 

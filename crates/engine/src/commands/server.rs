@@ -60,6 +60,11 @@ pub fn monitor(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
 /// Frees memory per `maxmemory-policy` until under `maxmemory` (see `crate::evict`).
 /// Returns true when the server is still over the limit.
 pub fn perform_evictions(eng: &mut Engine, _now_ms: i64) -> bool {
+    // A replica's dataset is its master's: under `replica-ignore-maxmemory` it never evicts
+    // (an eviction would also add our own DEL to a stream that must stay the master's).
+    if eng.is_replica() && eng.config.get_bool("replica-ignore-maxmemory") {
+        return false;
+    }
     let used = eng.info.used_memory_fast;
     eng.evict_until_under(&used)
 }
