@@ -41,6 +41,10 @@ pub struct ReplicaInfo {
     /// Attached in the running batch: its buffer still holds the sync payload, which Redis
     /// does not count against `client-output-buffer-limit replica` (it sends the RDB apart).
     pub fresh: bool,
+    /// After a diskless (EOF-marked) payload the stream waits for the replica's first ACK:
+    /// a replica finds the mark only at the end of what it read, so nothing may follow it
+    /// until it has loaded (`repl_start_cmd_stream_on_ack`). Held bytes wait here.
+    pub wait_first_ack: Option<Vec<u8>>,
 }
 
 impl ReplicaInfo {
@@ -56,6 +60,7 @@ impl ReplicaInfo {
             ack_ms: now_ms,
             start_offset: 0,
             fresh: true,
+            wait_first_ack: None,
         }
     }
 }
@@ -193,7 +198,9 @@ impl Engine {
             if let Some(r) = c.repl.as_mut() {
                 let skip = r.start_offset.saturating_sub(start).min(bytes.len() as u64) as usize;
                 let fresh = std::mem::replace(&mut r.fresh, false);
-                if skip < bytes.len() {
+                if let (Some(held), true) = (r.wait_first_ack.as_mut(), skip < bytes.len()) {
+                    held.extend_from_slice(&bytes[skip..]);
+                } else if skip < bytes.len() {
                     c.out.raw(&bytes[skip..]);
                     c.io.notify.notify();
                     if !fresh && self.check_output_limits(&mut c, now) {

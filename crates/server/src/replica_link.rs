@@ -329,14 +329,15 @@ async fn full_sync(
         }
         Payload::Eof(mark) => {
             notice!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+            // Where the mark may start that was not searched yet: each read is scanned once.
+            let mut from = 0usize;
             loop {
-                if link.buf.len() >= 40 {
-                    if let Some(pos) = find(&link.buf, &mark) {
-                        let data = link.buf.split_to(pos).to_vec();
-                        let _ = link.buf.split_to(40);
-                        break data;
-                    }
+                if let Some(pos) = find(&link.buf[from..], &mark) {
+                    let data = link.buf.split_to(from + pos).to_vec();
+                    let _ = link.buf.split_to(40);
+                    break data;
                 }
+                from = link.buf.len().saturating_sub(39);
                 progress(shared, link.buf.len() as u64, None);
                 link.buf.reserve(1 << 20);
                 link.fill()

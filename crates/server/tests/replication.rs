@@ -839,3 +839,31 @@ fn converges_under_load_with_link_drops() {
     assert_eq!(full, 2, "{why:#?}");
     assert!(info_int(&mut m, "stats", "sync_partial_ok") >= 2);
 }
+
+/// A diskless payload is followed by nothing until the replica's first ACK: a Redis
+/// replica looks for the EOF mark only at the end of what it read, so stream bytes in the
+/// same read would hide it (regression: the sync stalled until `repl-timeout`).
+#[test]
+fn diskless_sync_under_writes_to_a_redis_replica() {
+    let master = start(Flavor::Redoubt);
+    let replica = start(Flavor::Redis);
+    let mut m = must_connect(&master);
+    run(&mut m, &dataset("pre"));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut w = must_connect(&master);
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                run(&mut w, &[words("INCR n"), words("LPUSH l x")]);
+            }
+        })
+    };
+    let mut r = must_connect(&replica);
+    replicaof(&mut r, &master);
+    wait_link_up(&mut r);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().expect("writer");
+    wait_same_digest(&mut m, &mut r);
+    assert!(master.log().contains("Waiting for REPLCONF ACK from slave to enable streaming"));
+}

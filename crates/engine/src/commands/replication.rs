@@ -70,11 +70,20 @@ pub fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
                 let off = std::str::from_utf8(val)
                     .ok()
                     .and_then(|s| s.parse::<i64>().ok());
+                let mut start_stream = None;
                 if let (Some(r), Some(off)) = (ctx.client.repl.as_mut(), off) {
                     if off >= 0 && off as u64 > r.ack_offset {
                         r.ack_offset = off as u64;
                     }
                     r.ack_ms = now;
+                    start_stream = r.wait_first_ack.take();
+                }
+                if let Some(held) = start_stream {
+                    // `replicaStartCommandStream`: the payload is loaded, stream from now on.
+                    ctx.client.out.raw(&held);
+                    let name = Engine::replica_name(ctx.client);
+                    ctx.eng
+                        .log_notice(&format!("Synchronization with replica {name} succeeded"));
                 }
                 return;
             }
@@ -210,15 +219,19 @@ fn sync_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], psync: bool) {
         ctx.client.out.raw(format!("$EOF:{mark}\r\n").as_bytes());
         ctx.client.out.raw(&image);
         ctx.client.out.raw(mark.as_bytes());
+        info.wait_first_ack = Some(Vec::new());
+        ctx.eng.log_notice(&format!(
+            "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"
+        ));
     } else {
         ctx.client
             .out
             .raw(format!("${}\r\n", image.len()).as_bytes());
         ctx.client.out.raw(&image);
+        ctx.eng
+            .log_notice(&format!("Synchronization with replica {name} succeeded"));
     }
     info.start_offset = offset;
-    ctx.eng
-        .log_notice(&format!("Synchronization with replica {name} succeeded"));
     attach(ctx, info);
 }
 
