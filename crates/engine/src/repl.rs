@@ -198,8 +198,18 @@ impl Engine {
             if let Some(r) = c.repl.as_mut() {
                 let skip = r.start_offset.saturating_sub(start).min(bytes.len() as u64) as usize;
                 let fresh = std::mem::replace(&mut r.fresh, false);
+                let hard = self.conf.obuf_limits[crate::OBUF_REPLICA].hard_bytes;
                 if let (Some(held), true) = (r.wait_first_ack.as_mut(), skip < bytes.len()) {
                     held.extend_from_slice(&bytes[skip..]);
+                    // Held bytes count against the hard limit as buffered output would.
+                    if hard > 0 && held.len() as u64 >= hard {
+                        self.log_warning(&format!(
+                            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                            crate::commands::client::client_info_string(&c, now)
+                        ));
+                        c.io.killed.set(true);
+                        c.io.notify.notify();
+                    }
                 } else if skip < bytes.len() {
                     c.out.raw(&bytes[skip..]);
                     c.io.notify.notify();

@@ -865,5 +865,7 @@ fn diskless_sync_under_writes_to_a_redis_replica() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     writer.join().expect("writer");
     wait_same_digest(&mut m, &mut r);
-    assert!(master.log().contains("Waiting for REPLCONF ACK from slave to enable streaming"));
+    assert!(master
+        .log()
+        .contains("Waiting for REPLCONF ACK from slave to enable streaming"));
 }
