@@ -185,7 +185,7 @@ impl Engine {
     /// every replica.
     pub(crate) fn feed_replicas(&mut self, bytes: &Bytes) {
         let end = self.stream.offset() - self.stream.pending_len() as u64;
-        let start = end - bytes.len() as u64;
+        let start = end.saturating_sub(bytes.len() as u64);
         if let Some(b) = self.repl.backlog.as_mut() {
             b.feed(bytes);
         }
@@ -293,8 +293,11 @@ impl Engine {
         if was_master {
             // `replicationCacheMasterUsingMyself`: our own history is what we ask to continue,
             // and our stream continues the master's from here on.
+            self.log_notice("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
             self.stream.force_select();
         }
+        self.log_notice(&format!("Connecting to MASTER {host}:{port}"));
+        self.log_notice("MASTER <-> REPLICA sync started");
         self.repl.generation += 1;
         self.config.set_replicaof(Some((&host, port)));
         // Our stream is our master's from now on: our own effects (writes on a writable

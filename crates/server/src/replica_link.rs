@@ -52,18 +52,26 @@ fn timeout(shared: &Shared) -> Duration {
 }
 
 async fn run(shared: Rc<Shared>, gen: u64) {
-    let mut first = true;
+    // Why the previous attempt ended: none yet (set_master logged the first connect),
+    // a failed handshake or transfer, or a lost streaming link.
+    let mut previous: Option<bool> = None;
     loop {
-        if !first {
+        if previous.is_some() {
             tokio::time::sleep(RETRY).await;
         }
-        first = false;
         let Some((host, port)) = current(&shared, gen) else {
             return;
         };
-        notice!("Connecting to MASTER {host}:{port}");
+        match previous {
+            None => {}
+            Some(true) => notice!("Reconnecting to MASTER {host}:{port} after failure"),
+            Some(false) => notice!("Connecting to MASTER {host}:{port}"),
+        }
+        if previous.is_some() {
+            notice!("MASTER <-> REPLICA sync started");
+        }
+        previous = Some(false);
         set_state(&shared, gen, LinkState::Connecting);
-        notice!("MASTER <-> REPLICA sync started");
         let lim = timeout(&shared);
         let stream =
             match tokio::time::timeout(lim, TcpStream::connect((host.as_str(), port))).await {
@@ -103,6 +111,7 @@ async fn run(shared: Rc<Shared>, gen: u64) {
                 if !msg.is_empty() {
                     warning!("{msg}");
                 }
+                previous = Some(true);
             }
         }
         let mut eng = shared.engine.borrow_mut();
