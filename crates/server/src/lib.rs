@@ -3,7 +3,8 @@
 //!
 //! Owns: listeners and connection tasks ([`conn`]), the cron timer and signals
 //! ([`server`]), the replica's link to its master ([`replica_link`]), Redis's log format
-//! ([`log`]), allocator stats ([`mem`]), and startup and shutdown ([`startup`]). Everything about data and commands lives in `redoubt-engine`.
+//! ([`log`]), allocator stats ([`mem`]), and startup and shutdown ([`startup`]). Everything
+//! about data and commands lives in `redoubt-engine`.
 
 pub mod conn;
 pub mod listeners;
