@@ -390,7 +390,23 @@ impl Engine {
         now_ms: i64,
     ) {
         debug_assert!(self.stream.muted, "a replica's own effects are muted");
+        let errors_before = client.out.errors;
+        let name = argv.first().cloned().unwrap_or_default();
         self.execute(client, argv, now_ms);
+        if client.out.errors > errors_before {
+            // A master's command must never fail here: the datasets have diverged
+            // (`afterErrorReply`).
+            let text = String::from_utf8_lossy(&client.out.buf);
+            let err = text
+                .lines()
+                .find_map(|l| l.strip_prefix('-'))
+                .unwrap_or("")
+                .to_string();
+            self.log_warning(&format!(
+                "== CRITICAL == This replica is sending an error to its master: '{err}' after processing the command '{}'",
+                String::from_utf8_lossy(&name).to_ascii_lowercase()
+            ));
+        }
         client.out.buf.clear();
         client.out.error_codes.clear();
         held.extend_from_slice(raw);

@@ -599,7 +599,10 @@ fn bad_master_input_is_logged_and_retried() {
     let mut garbage = format!("${}\r\n", empty_rdb.len()).into_bytes();
     garbage.extend_from_slice(&empty_rdb);
     garbage.extend_from_slice(b"*x\r\n");
-    let cases: [(&str, Vec<u8>, &str, i64); 3] = [
+    let mut unknown = format!("${}\r\n", empty_rdb.len()).into_bytes();
+    unknown.extend_from_slice(&empty_rdb);
+    unknown.extend_from_slice(b"*1\r\n$5\r\nBOGUS\r\n");
+    let cases: [(&str, Vec<u8>, &str, i64); 4] = [
         (
             "truncated",
             truncated,
@@ -613,6 +616,12 @@ fn bad_master_input_is_logged_and_retried() {
             0,
         ),
         ("garbage", garbage, "Protocol error from MASTER", 0),
+        (
+            "unknown command",
+            unknown,
+            "== CRITICAL == This replica is sending an error to its master: 'ERR unknown command 'BOGUS'",
+            0,
+        ),
     ];
     for (name, script, log_line, keys_after) in cases {
         let (port, served) = fake_master(fullresync_with(&script));
