@@ -51,26 +51,39 @@ fn timeout(shared: &Shared) -> Duration {
     Duration::from_secs(secs as u64)
 }
 
+/// How the previous connection attempt ended, which decides the wait and the log line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// No attempt yet: REPLICAOF already logged "Connecting to MASTER".
+    Never,
+    /// The connection could not be made: retry from the once-a-second cron.
+    ConnectFailed,
+    /// The handshake or the transfer failed.
+    Failure,
+    /// A streaming link was lost: Redis 7.0 reconnects at once, so the backlog is less
+    /// likely to be recycled meanwhile (`replicationHandleMasterDisconnection`).
+    Lost,
+}
+
 async fn run(shared: Rc<Shared>, gen: u64) {
-    // Why the previous attempt ended: none yet (set_master logged the first connect),
-    // a failed handshake or transfer, or a lost streaming link.
-    let mut previous: Option<bool> = None;
+    let mut previous = Ended::Never;
     loop {
-        if previous.is_some() {
+        if matches!(previous, Ended::ConnectFailed | Ended::Failure) {
             tokio::time::sleep(RETRY).await;
         }
         let Some((host, port)) = current(&shared, gen) else {
             return;
         };
         match previous {
-            None => {}
-            Some(true) => notice!("Reconnecting to MASTER {host}:{port} after failure"),
-            Some(false) => notice!("Connecting to MASTER {host}:{port}"),
+            Ended::Never => {}
+            Ended::ConnectFailed => notice!("Connecting to MASTER {host}:{port}"),
+            Ended::Failure => notice!("Reconnecting to MASTER {host}:{port} after failure"),
+            Ended::Lost => notice!("Reconnecting to MASTER {host}:{port}"),
         }
-        if previous.is_some() {
+        if previous != Ended::Never {
             notice!("MASTER <-> REPLICA sync started");
         }
-        previous = Some(false);
+        previous = Ended::ConnectFailed;
         set_state(&shared, gen, LinkState::Connecting);
         let lim = timeout(&shared);
         let stream =
@@ -90,13 +103,6 @@ async fn run(shared: Rc<Shared>, gen: u64) {
                     continue;
                 }
             };
-        let _ = stream.set_nodelay(
-            !shared
-                .engine
-                .borrow()
-                .config
-                .get_bool("repl-disable-tcp-nodelay"),
-        );
         notice!("Non blocking connect for SYNC fired the event.");
         let mut link = Link {
             stream,
@@ -106,12 +112,13 @@ async fn run(shared: Rc<Shared>, gen: u64) {
         match sync(&shared, gen, &mut link).await {
             Ok(()) => {
                 stream_from_master(&shared, gen, link).await;
+                previous = Ended::Lost;
             }
             Err(msg) => {
                 if !msg.is_empty() {
                     warning!("{msg}");
                 }
-                previous = Some(true);
+                previous = Ended::Failure;
             }
         }
         let mut eng = shared.engine.borrow_mut();
