@@ -103,6 +103,9 @@ async fn run(shared: Rc<Shared>, gen: u64) {
                     continue;
                 }
             };
+        // Small request/reply round trips (handshake, ACKs): Nagle would hold each one back
+        // behind the peer's delayed ACK (~40 ms).
+        let _ = stream.set_nodelay(true);
         notice!("Non blocking connect for SYNC fired the event.");
         let mut link = Link {
             stream,
