@@ -368,6 +368,17 @@ impl Config {
         }
     }
 
+    /// Records the master REPLICAOF chose, which CONFIG REWRITE writes (Redis rewrites
+    /// `replicaof` from `server.masterhost`, not from the file).
+    pub fn set_replicaof(&mut self, master: Option<(&str, u16)>) {
+        let id = table::must_lookup("replicaof");
+        let value = match master {
+            Some((host, port)) => Value::ReplicaOf(Some(host.as_bytes().to_vec()), i32::from(port)),
+            None => Value::ReplicaOf(None, 6379),
+        };
+        self.put(id, value);
+    }
+
     /// The master to replicate from. The port is within 0..=65535, as the parser checks.
     pub fn replicaof(&self) -> Option<(String, u16)> {
         match self.typed("replicaof") {

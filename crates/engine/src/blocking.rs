@@ -70,6 +70,7 @@ impl Engine {
     /// Removes `client` from the registry; returns what it waited for.
     pub fn unregister_blocked(&mut self, client: &mut Client) -> Option<BlockState> {
         let st = client.blocked.take()?;
+        self.repl.waiting.retain(|w| w.client != client.id);
         for k in &st.keys {
             let slot = (st.db, k.clone());
             if let Some(q) = self.blocking.waiting.get_mut(&slot) {
@@ -210,9 +211,13 @@ impl Engine {
         let Some(mut c) = self.clients.remove(&id) else {
             return false;
         };
+        let wait = self.repl.waiting.iter().find(|w| w.client == id).copied();
         let done = match self.unregister_blocked(&mut c) {
             Some(st) => {
-                if error {
+                if let (Some(w), false) = (wait, error) {
+                    // WAIT times out with the count reached so far (`replyToBlockedClientTimedOut`).
+                    c.out.int(self.replicas_acked(w.offset) as i64);
+                } else if error {
                     c.out.error(UNBLOCKED);
                     for code in c.out.error_codes.drain(..) {
                         self.stats.count_error(&code);

@@ -135,6 +135,12 @@ pub struct Client {
     /// Set while a blocking command waits (see [`crate::blocking`]): the connection runs
     /// nothing else for this client until it is served, times out or is unblocked.
     pub blocked: Option<crate::blocking::BlockState>,
+    /// Set once this client is one of our replicas (SYNC/PSYNC).
+    pub repl: Option<crate::repl::ReplicaInfo>,
+    /// REPLCONF before SYNC: what the replica announced.
+    pub repl_pending: Option<crate::repl::ReplicaInfo>,
+    /// `master_repl_offset` after this client's last write (`c->woff`), for WAIT.
+    pub woff: u64,
 }
 
 impl Client {
@@ -179,6 +185,9 @@ impl Client {
             argv_mem: 0,
             unix_socket: false,
             blocked: None,
+            repl: None,
+            repl_pending: None,
+            woff: 0,
         }
     }
 

@@ -90,3 +90,8 @@ pub fn write_help(out: &mut redoubt_resp::ReplyBuf, container: &str, lines: &[&s
     out.simple("HELP");
     out.simple("    Prints this help.");
 }
+
+pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
+pub const MASTERDOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";

@@ -94,6 +94,17 @@ impl Engine {
                 return;
             }
         }
+        let is_master = client.kind == crate::ClientKind::Master;
+        let is_write = cmd.has(flags::WRITE) || (cmd.name == "exec" && self.queued_writes(client));
+        if is_write && !is_master && !self.enough_good_replicas(now_ms) {
+            self.reject(client, errors::NOREPLICAS, Some(cmd));
+            return;
+        }
+        if self.is_replica() && is_write && !is_master && self.config.get_bool("replica-read-only")
+        {
+            self.reject(client, errors::READONLY_REPLICA, Some(cmd));
+            return;
+        }
         if client.in_pubsub()
             && client.out.proto == redoubt_resp::Protocol::Resp2
             && !matches!(
@@ -116,6 +127,14 @@ impl Engine {
             self.reject(client, &msg, Some(cmd));
             return;
         }
+        if self.is_replica()
+            && !self.master_link_up()
+            && !self.config.get_bool("replica-serve-stale-data")
+            && !cmd.has(flags::STALE)
+        {
+            self.reject(client, errors::MASTERDOWN, Some(cmd));
+            return;
+        }
         if client.multi.is_some() && !is_multi_ctl {
             if let Some(q) = client.multi.as_mut() {
                 q.push(argv);
@@ -123,6 +142,7 @@ impl Engine {
             client.out.simple("QUEUED");
             return;
         }
+        let offset_before = self.stream.offset();
         self.call(client, cmd, &argv, now_ms, false);
         if cmd.has(flags::TOUCHES_ARBITRARY_KEYS) {
             // SCAN and RANDOMKEY may expire many unrelated keys: Redis 7.0 propagates those
@@ -130,6 +150,9 @@ impl Engine {
             self.stream.commit_staged_unwrapped();
         } else {
             self.stream.commit_staged();
+        }
+        if self.stream.offset() != offset_before {
+            client.woff = self.stream.offset();
         }
         if !self.blocking.ready.is_empty() && client.multi.is_none() {
             self.serve_blocked(now_ms);
@@ -277,10 +300,21 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// EXEC of a transaction holding a write (`c->mstate.cmd_flags & CMD_WRITE`).
+    fn queued_writes(&self, client: &Client) -> bool {
+        client.multi.as_ref().is_some_and(|q| {
+            q.iter().any(
+                |argv| matches!(self.table.lookup(argv), Lookup::Found(c) if c.has(flags::WRITE)),
+            )
+        })
+    }
+}
+
 impl Client {
-    /// Clients that never trigger evictions before their commands (none yet: the master link
-    /// will be, once replication lands).
+    /// Clients that never trigger evictions before their commands: our master
+    /// (`c->flags & CLIENT_MASTER` in `processCommand`).
     pub fn no_evict_exempt(&self) -> bool {
-        false
+        self.kind == crate::ClientKind::Master
     }
 }

@@ -27,6 +27,9 @@ pub trait ServerHooks {
     }
     /// Writes a line to the server log (warning or notice level).
     fn log(&self, _warning: bool, _msg: &str) {}
+    /// The master changed (REPLICAOF): the server starts a link task for the new one (tasks
+    /// of older generations stop by themselves) and logs with the new role letter.
+    fn replication_changed(&self, _generation: u64, _replica: bool) {}
 }
 
 /// For engines without a server (tests, tools): every request is refused or ignored.

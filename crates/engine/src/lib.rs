@@ -9,7 +9,8 @@
 //! A command that changes data records its *effect* with [`Ctx::propagate`]: the command as it
 //! must replay anywhere (`SET k v EX 10` becomes `SET k v PXAT <ms>`, an expiry becomes `DEL`).
 //! Effects are appended to [`stream::ReplStream`], one ordered byte stream whose length is
-//! `master_repl_offset`; a `SELECT` is inserted whenever the database changes, and the effects of
+//! `master_repl_offset` once a backlog exists (before that, as in Redis, the bytes are handed
+//! out uncounted); a `SELECT` is inserted whenever the database changes, and the effects of
 //! one MULTI/EXEC are wrapped in MULTI/EXEC when there is more than one (Redis 7.0's
 //! `propagatePendingCommands`). At the end of a batch, [`Engine::end_batch`] hands the new
 //! bytes to the consumers (backlog, replicas, AOF, in later issues). That append is the only
@@ -32,6 +33,7 @@ pub mod errors;
 pub mod evict;
 pub mod exec;
 pub mod expire;
+pub mod failover;
 pub mod hooks;
 pub mod latency;
 pub mod lazyfree;
@@ -41,6 +43,9 @@ pub mod lru;
 pub mod meta;
 pub mod pause;
 pub mod pubsub;
+pub mod repl;
+#[cfg(test)]
+mod repl_tests;
 pub mod sentinel_mode;
 pub mod slowlog;
 pub mod stats;
@@ -252,6 +257,8 @@ pub struct Engine {
     pub rdb: commands::persistence::RdbState,
     /// Sentinel mode: the Sentinel core behind SENTINEL, INFO, ROLE and PUBLISH.
     pub sentinel: Option<Rc<dyn sentinel_mode::SentinelHooks>>,
+    /// Replication: IDs, backlog, replicas, our master (see [`repl`]).
+    pub repl: repl::Repl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,6 +388,7 @@ impl Engine {
             lazyfree: lazyfree::LazyFree::inline(),
             rdb: commands::persistence::RdbState::default(),
             sentinel: None,
+            repl: repl::Repl::default(),
         }
     }
 
@@ -402,6 +410,20 @@ impl Engine {
             commands::transactions::unwatch_all(self, &mut c);
             self.pubsub.unsubscribe_all(&mut c);
             self.monitors.retain(|&m| m != id);
+            if c.repl.is_some() {
+                self.repl.replicas.retain(|&r| r != id);
+                if self.repl.replicas.is_empty() {
+                    self.repl.no_replicas_since_ms = self.now_ms;
+                }
+                let name = Self::replica_name(&c);
+                self.log_notice(&format!("Connection with replica {name} lost."));
+            }
+            if let Some(m) = self.repl.master.as_mut() {
+                if m.client == Some(id) {
+                    m.client = None;
+                    m.stream_db = c.db;
+                }
+            }
         }
     }
 
@@ -477,11 +499,6 @@ impl Engine {
         self.mem_startup = self.mem_startup.min(used);
     }
 
-    /// True while this server replicates from a master (set by the replication issue).
-    pub fn is_replica(&self) -> bool {
-        false
-    }
-
     pub fn connected_clients(&self) -> usize {
         self.clients.len()
     }
@@ -489,6 +506,27 @@ impl Engine {
     /// The end-of-batch step (Redis's `beforeSleep`): hands the stream's new bytes to its
     /// consumers. Returns them so the server can write AOF and feed replicas in order.
     pub fn end_batch(&mut self) -> bytes::Bytes {
-        self.stream.take_pending()
+        // Not while clients are paused: the offset must hold still (Redis's beforeSleep).
+        let paused = self.pause.active(self.now_ms) != pause::PauseMode::Off;
+        if !paused && std::mem::take(&mut self.repl.get_ack) && !self.repl.replicas.is_empty() {
+            self.stream.append_getack();
+        }
+        if self.repl.failover.state == failover::FailoverState::WaitingForSync {
+            self.update_failover(self.now_ms);
+        }
+        let bytes = self.stream.take_pending();
+        if !self.repl.waiting.is_empty() {
+            self.serve_waiting_replicas();
+        }
+        if !bytes.is_empty() {
+            if self.repl.backlog.is_none() {
+                // Without a backlog there is no replica and no history to continue: Redis's
+                // `replicationFeedSlaves` returns early and `master_repl_offset` stays put.
+                self.stream.uncount(bytes.len());
+            } else {
+                self.feed_replicas(&bytes);
+            }
+        }
+        bytes
     }
 }

@@ -3,6 +3,10 @@
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub total_connections_received: u64,
+    /// Full syncs served, partial resyncs accepted and refused (INFO stats `sync_*`).
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
     pub total_commands_processed: u64,
     pub rejected_connections: u64,
     pub expired_keys: u64,

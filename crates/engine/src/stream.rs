@@ -1,6 +1,7 @@
 //! The replication stream: every effect, in order, as RESP bytes.
 //!
-//! `offset` counts every byte ever appended; it is `master_repl_offset`. Effects produced by
+//! `offset` counts the bytes appended; it is `master_repl_offset` (the engine takes back the
+//! count of bytes handed out while no backlog exists, as Redis never counts those). Effects produced by
 //! one top-level command are staged in `staged` and committed together by
 //! [`ReplStream::commit_staged`]: more than one effect is wrapped in MULTI ... EXEC so the
 //! group stays atomic downstream (Redis 7.0's `propagatePendingCommands`). A SELECT is emitted
@@ -17,6 +18,10 @@ pub struct ReplStream {
     /// Effects of the running command, encoded: (db, byte range in `staged_buf`).
     staged: Vec<(usize, std::ops::Range<usize>)>,
     staged_buf: BytesMut,
+    /// Set while this server is a replica: effects of the commands it runs (its master's, or
+    /// local writes on a writable replica) are dropped; the master's exact bytes are
+    /// appended instead ([`ReplStream::append_verbatim`]).
+    pub muted: bool,
 }
 
 fn encode_into(buf: &mut BytesMut, args: &[&[u8]]) {
@@ -45,6 +50,9 @@ impl ReplStream {
 
     /// Stages one effect of the running command.
     pub fn stage(&mut self, db: usize, args: &[&[u8]]) {
+        if self.muted {
+            return;
+        }
         let start = self.staged_buf.len();
         encode_into(&mut self.staged_buf, args);
         self.staged.push((db, start..self.staged_buf.len()));
@@ -95,6 +103,9 @@ impl ReplStream {
     }
 
     fn write_raw(&mut self, db: Option<usize>, args: &[&[u8]]) {
+        if self.muted {
+            return;
+        }
         self.write_select(db);
         let before = self.pending.len();
         encode_into(&mut self.pending, args);
@@ -117,6 +128,48 @@ impl ReplStream {
         self.write_select(db);
         self.pending.extend_from_slice(encoded);
         self.offset += encoded.len() as u64;
+    }
+
+    /// The database of the last effect written (`server.slaveseldb`), if known.
+    pub fn selected_db(&self) -> Option<usize> {
+        self.selected_db
+    }
+
+    /// Bytes appended but not yet handed out.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Appends bytes of our master's stream as they are (a replica forwards them to its own
+    /// replicas unchanged). Their SELECTs are not tracked: the next own effect names its db.
+    pub fn append_verbatim(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        self.offset += bytes.len() as u64;
+        self.selected_db = None;
+    }
+
+    /// The master's PING to its replicas (`replicationCron`): part of the stream, no db.
+    pub fn append_ping(&mut self) {
+        self.write_raw(None, &[b"PING"]);
+    }
+
+    /// `REPLCONF GETACK *` for WAIT (`replicationRequestAckFromSlaves`): part of the stream.
+    pub fn append_getack(&mut self) {
+        self.write_raw(None, &[b"REPLCONF", b"GETACK", b"*"]);
+    }
+
+    /// A full sync from a master: our stream continues its history at `offset`.
+    pub fn reset_offset(&mut self, offset: u64) {
+        self.pending.clear();
+        self.offset = offset;
+        self.selected_db = None;
+    }
+
+    /// Takes back the count of bytes just handed out while no backlog exists (Redis counts
+    /// `master_repl_offset` only while it has one).
+    pub fn uncount(&mut self, n: usize) {
+        debug_assert!(self.pending.is_empty(), "uncount after take_pending");
+        self.offset -= n as u64;
     }
 
     /// Hands out the bytes appended since the last call (end of batch).

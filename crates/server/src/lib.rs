@@ -2,14 +2,16 @@
 //! engine. The binary (`main.rs`) only parses the command line and calls [`startup::main`].
 //!
 //! Owns: listeners and connection tasks ([`conn`]), the cron timer and signals
-//! ([`server`]), Redis's log format ([`log`]), allocator stats ([`mem`]), and startup and
-//! shutdown ([`startup`]). Everything about data and commands lives in `redoubt-engine`.
+//! ([`server`]), the replica's link to its master ([`replica_link`]), Redis's log format
+//! ([`log`]), allocator stats ([`mem`]), and startup and shutdown ([`startup`]). Everything
+//! about data and commands lives in `redoubt-engine`.
 
 pub mod conn;
 pub mod listeners;
 pub mod log;
 pub mod mem;
 pub mod rdbfile;
+pub mod replica_link;
 pub mod sentinel_driver;
 pub mod sentinel_startup;
 pub mod server;

@@ -63,6 +63,7 @@ pub fn load_at_startup(eng: &mut Engine, now_ms: i64) -> Result<(), i32> {
     let start = std::time::Instant::now();
     match eng.load_rdb_image(&bytes, now_ms) {
         Ok(st) => {
+            eng.restore_repl_info(&st, now_ms);
             if let Some(v) = st.aux("redis-ver") {
                 notice!(
                     "Loading RDB produced by version {}",

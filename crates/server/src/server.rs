@@ -83,8 +83,8 @@ pub struct Shared {
     pub stop: Notify,
     /// Accept tasks of the TCP listeners, by local address (rebinding replaces them).
     pub tcp_accepts: RefCell<Vec<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>>,
-    /// Every byte of the replication stream handed out so far goes to these consumers
-    /// (backlog, replicas and AOF attach here in later issues).
+    /// Every byte of the replication stream handed out so far goes to these consumers (the
+    /// AOF attaches here; the backlog and replicas are fed inside `Engine::end_batch`).
     pub stream_taps: RefCell<Vec<StreamTap>>,
 }
 
@@ -196,6 +196,7 @@ async fn cron(shared: Rc<Shared>) {
         eng.active_expire_cycle(now, budget_us, &|| start.elapsed().as_micros() as u64);
         eng.stats.expire_cycle_time_used_us += start.elapsed().as_micros() as u64;
         eng.stats_cron(now);
+        eng.replication_cron(now);
         let timeout = shared.settings.borrow().timeout_secs;
         if timeout > 0 {
             let limit = timeout as i64 * 1000;
@@ -295,6 +296,14 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
             crate::warning!("{msg}");
         } else {
             crate::notice!("{msg}");
+        }
+    }
+
+    fn replication_changed(&self, generation: u64, replica: bool) {
+        crate::log::set_role(if replica { 'S' } else { 'M' });
+        // Called with the engine borrowed: the task reads it only once it runs.
+        if let Some(shared) = self.shared.upgrade() {
+            crate::replica_link::spawn(&shared, generation);
         }
     }
 

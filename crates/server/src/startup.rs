@@ -162,6 +162,7 @@ async fn serve(
     engine.info.wall_us = crate::log::now_us;
     engine.info.run_id = run_id(seed);
     engine.info.replid = run_id(seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d);
+    engine.repl.ids = redoubt_replication::ReplIds::new(engine.info.replid.clone());
     engine.info.executable = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
@@ -205,6 +206,11 @@ async fn serve(
             let mut eng = shared.engine.borrow_mut();
             if let Err(code) = crate::rdbfile::load_at_startup(&mut eng, log::now_ms()) {
                 return code;
+            }
+            // `replicaof` in the config: connect once serving (Redis's replicationCron does).
+            if let Some((host, port)) = eng.config.replicaof() {
+                let now = log::now_ms();
+                eng.set_master(host, port, now);
             }
         }
         if !unixsocket.is_empty() {

@@ -81,6 +81,13 @@ fn apply_runtime(ctx: &mut Ctx<'_>) {
     fresh.enable_debug_command = ctx.eng.conf.enable_debug_command;
     fresh.enable_module_command = ctx.eng.conf.enable_module_command;
     ctx.eng.conf = fresh;
+    // `repl-backlog-size` applies at once (`resizeReplicationBacklog`).
+    let size = ctx.eng.backlog_size();
+    if let Some(b) = ctx.eng.repl.backlog.as_mut() {
+        if b.size() != size {
+            b.resize(size);
+        }
+    }
 }
 
 pub fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {

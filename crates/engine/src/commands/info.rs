@@ -321,9 +321,9 @@ fn section_stats(eng: &Engine, s: &mut String) {
          instantaneous_input_repl_kbps:0.00\r\n\
          instantaneous_output_repl_kbps:0.00\r\n\
          rejected_connections:{}\r\n\
-         sync_full:0\r\n\
-         sync_partial_ok:0\r\n\
-         sync_partial_err:0\r\n\
+         sync_full:{}\r\n\
+         sync_partial_ok:{}\r\n\
+         sync_partial_err:{}\r\n\
          expired_keys:{}\r\n\
          expired_stale_perc:{:.2}\r\n\
          expired_time_cap_reached_count:{}\r\n\
@@ -367,6 +367,9 @@ fn section_stats(eng: &Engine, s: &mut String) {
         st.inst.get(INST_NET_INPUT) as f64 / 1024.0,
         st.inst.get(INST_NET_OUTPUT) as f64 / 1024.0,
         st.rejected_connections,
+        st.sync_full,
+        st.sync_partial_ok,
+        st.sync_partial_err,
         st.expired_keys,
         st.expired_stale_perc * 100.0,
         st.expired_time_cap_reached_count,
@@ -383,26 +386,6 @@ fn section_stats(eng: &Engine, s: &mut String) {
         st.total_reads_processed,
         st.total_writes_processed,
         st.io_threaded_reads_processed,
-    );
-}
-
-fn section_replication(eng: &Engine, s: &mut String) {
-    let _ = write!(
-        s,
-        "# Replication\r\n\
-         role:master\r\n\
-         connected_slaves:0\r\n\
-         master_failover_state:no-failover\r\n\
-         master_replid:{}\r\n\
-         master_replid2:0000000000000000000000000000000000000000\r\n\
-         master_repl_offset:{}\r\n\
-         second_repl_offset:-1\r\n\
-         repl_backlog_active:0\r\n\
-         repl_backlog_size:1048576\r\n\
-         repl_backlog_first_byte_offset:0\r\n\
-         repl_backlog_histlen:0\r\n",
-        eng.info.replid,
-        eng.stream.offset(),
     );
 }
 
@@ -549,7 +532,8 @@ pub fn info_string(ctx: &mut Ctx<'_>, sections: &Sections) -> String {
     }
     if sections.wants("replication") {
         begin(&mut s);
-        section_replication(ctx.eng, &mut s);
+        let now = ctx.now_ms;
+        crate::commands::replication::info_section(ctx.eng, &mut s, now);
     }
     if sections.wants("cpu") {
         begin(&mut s);

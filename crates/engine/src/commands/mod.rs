@@ -19,6 +19,7 @@ pub mod persistence;
 pub mod pubsub;
 #[cfg(test)]
 mod replay_tests;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -50,6 +51,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         memory::HANDLERS,
         persistence::HANDLERS,
         pubsub::HANDLERS,
+        replication::HANDLERS,
         server::HANDLERS,
         sets::HANDLERS,
         sort::HANDLERS,

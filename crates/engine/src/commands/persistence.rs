@@ -101,9 +101,9 @@ impl Engine {
         encode::serialized_length(v, self.rdb_compression(), self.list_fill())
     }
 
-    /// The whole dataset as an RDB file (`rdbSaveRio`), aux fields as Redis 7.0 writes them
-    /// for a master without a replication backlog (no repl-* fields then, as
-    /// `rdbPopulateSaveInfo` returns NULL).
+    /// The whole dataset as an RDB file (`rdbSaveRio`), aux fields as Redis 7.0 writes them:
+    /// `repl-stream-db`, `repl-id` and `repl-offset` only for a master with a backlog or a
+    /// replica (`rdbPopulateSaveInfo`), so a restart can continue by partial resync.
     pub fn rdb_image(&mut self, now_ms: i64) -> Vec<u8> {
         let policy = self.conf.maxmemory_policy.clone();
         let save_lru = policy.ends_with("-lru");
@@ -119,13 +119,21 @@ impl Engine {
             compress: self.rdb_compression(),
             checksum: self.config.get_bool("rdbchecksum"),
             list_fill: self.list_fill(),
-            aux: vec![
-                ("redis-ver", Aux::Str(crate::REDIS_VERSION.into())),
-                ("redis-bits", Aux::Int(i64::from(self.info.arch_bits))),
-                ("ctime", Aux::Int(now_ms / 1000)),
-                ("used-mem", Aux::Int(used)),
-                ("aof-base", Aux::Int(0)),
-            ],
+            aux: {
+                let mut aux = vec![
+                    ("redis-ver", Aux::Str(crate::REDIS_VERSION.into())),
+                    ("redis-bits", Aux::Int(i64::from(self.info.arch_bits))),
+                    ("ctime", Aux::Int(now_ms / 1000)),
+                    ("used-mem", Aux::Int(used)),
+                ];
+                if let Some(db) = self.repl_stream_db() {
+                    aux.push(("repl-stream-db", Aux::Int(db as i64)));
+                    aux.push(("repl-id", Aux::Str(self.repl.ids.replid.clone())));
+                    aux.push(("repl-offset", Aux::Int(self.stream.offset() as i64)));
+                }
+                aux.push(("aof-base", Aux::Int(0)));
+                aux
+            },
             key_meta: &key_meta,
         };
         encode::save(&self.dbs, &opts)
@@ -143,7 +151,8 @@ impl Engine {
         let opts = LoadOptions {
             thresholds: self.rdb_thresholds(),
             now_ms,
-            drop_expired: true,
+            // A replica keeps keys its master has not expired yet (`iAmMaster()` in rdbLoad).
+            drop_expired: !self.is_replica(),
             verify_checksum: self.config.get_bool("rdbchecksum"),
             access_word: &access_word,
         };

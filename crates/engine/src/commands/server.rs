@@ -60,6 +60,11 @@ pub fn monitor(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
 /// Frees memory per `maxmemory-policy` until under `maxmemory` (see `crate::evict`).
 /// Returns true when the server is still over the limit.
 pub fn perform_evictions(eng: &mut Engine, _now_ms: i64) -> bool {
+    // A replica's dataset is its master's: under `replica-ignore-maxmemory` it never evicts
+    // (an eviction would also add our own DEL to a stream that must stay the master's).
+    if eng.is_replica() && eng.config.get_bool("replica-ignore-maxmemory") {
+        return false;
+    }
     let used = eng.info.used_memory_fast;
     eng.evict_until_under(&used)
 }
@@ -274,16 +279,6 @@ pub fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     ctx.client.close_after_reply = true;
 }
 
-/// ROLE as a master: role, replication offset, and the (empty) replica list.
-pub fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
-    let offset = ctx.eng.stream.offset() as i64;
-    let out = ctx.out();
-    out.array_len(3);
-    out.bulk(b"master");
-    out.int(offset);
-    out.array_len(0);
-}
-
 pub fn lastsave(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
     let t = ctx.eng.lastsave_s;
     ctx.out().int(t);
@@ -296,7 +291,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("slowlog|reset", slowlog_reset),
     ("slowlog|help", slowlog_help),
     ("shutdown", shutdown),
-    ("role", role),
     ("lastsave", lastsave),
     ("dbsize", dbsize),
     ("flushdb", flushdb),

@@ -1,0 +1,149 @@
+//! The engine's replication state without sockets: PSYNC replies, feeding replicas at the
+//! end of the batch, the backlog, and applying a master's stream.
+
+use crate::testing::TestEngine;
+use crate::{ClientId, ClientIo, ClientKind};
+use bytes::Bytes;
+use std::rc::Rc;
+
+fn add(t: &mut TestEngine) -> ClientId {
+    t.eng
+        .add_client(ClientKind::Normal, Rc::new(ClientIo::default()), t.now_ms)
+}
+
+fn run_on(t: &mut TestEngine, id: ClientId, line: &str) -> Vec<u8> {
+    let args = redoubt_resp::split_args(line.as_bytes()).expect("test command");
+    let mut c = t.eng.take_client(id).expect("client");
+    t.eng.execute(
+        &mut c,
+        args.into_iter().map(Bytes::from).collect(),
+        t.now_ms,
+    );
+    let out = c.out.buf.split().to_vec();
+    t.eng.put_client(c);
+    out
+}
+
+fn take_out(t: &mut TestEngine, id: ClientId) -> Vec<u8> {
+    let c = t.eng.clients.get_mut(&id).expect("client");
+    c.out.buf.split().to_vec()
+}
+
+#[test]
+fn full_sync_then_stream_then_partial() {
+    let mut t = TestEngine::new();
+    t.run("SET before 1");
+    t.stream();
+    assert_eq!(t.eng.stream.offset(), 0, "no backlog, no offset (as Redis)");
+    let r = add(&mut t);
+    assert_eq!(
+        run_on(&mut t, r, "REPLCONF listening-port 7000"),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        run_on(&mut t, r, "REPLCONF capa eof capa psync2"),
+        b"+OK\r\n"
+    );
+    assert_eq!(t.text("CONFIG SET repl-diskless-sync no"), "+OK|");
+    let reply = run_on(&mut t, r, "PSYNC ? -1");
+    let id = t.eng.repl.ids.replid.clone();
+    let head = format!("+FULLRESYNC {id} 0\r\n$");
+    assert!(
+        reply.starts_with(head.as_bytes()),
+        "{:?}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert!(reply.windows(5).any(|w| w == b"REDIS"));
+    assert_eq!(t.eng.stats.sync_full, 1);
+    t.stream();
+    // A write reaches the replica at the end of the batch, after a SELECT.
+    t.run("SET a 1");
+    let bytes = t.stream();
+    assert_eq!(take_out(&mut t, r), bytes);
+    assert!(bytes.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"));
+    let end = t.eng.stream.offset();
+    assert_eq!(end, bytes.len() as u64);
+    // ACKs are never answered and feed ROLE / INFO.
+    assert!(run_on(&mut t, r, &format!("REPLCONF ACK {end}")).is_empty());
+    let info = t.text("INFO replication");
+    assert!(
+        info.contains(&format!(
+            "slave0:ip=,port=7000,state=online,offset={end},lag=0"
+        )),
+        "{info}"
+    );
+    // A second replica continues from the backlog: every byte after offset 1.
+    let r2 = add(&mut t);
+    run_on(&mut t, r2, "REPLCONF capa psync2");
+    let reply = run_on(&mut t, r2, &format!("PSYNC {id} 1"));
+    let mut expect = format!("+CONTINUE {id}\r\n").into_bytes();
+    expect.extend_from_slice(&bytes);
+    assert_eq!(reply, expect);
+    assert_eq!(t.eng.stats.sync_partial_ok, 1);
+    // An unknown history is a full sync and counts as a refused partial.
+    let r3 = add(&mut t);
+    let reply = run_on(&mut t, r3, &format!("PSYNC {} 1", "f".repeat(40)));
+    assert!(reply.starts_with(b"+FULLRESYNC"));
+    assert_eq!(t.eng.stats.sync_partial_err, 1);
+}
+
+#[test]
+fn master_stream_is_forwarded_whole_transactions_at_a_time() {
+    let mut t = TestEngine::new();
+    let now = t.now_ms;
+    t.eng.set_master("127.0.0.1".into(), 1, now);
+    t.eng.adopt_master_history("a".repeat(40), 100, 0);
+    let m = t
+        .eng
+        .attach_master_client(Rc::new(ClientIo::default()), "m".into(), now);
+    let mut held = Vec::new();
+    let mut all = Vec::new();
+    for line in ["SELECT 3", "MULTI", "SET k v", "INCR n", "EXEC", "SET x 1"] {
+        let args: Vec<Bytes> = redoubt_resp::split_args(line.as_bytes())
+            .expect("test command")
+            .into_iter()
+            .map(Bytes::from)
+            .collect();
+        let mut raw = format!("*{}\r\n", args.len()).into_bytes();
+        for a in &args {
+            raw.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            raw.extend_from_slice(a);
+            raw.extend_from_slice(b"\r\n");
+        }
+        let before = t.eng.stream.offset();
+        let mut c = t.eng.take_client(m).expect("master client");
+        t.eng.apply_from_master(&mut c, args, &raw, &mut held, now);
+        t.eng.put_client(c);
+        all.extend_from_slice(&raw);
+        if matches!(line, "MULTI" | "SET k v" | "INCR n") {
+            assert_eq!(t.eng.stream.offset(), before, "{line} is held until EXEC");
+        }
+    }
+    assert_eq!(t.eng.stream.offset(), 100 + all.len() as u64);
+    assert_eq!(t.stream(), all, "the master's bytes, unchanged");
+    // Our own effects were muted; the master's commands ran in db 3, even a write on a
+    // read-only replica.
+    t.run("SELECT 3");
+    assert_eq!(t.text("GET k"), "$1|v|");
+    assert_eq!(
+        t.text("SET y 1"),
+        "-READONLY You can't write against a read only replica.|"
+    );
+}
+
+#[test]
+fn writable_replica_local_writes_stay_local() {
+    let mut t = TestEngine::new();
+    let now = t.now_ms;
+    t.eng.set_master("127.0.0.1".into(), 1, now);
+    t.eng.adopt_master_history("a".repeat(40), 100, 0);
+    assert_eq!(t.text("CONFIG SET replica-read-only no"), "+OK|");
+    assert_eq!(t.text("SET local 1"), "+OK|");
+    assert_eq!(t.text("EXPIRE local 100"), ":1|");
+    assert!(t.stream().is_empty(), "not propagated to sub-replicas");
+    assert_eq!(t.eng.stream.offset(), 100, "the offset stays the master's");
+    // Promotion makes our own writes propagate again, starting with a SELECT.
+    t.eng.unset_master();
+    t.run("SET after 1");
+    assert_eq!(t.stream_cmds(), "SELECT 0\nSET after 1");
+}
