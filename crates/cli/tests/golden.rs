@@ -1,0 +1,176 @@
+//! Golden tests: redoubt-cli must print what redis-cli 7.0 prints, byte for byte, with the
+//! same exit status, against the same real redis-server (the harness starts it by PID on a
+//! free loopback port). Each case runs with stdout piped (raw output) and on a pseudo-terminal
+//! (TTY output), unless noted.
+
+mod common;
+
+use common::{compare, compare_all};
+use redoubt_harness::{Flavor, ServerProcess};
+
+fn oracle() -> ServerProcess {
+    let s = ServerProcess::start(Flavor::Redis, &[("enable-debug-command", "yes")])
+        .expect("start redis-server");
+    let mut c = s.connect().expect("connect");
+    for cmd in [
+        &["RPUSH", "list", "a", "b", "c d", ""][..],
+        &["HSET", "hash", "f1", "v1", "f2", "2"],
+        &["SADD", "set", "x"],
+        &["SET", "bin", "a/b\x01\x7f\t\x08\x0c\r\n\"\\\u{e9}"],
+        &["ZADD", "z", "1.5", "m1", "2", "m2"],
+        &["SET", "long", "0123456789"],
+    ] {
+        c.cmd(cmd);
+    }
+    s
+}
+
+/// Every RESP2 and RESP3 reply type, through DEBUG PROTOCOL, in every output mode.
+#[test]
+fn every_reply_type_in_every_mode() {
+    let s = oracle();
+    let types = [
+        "string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push",
+        "verbatim", "true", "false",
+    ];
+    let mut cases: Vec<Vec<&str>> = Vec::new();
+    for mode in [
+        &[][..],
+        &["--raw"],
+        &["--csv"],
+        &["--json"],
+        &["--quoted-json"],
+        &["--no-raw"],
+    ] {
+        for proto in ["-2", "-3"] {
+            for t in types {
+                let mut c = mode.to_vec();
+                c.extend_from_slice(&[proto, "DEBUG", "PROTOCOL", t]);
+                cases.push(c);
+            }
+        }
+    }
+    let refs: Vec<&[&str]> = cases.iter().map(|c| c.as_slice()).collect();
+    compare_all(s.port(), &refs, true);
+}
+
+/// Real data: strings needing escapes, nested and empty aggregates, errors, delimiters.
+#[test]
+fn data_replies_and_delimiters() {
+    let s = oracle();
+    let cmds: [&[&str]; 14] = [
+        &["PING"],
+        &["GET", "nokey"],
+        &["GET", "bin"],
+        &["LRANGE", "list", "0", "-1"],
+        &["LRANGE", "nolist", "0", "-1"],
+        &["HGETALL", "hash"],
+        &["-3", "HGETALL", "hash"],
+        &["-3", "SMEMBERS", "set"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["-3", "ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["NOSUCHCOMMAND", "x"],
+        &["INCR", "list"],
+        &["GETRANGE", "long", "0", "3"],
+        &["INFO", "keyspace"],
+    ];
+    let mut cases: Vec<Vec<&str>> = Vec::new();
+    for mode in [
+        &[][..],
+        &["--raw"],
+        &["--csv"],
+        &["--json"],
+        &["--quoted-json"],
+        &["-d", "X", "--raw"],
+        &["-D", "Y", "-d", "X", "--raw"],
+        &["-e"],
+        &["-r", "3"],
+    ] {
+        for c in cmds {
+            let mut v = mode.to_vec();
+            v.extend_from_slice(c);
+            cases.push(v);
+        }
+    }
+    let refs: Vec<&[&str]> = cases.iter().map(|c| c.as_slice()).collect();
+    compare_all(s.port(), &refs, true);
+}
+
+/// Option handling: errors, the password warning, AUTH/SELECT failures, URIs, -x/-X, quoting.
+#[test]
+fn options_and_their_errors() {
+    let s = oracle();
+    let port = s.port().to_string();
+    let uri = format!("redis://127.0.0.1:{port}/3");
+    let uri_auth = format!("redis://user:pw@127.0.0.1:{port}/2");
+    let cases: [&[&str]; 26] = [
+        &["--bogus"],
+        &["-n"],
+        &["-n", "x", "PING"],
+        &["-n", "99", "PING"],
+        &["-3", "-n", "1", "PING"],
+        &["-2", "-3", "PING"],
+        &["--json", "-2", "HGETALL", "hash"],
+        &["-2", "--json", "HGETALL", "hash"],
+        &["--json", "-2", "-3", "PING"],
+        &["-a", "pw", "PING"],
+        &["--no-auth-warning", "-a", "pw", "PING"],
+        &["--pass", "pw", "PING"],
+        &["--user", "u", "PING"],
+        &["--user", "u", "-a", "p", "PING"],
+        &["-u", "bogus", "PING"],
+        &["-u", &uri, "PING"],
+        &["-u", &uri_auth, "PING"],
+        &["--quoted-input", "SET", "q", "\"a\\x00b\""],
+        &["--quoted-input", "GET", "q"],
+        &["--quoted-input", "GET", "\"a"],
+        &["-X", "tag", "PING"],
+        &["--show-pushes", "x", "PING"],
+        &["--version"],
+        &["--help"],
+        &["-h"],
+        &["-p"],
+    ];
+    compare_all(s.port(), &cases, true);
+
+    // -x and -X take an argument from stdin.
+    let mut problems = Vec::new();
+    for (args, input) in [
+        (
+            vec!["-p", port.as_str(), "-x", "SET", "fromstdin"],
+            &b"line1\nline2\n"[..],
+        ),
+        (vec!["-p", port.as_str(), "GET", "fromstdin"], b""),
+        (
+            vec!["-p", port.as_str(), "-X", "T", "SET", "tagged", "T"],
+            b"\x00bin",
+        ),
+        (vec!["-p", port.as_str(), "GET", "tagged"], b""),
+    ] {
+        problems.extend(compare(&args, input, false));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Connection failures: refused TCP port, missing unix socket, unresolvable host.
+#[test]
+fn connection_errors() {
+    let mut problems = Vec::new();
+    // A port nobody listens on: bind one, note it, close it.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("probe a free port")
+        .port()
+        .to_string();
+    for args in [
+        vec!["-p", free.as_str(), "PING"],
+        vec!["-s", "/nonexistent/redoubt.sock", "PING"],
+        vec!["-h", "nohost.invalid", "PING"],
+        vec!["-p", "99999999", "PING"],
+    ] {
+        for tty in [false, true] {
+            problems.extend(compare(&args, b"", tty));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
