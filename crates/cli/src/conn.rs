@@ -102,7 +102,6 @@ impl Conn {
         })
     }
 
-    #[allow(dead_code)] // used by the modes
     pub fn set_read_timeout(&self, t: Option<Duration>) {
         let _ = match &self.stream {
             Stream::Tcp(s) => s.set_read_timeout(t),
@@ -116,6 +115,14 @@ impl Conn {
             Stream::Unix(s) => s.write_all(data),
         };
         r.map_err(|e| ConnError::Io(os_message(&e)))
+    }
+
+    /// A second handle on the socket for a writer thread (`--pipe`).
+    pub fn writer(&self) -> std::io::Result<Box<dyn Write + Send>> {
+        Ok(match &self.stream {
+            Stream::Tcp(s) => Box::new(s.try_clone()?),
+            Stream::Unix(s) => Box::new(s.try_clone()?),
+        })
     }
 
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<(), ConnError> {
@@ -138,7 +145,6 @@ impl Conn {
     }
 
     /// Bytes received but not parsed yet (for the RDB transfer, which is not RESP).
-    #[allow(dead_code)] // used by the modes
     pub fn take_buffered(&mut self) -> Vec<u8> {
         let rest = self.buf[self.pos..].to_vec();
         self.buf.clear();
@@ -147,7 +153,6 @@ impl Conn {
     }
 
     /// Reads one line ending in CRLF, without it (the `$<len>` of a SYNC payload).
-    #[allow(dead_code)] // used by the modes
     pub fn read_line(&mut self) -> Result<Vec<u8>, ConnError> {
         loop {
             if let Some(i) = memchr_crlf(&self.buf[self.pos..]) {
