@@ -216,7 +216,7 @@ fn unsupported_type(buf: &[u8]) -> Option<u8> {
     while pending > 0 {
         let &kind = buf.get(pos)?;
         let eol = memchr_crlf(&buf[pos..])?;
-        let line = &buf[pos + 1..pos + eol];
+        let line = buf.get(pos + 1..pos + eol).unwrap_or_default();
         pos += eol + 2;
         pending -= 1;
         let n: i64 = std::str::from_utf8(line)
@@ -226,7 +226,7 @@ fn unsupported_type(buf: &[u8]) -> Option<u8> {
         match kind {
             b'+' | b'-' | b':' | b',' | b'(' | b'#' | b'_' => {}
             b'$' | b'=' | b'!' => {
-                if n > 0 {
+                if n >= 0 {
                     pos = pos.checked_add(n as usize + 2)?;
                 }
             }
@@ -248,5 +248,7 @@ mod tests {
         assert_eq!(unsupported_type(b"*2\r\n$1\r\nx\r\n|1\r\n"), Some(b'|'));
         assert_eq!(unsupported_type(b"%1\r\n+a\r\n*1\r\n:1\r\n"), None);
         assert_eq!(unsupported_type(b"*3\r\n:1\r\n"), None);
+        assert_eq!(unsupported_type(b"*2\r\n$0\r\n\r\n|1\r\n"), Some(b'|'));
+        assert_eq!(unsupported_type(b"\r\n"), Some(b'\r'));
     }
 }

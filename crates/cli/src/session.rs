@@ -14,8 +14,11 @@ pub struct Session {
     pub conn: Option<Conn>,
     /// The database the prompt shows: the one a successful SELECT chose.
     pub dbnum: i64,
-    #[allow(dead_code)] // used by the REPL
     pub interactive: bool,
+    /// Inside MULTI: the prompt shows `(TX)`.
+    pub in_multi: bool,
+    /// The database before MULTI, restored when the transaction is discarded or fails.
+    pre_multi_db: i64,
 }
 
 /// Why a command did not complete.
@@ -29,16 +32,23 @@ pub enum IssueError {
 impl Session {
     /// Connects as `cliConnect` does; on failure the error is printed and `None` returned.
     pub fn connect(o: &Options) -> Option<Session> {
-        let mut s = Session {
-            o: o.clone(),
-            conn: None,
-            dbnum: 0,
-            interactive: false,
-        };
+        let mut s = Session::disconnected(o);
         if s.reconnect() {
             Some(s)
         } else {
             None
+        }
+    }
+
+    /// A session whose link is down (the REPL starts even when the server does not answer).
+    pub fn disconnected(o: &Options) -> Session {
+        Session {
+            o: o.clone(),
+            conn: None,
+            dbnum: 0,
+            interactive: false,
+            in_multi: false,
+            pre_multi_db: 0,
         }
     }
 
@@ -197,8 +207,24 @@ impl Session {
                 }
             }
             let v = self.read_and_print(verbatim, false)?;
-            if cmd == "select" && argc == 2 && !matches!(v, Value::Error(_)) {
+            let failed = matches!(v, Value::Error(_));
+            if cmd == "select" && argc == 2 && !failed {
+                // Also the database a reconnection selects again.
                 self.dbnum = crate::opts::atoi(&sub(1));
+                self.o.dbnum = self.dbnum;
+            } else if cmd == "multi" && argc == 1 && !failed {
+                self.in_multi = true;
+                self.pre_multi_db = self.dbnum;
+            } else if cmd == "exec" && argc == 1 && self.in_multi {
+                self.in_multi = false;
+                if failed || v == Value::Nil {
+                    self.dbnum = self.pre_multi_db;
+                    self.o.dbnum = self.dbnum;
+                }
+            } else if cmd == "discard" && argc == 1 && !failed {
+                self.in_multi = false;
+                self.dbnum = self.pre_multi_db;
+                self.o.dbnum = self.dbnum;
             }
             if self.o.interval_us > 0 {
                 std::thread::sleep(Duration::from_micros(self.o.interval_us));
