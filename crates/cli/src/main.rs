@@ -81,6 +81,12 @@ fn run(o: Options) -> u8 {
     if let Some(file) = &o.eval {
         return modes::eval(&mut s, file);
     }
+    // HELP is answered by the client itself, from the server's COMMAND DOCS.
+    if o.command[0].eq_ignore_ascii_case("help") || o.command[0] == "?" {
+        let entries = repl::load_help(&mut s);
+        repl::help(&entries, &o.command[1..]);
+        return 0;
+    }
     let mut args: Vec<Vec<u8>> = Vec::with_capacity(o.command.len() + 1);
     for a in &o.command {
         if o.quoted_input {

@@ -169,7 +169,11 @@ fn argument(arg: &Value) -> String {
         Some(Value::Array(a)) => a.iter().map(argument).collect::<Vec<_>>(),
         _ => Vec::new(),
     };
-    let token = field(arg, "token").map(text);
+    // COMMAND DOCS shows MIGRATE's empty-key token as an empty string; redis-cli's table has
+    // the quotes it was written with.
+    let token = field(arg, "token")
+        .map(text)
+        .map(|t| if t.is_empty() { "\"\"".into() } else { t });
     let mut name = match kind.as_str() {
         "block" => Some(children().join(" ")),
         "oneof" => Some(children().join("|")),
@@ -206,8 +210,7 @@ fn entry(name: String, doc: &Value, out: &mut Vec<HelpEntry>) {
     for (k, v) in &subs {
         entry(text(k).replace('|', " ").to_uppercase(), v, out);
     }
-    // Container commands (CONFIG, CLIENT...) have no synopsis of their own in redis-cli.
-    if subs.is_empty() {
+    {
         out.push(HelpEntry {
             name,
             params,
@@ -247,7 +250,7 @@ fn print_entry(e: &HelpEntry, group: bool) {
 }
 
 /// `cliOutputHelp`.
-fn help(entries: &[HelpEntry], args: &[String]) {
+pub fn help(entries: &[HelpEntry], args: &[String]) {
     if args.is_empty() {
         print!(
             "redis-cli {}\n\

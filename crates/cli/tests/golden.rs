@@ -103,7 +103,12 @@ fn options_and_their_errors() {
     let port = s.port().to_string();
     let uri = format!("redis://127.0.0.1:{port}/3");
     let uri_auth = format!("redis://user:pw@127.0.0.1:{port}/2");
-    let cases: [&[&str]; 26] = [
+    let cases: [&[&str]; 31] = [
+        &["HELP"],
+        &["help", "set"],
+        &["help", "config", "get"],
+        &["help", "nosuch"],
+        &["help", "@hyperloglog"],
         &["--bogus"],
         &["-n"],
         &["-n", "x", "PING"],
@@ -173,4 +178,39 @@ fn connection_errors() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// HELP is answered from COMMAND DOCS: every group's listing (each command's synopsis as
+/// redis-cli's generated table has it) must match.
+#[test]
+fn help_for_every_group() {
+    let s = oracle();
+    let groups = [
+        "generic",
+        "string",
+        "list",
+        "set",
+        "sorted-set",
+        "hash",
+        "pubsub",
+        "transactions",
+        "connection",
+        "server",
+        "scripting",
+        "hyperloglog",
+        "cluster",
+        "geo",
+        "stream",
+        "bitmap",
+    ];
+    let cases: Vec<Vec<String>> = groups
+        .iter()
+        .map(|g| vec!["help".to_string(), format!("@{g}")])
+        .collect();
+    let refs: Vec<Vec<&str>> = cases
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let refs: Vec<&[&str]> = refs.iter().map(|c| c.as_slice()).collect();
+    compare_all(s.port(), &refs, false);
 }
