@@ -7,6 +7,12 @@
 //! --scan, --bigkeys, --memkeys, --stat, --latency, --rdb, --eval), `repl` (the interactive
 //! loop). redis-cli is the specification: every text and exit code is copied from its
 //! behaviour and checked by tests/golden.rs against the real binary.
+//!
+//! Not implemented yet (redis-cli 7.0 accepts these; we answer "Unrecognized option"): `-c`
+//! and `--cluster*`, the TLS options, `--replica`, `--functions-rdb`, `--hotkeys`,
+//! `--latency-dist`, `--intrinsic-latency`, `--lru-test`, `--ldb`; the SYNC/PSYNC commands'
+//! replica output mode; `-> invalidate:` rendering of client-tracking pushes. redis-cli 7.0
+//! has no `--count`/`--type` for `--scan` (7.2 added them), so neither do we.
 
 // The texts are redis-cli's printf formats, kept whole (newline included) so they can be
 // compared with the C source at a glance.
