@@ -523,10 +523,33 @@ fn load_preferences(rl: &mut Editor<CliHelper, DefaultHistory>) {
     }
 }
 
-/// `--askpass`: the password from a line of stdin ("Please input password: " on a terminal).
+/// Shows every typed character as `*`, as linenoise's mask mode does for `--askpass`.
+struct Masked;
+
+impl Highlighter for Masked {
+    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
+        Cow::Owned("*".repeat(line.chars().count()))
+    }
+    fn highlight_char(&self, _line: &str, _pos: usize, _forced: bool) -> bool {
+        true
+    }
+}
+impl Hinter for Masked {
+    type Hint = String;
+}
+impl Completer for Masked {
+    type Candidate = String;
+}
+impl Validator for Masked {}
+impl Helper for Masked {}
+
+/// `--askpass`: the password from a line of stdin ("Please input password: " and masked
+/// echo on a terminal).
 pub fn ask_password() -> String {
     if std::io::stdin().is_terminal() {
-        if let Ok(mut rl) = rustyline::DefaultEditor::new() {
+        let config = Config::builder().auto_add_history(false).build();
+        if let Ok(mut rl) = Editor::<Masked, DefaultHistory>::with_config(config) {
+            rl.set_helper(Some(Masked));
             if let Ok(l) = rl.readline("Please input password: ") {
                 return l;
             }

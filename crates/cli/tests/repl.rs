@@ -193,3 +193,26 @@ fn starts_disconnected_when_the_server_is_down() {
         matches!(t.child.try_wait(), Ok(Some(_)))
     });
 }
+
+#[test]
+fn askpass_masks_the_password() {
+    let server = ServerProcess::start(Flavor::Redis, &[]).expect("start redis-server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = Terminal::start(
+        &format!("-p {} --askpass PING", server.port()),
+        &dir.path().join("h"),
+    );
+    t.expect("Please input password: ");
+    t.typed("secret\r");
+    t.expect("AUTH failed: ERR AUTH <password> called without any password configured");
+    t.expect("PONG");
+    let screen = t.text();
+    assert!(
+        screen.contains("Please input password: ******"),
+        "{screen:?}"
+    );
+    assert!(
+        !screen.contains("secret"),
+        "the password was echoed: {screen:?}"
+    );
+}
