@@ -206,7 +206,14 @@ impl Session {
                     let _ = std::io::stdout().flush();
                 }
             }
-            let v = self.read_and_print(verbatim, false)?;
+            let v = match self.read_and_print(verbatim, false) {
+                // A SHUTDOWN that worked closes the link: that is its success.
+                Err(IssueError::Conn(_)) if cmd == "shutdown" => {
+                    self.conn = None;
+                    return Ok(());
+                }
+                other => other?,
+            };
             let failed = matches!(v, Value::Error(_));
             if cmd == "select" && argc == 2 && !failed {
                 // Also the database a reconnection selects again.

@@ -214,3 +214,23 @@ fn help_for_every_group() {
     let refs: Vec<&[&str]> = refs.iter().map(|c| c.as_slice()).collect();
     compare_all(s.port(), &refs, false);
 }
+
+/// SHUTDOWN closes the link: redis-cli treats that as success, silently.
+#[test]
+fn shutdown_is_silent_success() {
+    let mut outcomes = Vec::new();
+    for bin in [common::theirs(), common::ours()] {
+        let mut s = ServerProcess::start(Flavor::Redis, &[]).expect("start redis-server");
+        let port = s.port().to_string();
+        outcomes.push(common::run(
+            &bin,
+            &["-p", &port, "SHUTDOWN", "NOSAVE"],
+            b"",
+            false,
+        ));
+        redoubt_harness::wait_for("server exit", std::time::Duration::from_secs(10), || {
+            !s.is_running()
+        });
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+}
