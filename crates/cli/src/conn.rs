@@ -152,6 +152,14 @@ impl Conn {
         rest
     }
 
+    /// Puts bytes back in front of the unparsed input (what followed a SYNC payload).
+    pub fn push_back(&mut self, bytes: &[u8]) {
+        let mut v = bytes.to_vec();
+        v.extend_from_slice(&self.buf[self.pos..]);
+        self.buf = v;
+        self.pos = 0;
+    }
+
     /// Reads one line ending in CRLF, without it (the `$<len>` of a SYNC payload).
     pub fn read_line(&mut self) -> Result<Vec<u8>, ConnError> {
         loop {

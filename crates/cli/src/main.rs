@@ -9,7 +9,7 @@
 //! behaviour and checked by tests/golden.rs against the real binary.
 //!
 //! Not implemented yet (redis-cli 7.0 accepts these; we answer "Unrecognized option"): `-c`
-//! and `--cluster*`, the TLS options, `--replica`, `--functions-rdb`, `--hotkeys`,
+//! and `--cluster*`, the TLS options, `--functions-rdb`, `--hotkeys`,
 //! `--latency-dist`, `--intrinsic-latency`, `--lru-test`, `--ldb`; the SYNC/PSYNC commands'
 //! replica output mode; `-> invalidate:` rendering of client-tracking pushes. redis-cli 7.0
 //! has no `--count`/`--type` for `--scan` (7.2 added them), so neither do we.
@@ -24,6 +24,7 @@ mod opts;
 mod render;
 mod repl;
 mod session;
+mod sync;
 
 use opts::{Exit, Options};
 use std::io::{Read, Write};
@@ -66,7 +67,15 @@ fn main() -> ExitCode {
 }
 
 fn run(o: Options) -> u8 {
-    if o.latency || o.stat || o.scan || o.bigkeys || o.memkeys || o.rdb.is_some() || o.pipe {
+    if o.latency
+        || o.stat
+        || o.scan
+        || o.bigkeys
+        || o.memkeys
+        || o.rdb.is_some()
+        || o.pipe
+        || o.replica
+    {
         let Some(s) = session::Session::connect(&o) else {
             return 1;
         };

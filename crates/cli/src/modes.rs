@@ -19,7 +19,10 @@ pub fn run(mut s: Session) -> u8 {
     }
     let Some(c) = s.conn.as_mut() else { return 1 };
     if let Some(file) = &o.rdb {
-        return rdb(c, file);
+        return crate::sync::rdb(c, file);
+    }
+    if o.replica {
+        return crate::sync::replica(c, true);
     }
     if o.pipe {
         return pipe(c, o.pipe_timeout);
@@ -33,7 +36,7 @@ pub fn run(mut s: Session) -> u8 {
     scan(c, &o)
 }
 
-fn io_error() -> u8 {
+pub fn io_error() -> u8 {
     eprint!("\nI/O error\n");
     1
 }
@@ -530,140 +533,6 @@ fn marker() -> String {
             char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[(x % 36) as usize])
         })
         .collect()
-}
-
-/// `REPLCONF` announcements before SYNC; errors are reported but not fatal (older servers).
-fn replconf(c: &mut Conn, a: &str, b: &str) -> Result<(), u8> {
-    eprint!("sending REPLCONF {a} {b}\n");
-    match c.call(&["REPLCONF", a, b]) {
-        Err(_) => Err(io_error()),
-        Ok(Value::Error(e)) => {
-            eprint!("REPLCONF {a} error: {e}\n");
-            Ok(())
-        }
-        Ok(_) => Ok(()),
-    }
-}
-
-/// Size of the `EOF:<mark>` end marker of a diskless transfer.
-const EOF_MARK: usize = 40;
-
-/// `--rdb <file>`: fetch a snapshot as a replica would (SYNC), `-` meaning stdout.
-fn rdb(c: &mut Conn, file: &str) -> u8 {
-    for (a, b) in [("capa", "eof"), ("rdb-only", "1")] {
-        if let Err(code) = replconf(c, a, b) {
-            return code;
-        }
-    }
-    if c.write_all(b"SYNC\r\n").is_err() {
-        eprint!("Error writing to master\n");
-        return 1;
-    }
-    // The master may send newlines as keepalives before the `$` line.
-    let line = loop {
-        match c.read_line() {
-            Ok(l) if l.is_empty() || l == b"\n" => continue,
-            Ok(l) => break l,
-            Err(_) => {
-                eprint!("Error reading bulk length while SYNCing\n");
-                return 1;
-            }
-        }
-    };
-    let line = String::from_utf8_lossy(&line)
-        .trim_start_matches('\n')
-        .to_string();
-    if line.starts_with('-') {
-        eprint!("SYNC with master failed: {line}\n");
-        return 1;
-    }
-    let mark = line
-        .get(1..)
-        .and_then(|l| l.strip_prefix("EOF:"))
-        .filter(|m| m.len() >= EOF_MARK);
-    let mark = mark.map(|m| m.as_bytes()[..EOF_MARK].to_vec());
-    let mut left = if mark.is_some() {
-        u64::MAX
-    } else {
-        crate::opts::atoi(&line[1..]).max(0) as u64
-    };
-    match &mark {
-        Some(_) => eprint!(
-            "SYNC sent to master, writing bytes of bulk transfer until EOF marker to '{file}'\n"
-        ),
-        None => eprint!("SYNC sent to master, writing {left} bytes to '{file}'\n"),
-    }
-    let to_stdout = file == "-";
-    let mut sink: Box<dyn Write> = if to_stdout {
-        Box::new(std::io::stdout())
-    } else {
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(false)
-            .open(file)
-        {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprint!("Error opening '{file}': {}\n", os_message(&e));
-                return 1;
-            }
-        }
-    };
-    let mut written: u64 = 0;
-    let mut tail: Vec<u8> = Vec::new();
-    let mut pending = c.take_buffered();
-    loop {
-        if pending.is_empty() {
-            match c.fill() {
-                Ok(0) | Err(_) => {
-                    eprint!("I/O Error reading RDB payload from socket\n");
-                    return 1;
-                }
-                Ok(_) => pending = c.take_buffered(),
-            }
-        }
-        let take = (pending.len() as u64).min(left) as usize;
-        let chunk: Vec<u8> = pending.drain(..take).collect();
-        if let Err(e) = sink.write_all(&chunk) {
-            eprint!("Error writing data to file: {}\n", os_message(&e));
-            return 1;
-        }
-        written += chunk.len() as u64;
-        left -= chunk.len() as u64;
-        if let Some(m) = &mark {
-            tail.extend_from_slice(&chunk);
-            if tail.len() > EOF_MARK {
-                tail.drain(..tail.len() - EOF_MARK);
-            }
-            if tail == *m {
-                break;
-            }
-        } else if left == 0 {
-            break;
-        }
-    }
-    let _ = sink.flush();
-    drop(sink);
-    if mark.is_some() {
-        let size = written - EOF_MARK as u64;
-        if !to_stdout {
-            if let Err(e) = std::fs::OpenOptions::new()
-                .write(true)
-                .open(file)
-                .and_then(|f| {
-                    f.set_len(size)?;
-                    f.sync_all()
-                })
-            {
-                eprint!("ftruncate failed: {}.\n", os_message(&e));
-            }
-        }
-        eprint!("Transfer finished with success after {size} bytes\n");
-    } else {
-        eprint!("Transfer finished with success.\n");
-    }
-    0
 }
 
 /// `--eval <file> keys... , args...`: EVAL with the file as the script. A server without

@@ -38,6 +38,7 @@ pub struct Options {
     pub pattern: Option<Vec<u8>>,
     pub rdb: Option<String>,
     pub pipe: bool,
+    pub replica: bool,
     pub pipe_timeout: i64,
     pub bigkeys: bool,
     pub memkeys: bool,
@@ -134,6 +135,7 @@ impl Options {
             pattern: None,
             rdb: None,
             pipe: false,
+            replica: false,
             pipe_timeout: 30,
             bigkeys: false,
             memkeys: false,
@@ -230,6 +232,8 @@ impl Options {
             } else if takes("--rdb") {
                 o.rdb = Some(value());
                 i += 1;
+            } else if a == "--replica" || a == "--slave" {
+                o.replica = true;
             } else if a == "--pipe" {
                 o.pipe = true;
             } else if takes("--pipe-timeout") {

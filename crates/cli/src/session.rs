@@ -197,6 +197,14 @@ impl Session {
                     let _ = std::io::stdout().flush();
                 }
             }
+            if cmd == "sync" || cmd == "psync" {
+                print!("Entering replica output mode...  (press Ctrl-C to quit)\n");
+                let _ = std::io::stdout().flush();
+                let c = self.conn()?;
+                let code = crate::sync::replica(c, false);
+                self.conn = None;
+                return Err(IssueError::Exit(code));
+            }
             if pubsub {
                 if self.o.output != Output::Raw {
                     print!("Reading messages... (press Ctrl-C to quit)\n");

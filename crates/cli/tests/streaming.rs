@@ -79,10 +79,11 @@ impl Streaming {
     }
 
     fn wait_for_text(&self, what: &str) {
-        wait_for(
-            &format!("client output containing {what:?}"),
-            DEADLINE,
-            || self.text().contains(what),
+        let found = redoubt_harness::try_wait_for(DEADLINE, || self.text().contains(what));
+        assert!(
+            found,
+            "no {what:?} in the client's output {:?}",
+            self.text()
         );
     }
 }
@@ -286,4 +287,41 @@ fn rdb_transfer_from_real_redis() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
+}
+
+fn replica_online(s: &ServerProcess) -> bool {
+    let mut c = s.connect().expect("connect");
+    match c.cmd(&["INFO", "replication"]) {
+        Value::Bulk(b) => String::from_utf8_lossy(&b).contains("state=online"),
+        _ => false,
+    }
+}
+
+/// `--replica` and the SYNC command: the snapshot is skipped and the master's stream is
+/// printed in CSV, as redis-cli prints it.
+#[test]
+fn replica_output_mode_matches() {
+    let s = ServerProcess::start(Flavor::Redis, &[("repl-diskless-sync-delay", "0")])
+        .expect("start redis-server");
+    let port = s.port().to_string();
+    let mut problems = Vec::new();
+    for mode in ["--replica", "SYNC"] {
+        let mut outputs = Vec::new();
+        for bin in [theirs(), ours()] {
+            let client = Streaming::start(&bin, &["-p", port.as_str(), mode], false);
+            wait_for("the replica to be online", DEADLINE, || replica_online(&s));
+            let mut c = s.connect().expect("connect");
+            c.cmd(&["SET", "repk", "a b"]);
+            c.cmd(&["SELECT", "3"]);
+            c.cmd(&["INCR", "counter"]);
+            client.wait_for_text("\"INCR\",\"counter\"\n");
+            outputs.push(client.text());
+            drop(client);
+            wait_for("the replica to leave", DEADLINE, || !replica_online(&s));
+        }
+        if outputs[0] != outputs[1] {
+            problems.push(format!("{mode}: {:?} vs {:?}", outputs[0], outputs[1]));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
