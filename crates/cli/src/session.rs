@@ -117,7 +117,12 @@ impl Session {
             let v = self.conn()?.read_reply().map_err(IssueError::Conn)?;
             if matches!(v, Value::Push(_)) && !pushes_are_replies {
                 if self.o.show_pushes {
-                    self.print(&v, false)?;
+                    match invalidate_line(&v) {
+                        Some(line) if self.o.output == Output::Standard => {
+                            let _ = std::io::stdout().lock().write_all(&line);
+                        }
+                        _ => self.print(&v, false)?,
+                    }
                 }
                 continue;
             }
@@ -261,4 +266,28 @@ impl Session {
             }
         }
     }
+}
+
+/// `cliFormatInvalidateTTY`: a client-tracking invalidation push, on a terminal, as
+/// `-> invalidate: 'k1', 'k2'`.
+fn invalidate_line(v: &Value) -> Option<Vec<u8>> {
+    let Value::Push(items) = v else { return None };
+    let [Value::Bulk(kind), Value::Array(keys)] = items.as_slice() else {
+        return None;
+    };
+    if &kind[..] != b"invalidate" {
+        return None;
+    }
+    let mut out = b"-> invalidate: ".to_vec();
+    for (i, k) in keys.iter().enumerate() {
+        let Value::Bulk(k) = k else { return None };
+        out.push(b'\'');
+        out.extend_from_slice(k);
+        out.push(b'\'');
+        if i + 1 < keys.len() {
+            out.extend_from_slice(b", ");
+        }
+    }
+    out.push(b'\n');
+    Some(out)
 }

@@ -216,3 +216,24 @@ fn askpass_masks_the_password() {
         "the password was echoed: {screen:?}"
     );
 }
+
+/// RESP3 client-tracking pushes are shown on a terminal as redis-cli shows them.
+#[test]
+fn invalidation_pushes_on_a_terminal() {
+    let server = ServerProcess::start(Flavor::Redis, &[]).expect("start redis-server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = Terminal::start(&format!("-p {} -3", server.port()), &dir.path().join("h"));
+    t.expect("> ");
+    t.typed("client tracking on\r");
+    t.expect("OK\r\n");
+    t.typed("get tk\r");
+    t.expect("(nil)\r\n");
+    server.connect().expect("connect").cmd(&["SET", "tk", "1"]);
+    t.typed("ping\r");
+    t.expect("-> invalidate: 'tk'\r\n");
+    t.expect("PONG\r\n");
+    t.typed("flushall\r");
+    t.expect("OK\r\n");
+    t.typed("ping\r");
+    t.expect("1) \"invalidate\"\r\n2) (nil)\r\n");
+}
