@@ -10,7 +10,7 @@
 //!
 //! Not implemented yet (redis-cli 7.0 accepts these; we answer "Unrecognized option"): `-c`
 //! and `--cluster*`, the TLS options, `--functions-rdb`, `--hotkeys`,
-//! `--latency-dist`, `--intrinsic-latency`, `--lru-test`, `--ldb`, `--mono`, `--verbose`.
+//! `--latency-dist`, `--intrinsic-latency`, `--lru-test`, `--ldb`, `--mono` (`--verbose` is accepted and, outside cluster mode, does nothing).
 //! Hints are not cut at the terminal's width as linenoise cuts them (rustyline wraps them).
 //! redis-cli 7.0 has no `--count`/`--type` for `--scan` (7.2 added them), so neither do we.
 

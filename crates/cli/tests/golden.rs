@@ -151,6 +151,15 @@ fn options_and_their_errors() {
             b"\x00bin",
         ),
         (vec!["-p", port.as_str(), "GET", "tagged"], b""),
+        // No command and stdin not a terminal: the REPL reads lines, without prompts.
+        (
+            vec!["-p", port.as_str()],
+            b"ping\nset a 1\nget a\n\"x\n3 ping\nquit\nping\n",
+        ),
+        (
+            vec!["-p", port.as_str(), "--raw"],
+            b"lrange list 0 -1\nhgetall hash",
+        ),
     ] {
         problems.extend(compare(&args, input, false));
     }
