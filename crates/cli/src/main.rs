@@ -11,7 +11,6 @@
 //! Not implemented yet (redis-cli 7.0 accepts these; we answer "Unrecognized option"): `-c`
 //! and `--cluster*`, the TLS options, `--functions-rdb`, `--hotkeys`,
 //! `--latency-dist`, `--intrinsic-latency`, `--lru-test`, `--ldb`, `--mono` (`--verbose` is accepted and, outside cluster mode, does nothing).
-//! Hints are not cut at the terminal's width as linenoise cuts them (rustyline wraps them).
 //! redis-cli 7.0 has no `--count`/`--type` for `--scan` (7.2 added them), so neither do we.
 
 // The texts are redis-cli's printf formats, kept whole (newline included) so they can be

@@ -35,6 +35,8 @@ pub struct HelpEntry {
 struct CliHelper {
     entries: Vec<HelpEntry>,
     hints: bool,
+    /// Columns left after the prompt: linenoise cuts a hint to what fits on the line.
+    room: Option<usize>,
 }
 
 /// `hintsCallback`: the synopsis of the longest matching command, minus one argument per
@@ -87,7 +89,14 @@ impl Hinter for CliHelper {
         if !self.hints || pos < line.len() {
             return None;
         }
-        hint_for(&self.entries, line)
+        let hint = hint_for(&self.entries, line)?;
+        match self.room {
+            Some(room) => {
+                let fit = room.checked_sub(line.chars().count()).filter(|&n| n > 0)?;
+                Some(hint.chars().take(fit).collect())
+            }
+            None => Some(hint),
+        }
     }
 }
 
@@ -345,6 +354,7 @@ pub fn run(o: Options) -> u8 {
     rl.set_helper(Some(CliHelper {
         entries,
         hints: true,
+        room: None,
     }));
     let tty = std::io::stdin().is_terminal();
     let histfile = if tty {
@@ -365,7 +375,12 @@ pub fn run(o: Options) -> u8 {
         load_preferences(&mut rl);
     }
     loop {
-        let line = match rl.readline(&prompt(&s)) {
+        let p = prompt(&s);
+        let cols = rl.dimensions().map(|(c, _)| c);
+        if let Some(h) = rl.helper_mut() {
+            h.room = cols.map(|c| c.saturating_sub(p.chars().count()));
+        }
+        let line = match rl.readline(&p) {
             Ok(l) => l,
             Err(ReadlineError::Interrupted) | Err(ReadlineError::Eof) => return 0,
             Err(_) => return 1,

@@ -96,8 +96,12 @@ fn prompt_hints_history_and_reconnect() {
     t.expect(&prompt);
 
     // A greyed hint, drawn as linenoise draws redis-cli's (colour 90), shrinking as we type.
+    // `script` gives an 80-column terminal: the hint is cut where the line ends, exactly
+    // where redis-cli's linenoise cuts it.
     t.typed("set k");
-    t.expect("\x1b[0;90;49m value [NX|XX] [GET] [EX seconds|PX milliseconds");
+    let full = " value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT";
+    let room = 80 - prompt.len() - "set k".len();
+    t.expect(&format!("\x1b[0;90;49m{}\x1b[0m", &full[..room]));
     t.typed(" v\r");
     t.expect("OK\r\n");
 
