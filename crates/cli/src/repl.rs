@@ -74,7 +74,8 @@ pub fn hint_for(entries: &[HelpEntry], line: &str) -> Option<String> {
         if hint.starts_with(' ') {
             toremove -= 1;
         }
-        hint = &hint[1..];
+        // By characters: a server may document its arguments in any script.
+        hint = &hint[hint.chars().next().map_or(1, char::len_utf8)..];
     }
     Some(if endspace {
         hint.to_string()
@@ -607,5 +608,10 @@ mod tests {
         );
         assert_eq!(hint_for(&e, "set k v x").as_deref(), Some(" [NX|XX] [GET]"));
         assert_eq!(hint_for(&e, "get"), None);
+        let wide = vec![HelpEntry {
+            params: "clé valeur".into(),
+            ..e[0].clone()
+        }];
+        assert_eq!(hint_for(&wide, "set x").as_deref(), Some(" valeur"));
     }
 }
