@@ -185,11 +185,8 @@ impl Conn {
         loop {
             let window = &self.buf[self.pos..];
             if !window.is_empty() {
-                if let Some(bad) = unsupported_type(window) {
-                    return Err(ConnError::Protocol(format!(
-                        "Protocol error, got \"{}\" as reply type byte",
-                        char::from(bad)
-                    )));
+                if let Some(msg) = hiredis_check(window) {
+                    return Err(ConnError::Protocol(msg));
                 }
                 match parse_value(window) {
                     Ok(Some((v, used))) => {
@@ -215,10 +212,32 @@ fn memchr_crlf(b: &[u8]) -> Option<usize> {
     b.windows(2).position(|w| w == b"\r\n")
 }
 
-/// hiredis (as bundled with redis-cli 7.0) knows no attribute type: finding one at any element
-/// start is a protocol error, as is any byte that is not a type. Walks the type bytes of the
-/// complete or partial reply at the front of `buf`; returns the first offending byte.
-fn unsupported_type(buf: &[u8]) -> Option<u8> {
+/// hiredis's `chrtos`: how a bad type byte is named in its error.
+fn chrtos(c: u8) -> String {
+    match c {
+        b'\r' => "\"\\r\"".into(),
+        b'\n' => "\"\\n\"".into(),
+        0x20..=0x7e => format!("\"{}\"", char::from(c)),
+        _ => format!("\"\\x{c:02x}\"",),
+    }
+}
+
+/// Parses a decimal as Redis's `string2ll` does (no `+`, no spaces, no leading zeros).
+fn string2ll(s: &[u8]) -> Option<i64> {
+    let t = std::str::from_utf8(s).ok()?;
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) || t.starts_with('+') {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// The checks hiredis 1.0 (bundled with redis-cli 7.0) makes while reading, which our own
+/// parser does not make or makes differently: it knows no attribute (`|`) or blob error (`!`)
+/// type, and rejects malformed integers, booleans, nulls, doubles, big numbers, lengths and
+/// verbatim headers with its own texts. Walks the complete or partial reply at the front of
+/// `buf`; returns hiredis's error text for the first problem.
+fn hiredis_check(buf: &[u8]) -> Option<String> {
     let mut pos = 0;
     let mut pending: u64 = 1;
     while pending > 0 {
@@ -227,20 +246,60 @@ fn unsupported_type(buf: &[u8]) -> Option<u8> {
         let line = buf.get(pos + 1..pos + eol).unwrap_or_default();
         pos += eol + 2;
         pending -= 1;
-        let n: i64 = std::str::from_utf8(line)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(-1);
+        let bad = |msg: &str| Some(msg.to_string());
         match kind {
-            b'+' | b'-' | b':' | b',' | b'(' | b'#' | b'_' => {}
-            b'$' | b'=' | b'!' => {
-                if n >= 0 {
-                    pos = pos.checked_add(n as usize + 2)?;
+            b'+' | b'-' => {}
+            b':' if string2ll(line).is_none() => return bad("Bad integer value"),
+            b'_' if !line.is_empty() => return bad("Bad nil value"),
+            b'#' if line.len() != 1 || !b"tTfF".contains(&line[0]) => return bad("Bad bool value"),
+            b',' => {
+                let t = String::from_utf8_lossy(line).to_ascii_lowercase();
+                let special = ["inf", "-inf", "nan", "-nan"].contains(&t.as_str());
+                if !special && t.parse::<f64>().is_err() {
+                    return bad("Bad double value");
                 }
             }
-            b'*' | b'~' | b'>' => pending += n.max(0) as u64,
-            b'%' => pending += 2 * n.max(0) as u64,
-            other => return Some(other),
+            b'(' => {
+                let digits = line.strip_prefix(b"-").unwrap_or(line);
+                if !digits.iter().all(u8::is_ascii_digit) {
+                    return bad("Bad bignum value");
+                }
+            }
+            b':' | b'_' | b'#' => {}
+            b'$' | b'=' => {
+                let Some(n) = string2ll(line) else {
+                    return bad("Bad bulk string length");
+                };
+                if n < -1 {
+                    return bad("Bulk string length out of range");
+                }
+                if n >= 0 {
+                    let body = pos.checked_add(n as usize)?;
+                    if kind == b'=' && buf.len() >= body + 2 && (n < 4 || buf[pos + 3] != b':') {
+                        return bad(
+                            "Verbatim string 4 bytes of content type are missing or incorrectly \
+                             encoded.",
+                        );
+                    }
+                    pos = body.checked_add(2)?;
+                }
+            }
+            b'*' | b'~' | b'>' | b'%' => {
+                let Some(n) = string2ll(line) else {
+                    return bad("Bad multi-bulk length");
+                };
+                if n < -1 {
+                    return bad("Multi-bulk length out of range");
+                }
+                let n = n.max(0) as u64;
+                pending += if kind == b'%' { 2 * n } else { n };
+            }
+            other => {
+                return Some(format!(
+                    "Protocol error, got {} as reply type byte",
+                    chrtos(other)
+                ))
+            }
         }
     }
     None
@@ -251,12 +310,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attributes_are_refused_anywhere() {
-        assert_eq!(unsupported_type(b"|1\r\n+a\r\n+b\r\n+c\r\n"), Some(b'|'));
-        assert_eq!(unsupported_type(b"*2\r\n$1\r\nx\r\n|1\r\n"), Some(b'|'));
-        assert_eq!(unsupported_type(b"%1\r\n+a\r\n*1\r\n:1\r\n"), None);
-        assert_eq!(unsupported_type(b"*3\r\n:1\r\n"), None);
-        assert_eq!(unsupported_type(b"*2\r\n$0\r\n\r\n|1\r\n"), Some(b'|'));
-        assert_eq!(unsupported_type(b"\r\n"), Some(b'\r'));
+    fn hiredis_rejects_what_it_cannot_read() {
+        let proto = |c: &str| Some(format!("Protocol error, got \"{c}\" as reply type byte"));
+        assert_eq!(hiredis_check(b"|1\r\n+a\r\n+b\r\n+c\r\n"), proto("|"));
+        assert_eq!(hiredis_check(b"*2\r\n$1\r\nx\r\n|1\r\n"), proto("|"));
+        assert_eq!(hiredis_check(b"*2\r\n$0\r\n\r\n|1\r\n"), proto("|"));
+        assert_eq!(hiredis_check(b"!5\r\nERR x\r\n"), proto("!"));
+        assert_eq!(
+            hiredis_check(b"\r\n"),
+            Some("Protocol error, got \"\\r\" as reply type byte".into())
+        );
+        assert_eq!(hiredis_check(b"%1\r\n+a\r\n*1\r\n:1\r\n"), None);
+        assert_eq!(hiredis_check(b"*3\r\n:1\r\n"), None);
+        assert_eq!(
+            hiredis_check(b":abc\r\n").as_deref(),
+            Some("Bad integer value")
+        );
+        assert_eq!(hiredis_check(b"#x\r\n").as_deref(), Some("Bad bool value"));
+        assert_eq!(
+            hiredis_check(b"$x\r\n").as_deref(),
+            Some("Bad bulk string length")
+        );
+        assert_eq!(
+            hiredis_check(b"*x\r\n").as_deref(),
+            Some("Bad multi-bulk length")
+        );
+        assert_eq!(hiredis_check(b",1.5\r\n"), None);
     }
 }

@@ -243,3 +243,60 @@ fn shutdown_is_silent_success() {
     }
     assert_eq!(outcomes[0], outcomes[1]);
 }
+
+/// Replies a real server never sends, from a fake one: hiredis's reading errors (and what it
+/// accepts) must come out the same.
+#[test]
+fn malformed_replies_match_hiredis() {
+    use std::io::{Read, Write};
+    let payloads: [&[u8]; 30] = [
+        b"$5\r\nab",
+        b"?x\r\n",
+        b"*2\r\n:1\r\n",
+        b":abc\r\n",
+        b"$-1\r\n",
+        b"*-1\r\n",
+        b"+OK\r\n\xff\xfe",
+        b"$3\r\nabcXX",
+        b"%1\r\n+k\r\n",
+        b"~0\r\n",
+        b"%0\r\n",
+        b">0\r\n",
+        b"=3\r\nab\r\n",
+        b"=6\r\ntxt:ab\r\n",
+        b",inf\r\n",
+        b"(123\r\n",
+        b"#x\r\n",
+        b"_\r\n",
+        b"!5\r\nERR x\r\n",
+        b"$x\r\n",
+        b"*x\r\n",
+        b"_x\r\n",
+        b"(12a\r\n",
+        b",abc\r\n",
+        b"$-2\r\n",
+        b"*-2\r\n",
+        b"\x01\r\n",
+        b":01\r\n",
+        b":+1\r\n",
+        b"=5\r\ntxtab\r\n",
+    ];
+    let mut problems = Vec::new();
+    for payload in payloads {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port().to_string();
+        let served = std::thread::spawn(move || {
+            for _ in 0..2 {
+                let Ok((mut c, _)) = listener.accept() else {
+                    return;
+                };
+                let mut buf = [0u8; 1024];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(payload);
+            }
+        });
+        problems.extend(compare(&["-p", &port, "PING"], b"", false));
+        served.join().expect("fake server");
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
