@@ -323,6 +323,17 @@ fn prompt(s: &Session) -> String {
     p
 }
 
+/// `linenoiseHistoryAdd`: no two equal lines in a row, at most `HISTORY_MAX` kept.
+fn remember(history: &mut Vec<String>, line: &str) {
+    if history.last().is_some_and(|l| l == line) {
+        return;
+    }
+    history.push(line.to_string());
+    if history.len() > HISTORY_MAX {
+        history.remove(0);
+    }
+}
+
 fn save_history(path: &str, lines: &[String]) {
     let mut body = String::new();
     for l in lines {
@@ -367,7 +378,7 @@ pub fn run(o: Options) -> u8 {
     if let Some(path) = &histfile {
         if let Ok(body) = std::fs::read_to_string(path) {
             for l in body.lines() {
-                history.push(l.to_string());
+                remember(&mut history, l);
                 let _ = rl.add_history_entry(l);
             }
         }
@@ -418,10 +429,7 @@ pub fn run(o: Options) -> u8 {
             .is_some_and(|c| c.eq_ignore_ascii_case(b"auth"));
         if !is_auth {
             let _ = rl.add_history_entry(line.as_str());
-            history.push(line.clone());
-            if history.len() > HISTORY_MAX {
-                history.remove(0);
-            }
+            remember(&mut history, &line);
             if let Some(path) = &histfile {
                 save_history(path, &history);
             }
@@ -589,6 +597,17 @@ mod tests {
             since: String::new(),
             group: String::new(),
         }]
+    }
+
+    #[test]
+    fn history_skips_repeats_and_keeps_the_last_hundred() {
+        let mut h = Vec::new();
+        for i in 0..150 {
+            remember(&mut h, &format!("cmd {i}"));
+            remember(&mut h, &format!("cmd {i}"));
+        }
+        assert_eq!(h.len(), HISTORY_MAX);
+        assert_eq!(h[0], "cmd 50");
     }
 
     #[test]
