@@ -203,10 +203,8 @@ def env_roles():
 ROLES = [
     pytest.param(env_roles(), id="env"),
     pytest.param(("redis", "redoubt"), id="redoubt-sentinels"),
-    pytest.param(("redoubt", "redis"), id="redoubt-nodes", marks=pytest.mark.skip(
-        reason="needs Redoubt replication (replicaof, PSYNC, SLAVEOF): not built yet")),
-    pytest.param(("redoubt", "redoubt"), id="redoubt-everywhere", marks=pytest.mark.skip(
-        reason="needs Redoubt replication (not built yet)")),
+    pytest.param(("redoubt", "redis"), id="redoubt-nodes"),
+    pytest.param(("redoubt", "redoubt"), id="redoubt-everywhere"),
 ]
 
 

@@ -329,7 +329,6 @@ fn story_with_roles_from_env() {
 }
 
 #[test]
-#[ignore = "needs Redoubt replication (replicaof, PSYNC, min-replicas, CONFIG REWRITE of replicaof: not built yet)"]
 fn story_redoubt_everywhere() {
     story(&[Flavor::Redoubt; 3], &[Flavor::Redoubt; 3]);
 }
@@ -340,7 +339,6 @@ fn story_redoubt_sentinels_over_redis_nodes() {
 }
 
 #[test]
-#[ignore = "needs Redoubt replication (replicaof, PSYNC, SLAVEOF from Sentinel, CONFIG REWRITE of replicaof: not built yet)"]
 fn story_redis_sentinels_over_redoubt_nodes() {
     story(&[Flavor::Redoubt; 3], &[Flavor::Redis; 3]);
 }

@@ -326,7 +326,6 @@ fn redoubt_sentinels_over_redis_nodes_faults() {
 }
 
 #[test]
-#[ignore = "needs Redoubt replication (not built yet)"]
 fn redoubt_faults() {
     let (n, s) = ([Flavor::Redoubt; 3], [Flavor::Redoubt; 3]);
     quorum_unreachable(&n, &s);
