@@ -94,6 +94,23 @@ impl Engine {
                 return;
             }
         }
+        // `writeCommandsDeniedByDiskError`: after a failed BGSAVE, writes (and PING, as
+        // Redis does, so monitoring notices) are refused with MISCONF.
+        if self.writes_denied_by_disk_error() {
+            let queued_write = || {
+                client.multi.as_ref().is_some_and(|queue| {
+                    queue.iter().any(|q| match self.table.lookup(q) {
+                        crate::table::Lookup::Found(c) => c.has(flags::WRITE),
+                        _ => false,
+                    })
+                })
+            };
+            if cmd.has(flags::WRITE) || cmd.name == "ping" || (cmd.name == "exec" && queued_write())
+            {
+                self.reject(client, crate::commands::bgsave::MISCONF, Some(cmd));
+                return;
+            }
+        }
         if client.in_pubsub()
             && client.out.proto == redoubt_resp::Protocol::Resp2
             && !matches!(

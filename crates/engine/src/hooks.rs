@@ -25,6 +25,18 @@ pub trait ServerHooks {
     fn read_rdb(&self, _filename: &str) -> Result<Vec<u8>, String> {
         Err("Operation not supported".into())
     }
+    /// Opens the sink a BGSAVE writes `filename` through (`temp-<pid>.rdb`, then fsync and
+    /// rename, on a background thread); the sink appends the CRC64 trailer (zero without
+    /// `checksum`). The error is the reason to log.
+    fn rdb_sink(
+        &self,
+        _filename: &str,
+        _checksum: bool,
+    ) -> Result<Box<dyn crate::snapshot::SnapshotSink>, String> {
+        Err("Operation not supported".into())
+    }
+    /// A snapshot started: the server drives `Engine::bgsave_work` until it is done.
+    fn snapshot_started(&self) {}
     /// Writes a line to the server log (warning or notice level).
     fn log(&self, _warning: bool, _msg: &str) {}
 }

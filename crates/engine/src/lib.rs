@@ -42,6 +42,7 @@ pub mod meta;
 pub mod pause;
 pub mod pubsub;
 pub mod slowlog;
+pub mod snapshot;
 pub mod stats;
 pub mod stream;
 pub mod table;
@@ -249,6 +250,8 @@ pub struct Engine {
     pub lazyfree: lazyfree::LazyFree,
     /// Save and load bookkeeping (INFO persistence).
     pub rdb: commands::persistence::RdbState,
+    /// The BGSAVE in progress (Redis's RDB child).
+    pub bgsave: Option<Box<commands::bgsave::BgSave>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,6 +380,7 @@ impl Engine {
             blocking: blocking::Blocking::default(),
             lazyfree: lazyfree::LazyFree::inline(),
             rdb: commands::persistence::RdbState::default(),
+            bgsave: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 use crate::conn::{self, Peer};
 use crate::listeners::Listeners;
+use redoubt_engine::commands::bgsave::Work;
 use redoubt_engine::Engine;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -86,6 +87,8 @@ pub struct Shared {
     /// Every byte of the replication stream handed out so far goes to these consumers
     /// (backlog, replicas and AOF attach here in later issues).
     pub stream_taps: RefCell<Vec<StreamTap>>,
+    /// Wakes the task that drives a BGSAVE's snapshot (`snapshot_task`).
+    pub snapshot_wake: Notify,
 }
 
 impl Shared {
@@ -95,6 +98,7 @@ impl Shared {
             settings: RefCell::new(settings),
             stop: Notify::new(),
             stream_taps: RefCell::new(Vec::new()),
+            snapshot_wake: Notify::new(),
             tcp_accepts: RefCell::new(Vec::new()),
         })
     }
@@ -196,6 +200,7 @@ async fn cron(shared: Rc<Shared>) {
         eng.active_expire_cycle(now, budget_us, &|| start.elapsed().as_micros() as u64);
         eng.stats.expire_cycle_time_used_us += start.elapsed().as_micros() as u64;
         eng.stats_cron(now);
+        eng.save_cron(now);
         let timeout = shared.settings.borrow().timeout_secs;
         if timeout > 0 {
             let limit = timeout as i64 * 1000;
@@ -213,6 +218,50 @@ async fn cron(shared: Rc<Shared>) {
     }
 }
 
+/// Drives a BGSAVE: slices of about 1 ms of the snapshot walk on the engine, with every
+/// connection task free to run between two slices (the walk's only stall is one slice, or
+/// one big value's serialization). `rdb-key-save-delay` (microseconds per key, a test knob
+/// as in Redis) slows the walk by sleeping between slices, never inside one.
+async fn snapshot_task(shared: Rc<Shared>) {
+    loop {
+        shared.snapshot_wake.notified().await;
+        loop {
+            let (work, pause_us) = {
+                let mut guard = shared.engine.borrow_mut();
+                let eng = &mut *guard;
+                let delay = eng.bgsave_key_delay_us();
+                let per_call = if delay > 0 {
+                    (1000 / delay).max(1) as usize
+                } else {
+                    256
+                };
+                let start = Instant::now();
+                let now = crate::log::now_ms();
+                let work = loop {
+                    let w = eng.bgsave_work(now, per_call);
+                    if w != Work::More || delay > 0 || start.elapsed() >= Duration::from_millis(1) {
+                        break w;
+                    }
+                };
+                let pause = if delay > 0 {
+                    delay as u64 * per_call as u64
+                } else {
+                    0
+                };
+                (work, pause)
+            };
+            match work {
+                Work::Idle => break,
+                Work::Wait => tokio::time::sleep(Duration::from_millis(1)).await,
+                Work::More if pause_us > 0 => {
+                    tokio::time::sleep(Duration::from_micros(pause_us)).await
+                }
+                Work::More => tokio::task::yield_now().await,
+            }
+        }
+    }
+}
+
 /// Runs the server until `shared.stop` is notified (SHUTDOWN, a signal).
 pub async fn run(shared: Rc<Shared>, listeners: Listeners) {
     for l in listeners.tcp {
@@ -222,6 +271,7 @@ pub async fn run(shared: Rc<Shared>, listeners: Listeners) {
         tokio::task::spawn_local(accept_unix(shared.clone(), l, path));
     }
     tokio::task::spawn_local(cron(shared.clone()));
+    tokio::task::spawn_local(snapshot_task(shared.clone()));
     shared.stop.notified().await;
 }
 
@@ -279,6 +329,21 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
 
     fn write_rdb(&self, filename: &str, data: &[u8]) -> Result<(), String> {
         crate::rdbfile::write_atomic(filename, data)
+    }
+
+    fn rdb_sink(
+        &self,
+        filename: &str,
+        checksum: bool,
+    ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
+        let sink = crate::rdbfile::FileSink::start(filename, checksum)?;
+        Ok(Box::new(sink))
+    }
+
+    fn snapshot_started(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.snapshot_wake.notify_one();
+        }
     }
 
     fn read_rdb(&self, filename: &str) -> Result<Vec<u8>, String> {

@@ -234,7 +234,7 @@ async fn watch_signals(shared: Rc<Shared>) {
 }
 
 fn finish_shutdown(shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
-    warning!("User requested shutdown...");
+    // "User requested shutdown..." is the engine's first line of `shutdown_save`.
     {
         // SHUTDOWN already saved (or failed and replied); a signal saves here when save
         // points are configured (prepareForShutdown without flags).

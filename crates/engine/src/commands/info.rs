@@ -260,27 +260,37 @@ fn section_memory(eng: &Engine, s: &mut String, mh: &MemOverhead) {
     );
 }
 
-/// Save/load facts are real (SAVE, the startup load); no background saves or AOF yet.
-fn section_persistence(eng: &Engine, s: &mut String) {
+/// Save/load facts: SAVE, BGSAVE (a snapshot without fork: the "cow" fields report the
+/// bytes of entries copied before a change, see `crate::snapshot`) and the startup load.
+fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
+    let (cow, cur_time, processed, total) = match eng.bgsave.as_deref() {
+        Some(bg) => (
+            bg.snap.copied_bytes(&eng.dbs),
+            now_ms / 1000 - bg.start_ms / 1000,
+            bg.snap.entries_done(&eng.dbs),
+            bg.snap.keys_total,
+        ),
+        None => (0, -1, 0, 0),
+    };
     let _ = write!(
         s,
         "# Persistence\r\n\
          loading:0\r\n\
          async_loading:0\r\n\
-         current_cow_peak:0\r\n\
-         current_cow_size:0\r\n\
+         current_cow_peak:{cow}\r\n\
+         current_cow_size:{cow}\r\n\
          current_cow_size_age:0\r\n\
-         current_fork_perc:0.00\r\n\
-         current_save_keys_processed:0\r\n\
-         current_save_keys_total:0\r\n\
+         current_fork_perc:{:.2}\r\n\
+         current_save_keys_processed:{processed}\r\n\
+         current_save_keys_total:{total}\r\n\
          rdb_changes_since_last_save:{}\r\n\
-         rdb_bgsave_in_progress:0\r\n\
+         rdb_bgsave_in_progress:{}\r\n\
          rdb_last_save_time:{}\r\n\
          rdb_last_bgsave_status:{}\r\n\
-         rdb_last_bgsave_time_sec:-1\r\n\
-         rdb_current_bgsave_time_sec:-1\r\n\
+         rdb_last_bgsave_time_sec:{}\r\n\
+         rdb_current_bgsave_time_sec:{cur_time}\r\n\
          rdb_saves:{}\r\n\
-         rdb_last_cow_size:0\r\n\
+         rdb_last_cow_size:{}\r\n\
          rdb_last_load_keys_expired:{}\r\n\
          rdb_last_load_keys_loaded:{}\r\n\
          aof_enabled:0\r\n\
@@ -295,10 +305,18 @@ fn section_persistence(eng: &Engine, s: &mut String) {
          aof_last_cow_size:0\r\n\
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
+        if total > 0 {
+            processed as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        },
         eng.stats.dirty,
+        u8::from(eng.bgsave.is_some()),
         eng.lastsave_s,
         if eng.rdb.last_status_ok { "ok" } else { "err" },
+        eng.rdb.last_bgsave_time_s,
         eng.rdb.saves,
+        eng.rdb.last_cow_bytes,
         eng.rdb.last_load_keys_expired,
         eng.rdb.last_load_keys_loaded,
     );
@@ -541,7 +559,7 @@ pub fn info_string(ctx: &mut Ctx<'_>, sections: &Sections) -> String {
     }
     if sections.wants("persistence") {
         begin(&mut s);
-        section_persistence(ctx.eng, &mut s);
+        section_persistence(ctx.eng, &mut s, now);
     }
     if sections.wants("stats") {
         begin(&mut s);
