@@ -445,7 +445,7 @@ pub static DIRECTIVES: &[Directive] = &[
     b("rdbcompression", None, 0, true, Support::Yes),
     b("rdb-del-sync-files", None, 0, false, NotYet),
     b("activerehashing", None, 0, true, Never),
-    b("stop-writes-on-bgsave-error", None, 0, true, NotYet),
+    b("stop-writes-on-bgsave-error", None, 0, true, Support::Yes),
     b("set-proc-title", None, IMM, true, Never),
     b("dynamic-hz", None, 0, true, NotYet),
     b("lazyfree-lazy-eviction", None, 0, false, Support::Yes),
@@ -556,7 +556,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int("repl-timeout", None, 0, 1, INT_MAX, 60, NotYet),
     int("repl-ping-replica-period", Some("repl-ping-slave-period"), 0, 1, INT_MAX, 10, NotYet),
     int("list-compress-depth", None, 0, 0, INT_MAX, 0, NotYet),
-    int("rdb-key-save-delay", None, HID, INT_MIN, INT_MAX, 0, NotYet),
+    int("rdb-key-save-delay", None, HID, INT_MIN, INT_MAX, 0, Support::Yes),
     int("key-load-delay", None, HID, INT_MIN, INT_MAX, 0, NotYet),
     int("active-expire-effort", None, 0, 1, 10, 1, NotYet),
     int("hz", None, 0, 0, INT_MAX, 10, Support::Yes),
@@ -609,7 +609,7 @@ pub static DIRECTIVES: &[Directive] = &[
 
     // Special configs.
     sp("dir", None, PROT | DENY, Special::Dir, Support::Yes),
-    sp("save", None, MULTI, Special::Save, NotYet),
+    sp("save", None, MULTI, Special::Save, Support::Yes),
     sp("client-output-buffer-limit", None, MULTI, Special::ClientOutputBufferLimit, Support::Yes),
     sp("oom-score-adj-values", None, MULTI, Special::OomScoreAdjValues, Never),
     sp("notify-keyspace-events", None, 0, Special::NotifyKeyspaceEvents, NotYet),

@@ -9,7 +9,7 @@ use std::io::Write;
 fn cwd() -> String {
     std::env::current_dir()
         .map(|p| p.display().to_string())
-        .unwrap_or_default()
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn strerror(e: &std::io::Error) -> String {
@@ -137,7 +137,9 @@ enum SinkMsg {
 
 impl FileSink {
     pub fn start(filename: &str, checksum: bool) -> Result<FileSink, String> {
-        let dir = std::env::current_dir().map_err(|e| strerror(&e))?;
+        // A vanished working directory fails the save later, in the thread, with Redis's
+        // "(in server root dir unknown)" line, as it fails in Redis's child.
+        let dir = std::env::current_dir().unwrap_or_else(|_| "unknown".into());
         let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
         let target = dir.join(filename);
         // Chunks are about a slice each (tens of KB): 64 of them bound the memory in flight.
