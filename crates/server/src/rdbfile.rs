@@ -140,7 +140,9 @@ impl FileSink {
         // A vanished working directory fails the save later, in the thread, with Redis's
         // "(in server root dir unknown)" line, as it fails in Redis's child.
         let dir = std::env::current_dir().unwrap_or_else(|_| "unknown".into());
-        let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+        // Redis's child names it after its own pid; ours must differ from SAVE's
+        // `temp-<pid>.rdb`, which DEBUG RELOAD may write while a BGSAVE runs.
+        let tmp = dir.join(format!("temp-bgsave-{}.rdb", std::process::id()));
         let target = dir.join(filename);
         // Chunks are about a slice each (tens of KB): 64 of them bound the memory in flight.
         let (tx, rx) = std::sync::mpsc::sync_channel::<SinkMsg>(64);

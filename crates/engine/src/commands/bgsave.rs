@@ -239,3 +239,91 @@ pub fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 }
 
 pub static HANDLERS: &[(&str, Handler)] = &[("bgsave", bgsave)];
+
+#[cfg(test)]
+mod tests {
+    use crate::snapshot::MemorySink;
+    use crate::testing::TestEngine;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    struct MemHooks(Rc<RefCell<Vec<u8>>>);
+
+    impl crate::hooks::ServerHooks for MemHooks {
+        fn chdir(&self, _d: &str) -> Result<String, String> {
+            Err("no".into())
+        }
+        fn rewrite_config(&self, _p: &str, _c: &redoubt_config::Config) -> Result<(), String> {
+            Err("no".into())
+        }
+        fn rebind(&self, _c: &redoubt_config::Config) -> Result<(), String> {
+            Err("no".into())
+        }
+        fn settings_changed(&self, _c: &redoubt_config::Config) {}
+        fn rdb_sink(
+            &self,
+            _f: &str,
+            checksum: bool,
+        ) -> Result<Box<dyn crate::snapshot::SnapshotSink>, String> {
+            Ok(Box::new(MemorySink::new(self.0.clone(), checksum)))
+        }
+    }
+
+    fn with_memory_sink() -> (TestEngine, Rc<RefCell<Vec<u8>>>) {
+        let mut t = TestEngine::new();
+        let file = Rc::new(RefCell::new(Vec::new()));
+        t.eng.hooks = Rc::new(MemHooks(file.clone()));
+        (t, file)
+    }
+
+    #[test]
+    fn flushall_stops_the_bgsave_and_leaves_no_snapshot_state() {
+        let (mut t, _file) = with_memory_sink();
+        for i in 0..50 {
+            t.run(&format!("SET k{i} v"));
+        }
+        assert_eq!(t.text("BGSAVE"), "+Background saving started|");
+        assert!(t.eng.dbs[0].snapshot().is_some());
+        assert_eq!(t.text("FLUSHALL"), "+OK|");
+        assert!(t.eng.bgsave.is_none());
+        assert!(t.eng.dbs.iter().all(|d| d.snapshot().is_none()));
+        // Killed, not failed: writes stay allowed (Redis's SIGUSR1 case).
+        assert!(t.eng.rdb.last_status_ok);
+    }
+
+    #[test]
+    fn bgsave_in_exec_is_scheduled_and_the_cron_starts_it() {
+        let (mut t, file) = with_memory_sink();
+        t.run("CONFIG SET save \"\"");
+        t.run("SET a 1");
+        t.run("MULTI");
+        t.run("BGSAVE");
+        assert_eq!(t.text("EXEC"), "*1|+Background saving scheduled|");
+        assert!(t.eng.bgsave.is_none());
+        let now = t.now_ms;
+        t.eng.save_cron(now);
+        assert!(t.eng.bgsave.is_some());
+        assert!(!t.eng.rdb.bgsave_scheduled);
+        while t.eng.bgsave_work(now, 10) != super::Work::Idle {}
+        assert!(file.borrow().starts_with(b"REDIS0010"));
+        assert_eq!(t.eng.stats.dirty, 0);
+    }
+
+    #[test]
+    fn a_failed_start_is_retried_by_save_points_only_after_the_delay() {
+        // No sink (NoHooks): the start fails as a fork would.
+        let mut t = TestEngine::new();
+        t.run("CONFIG SET save \"1 1\"");
+        t.run("SET a 1");
+        assert_eq!(t.text("BGSAVE"), "-ERR|");
+        assert!(!t.eng.rdb.last_status_ok);
+        assert_eq!(t.text("SET b 2"), format!("-{}|", super::MISCONF));
+        let tried = t.eng.rdb.bgsave_try_s;
+        t.eng.save_cron(t.now_ms + 3_000);
+        assert_eq!(t.eng.rdb.bgsave_try_s, tried, "within the retry delay");
+        t.eng.save_cron(t.now_ms + 6_000);
+        assert_eq!(t.eng.rdb.bgsave_try_s, tried + 6, "retried after 5 s");
+        t.run("CONFIG SET stop-writes-on-bgsave-error no");
+        assert_eq!(t.text("SET b 2"), "+OK|");
+    }
+}
