@@ -54,8 +54,11 @@ pub struct Snapshot {
     copied_done: u64,
     entries_done: u64,
     done: bool,
-    /// Keys at the start, and entries the walk has yielded so far (copies not included).
+    /// Keys at the start.
     pub keys_total: u64,
+    /// A database's data could not be found (a bug): the image is incomplete and must be
+    /// reported as a failed save, never written as if whole.
+    pub incomplete: bool,
 }
 
 impl Snapshot {
@@ -82,6 +85,7 @@ impl Snapshot {
             entries_done: 0,
             done: false,
             keys_total,
+            incomplete: false,
         }
     }
 
@@ -100,9 +104,11 @@ impl Snapshot {
                 .chain(self.orphans.iter_mut())
                 .find(|d| d.snapshot().is_some_and(|c| c.tag == tag));
             let Some(db) = found else {
-                // Unreachable by construction (the state travels with the data); an image
-                // missing a database would be worse than one that stops here, so say so.
+                // Unreachable by construction (the state travels with the data). Finish
+                // the file but mark it incomplete: the save then fails instead of replacing
+                // a good file with one that lacks a database.
                 debug_assert!(false, "snapshot lost database {tag}");
+                self.incomplete = true;
                 self.next += 1;
                 continue;
             };

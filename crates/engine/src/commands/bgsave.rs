@@ -143,6 +143,12 @@ impl Engine {
             }
             return Work::More;
         }
+        if bg.snap.incomplete {
+            bg.sink.abort();
+            let err = "Snapshot lost track of a database: image discarded".to_string();
+            self.bgsave_done(Err(err), now_ms);
+            return Work::Idle;
+        }
         if !bg.finish_sent {
             bg.sink.finish();
             bg.finish_sent = true;
