@@ -20,6 +20,12 @@
 //!     if done { sink.finish(); break; }
 //! }
 //! ```
+//! Only one snapshot can run at a time (each `Db` carries one copy-on-write state; a second
+//! `begin` panics): a full sync that arrives while a BGSAVE runs must wait for it or share
+//! its bytes, as Redis attaches replicas to a BGSAVE in progress. The engine's BGSAVE is
+//! `Engine::bgsave` (`commands::bgsave`); the header and serializer of a file come from
+//! `Engine::rdb_snapshot_parts`.
+//!
 //! A database emptied by FLUSHDB while a snapshot runs is handed over with
 //! [`Snapshot::adopt`] (`Db::take` moves the copy-on-write state with the old data), so the
 //! walk finishes over it and only then frees it.

@@ -151,7 +151,9 @@ impl Db {
     /// Starts a snapshot of this data as database `tag`: from now on the walk
     /// ([`Db::snapshot_step`]) and the copies made before changes together yield exactly the
     /// entries present now.
+    /// One snapshot at a time: the caller checks that none is running.
     pub fn snapshot_begin(&mut self, tag: usize, writer: EntryWriter) {
+        assert!(self.cow.is_none(), "one snapshot at a time per database");
         let bound = u32::try_from(self.slots.len()).expect("fewer than 2^32 keys per db");
         self.cow = Some(Box::new(Cow::new(tag, bound, writer)));
     }
