@@ -233,7 +233,9 @@ pub fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         ctx.error("ERR Background save already in progress");
     } else if ctx.in_exec {
         // Redis schedules a BGSAVE asked for inside MULTI/EXEC (`server.in_exec`), so the
-        // transaction stays atomic; the cron starts it.
+        // transaction stays atomic; the cron starts it. SCHEDULE itself only matters while
+        // another child (an AOF rewrite) runs, and there is none yet: it is parsed and
+        // accepted, as Redis accepts it with nothing running.
         let _ = schedule;
         ctx.eng.rdb.bgsave_scheduled = true;
         ctx.out().simple("Background saving scheduled");
