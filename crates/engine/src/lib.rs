@@ -52,6 +52,15 @@ pub use client::{Client, ClientId, ClientIo, ClientKind};
 pub use ctx::Ctx;
 pub use stream::ReplStream;
 
+/// INFO persistence's AOF fields (`aof_current_size`, `aof_base_size`,
+/// `aof_last_write_status`).
+#[derive(Debug, Clone, Default)]
+pub struct AofStats {
+    pub current_size: u64,
+    pub base_size: u64,
+    pub last_write_ok: bool,
+}
+
 /// The Redis version we are compatible with, reported as `redis_version` (as Valkey does).
 pub const REDIS_VERSION: &str = "7.0.15";
 /// Redoubt's own version, reported as `redoubt_version`.
@@ -252,6 +261,8 @@ pub struct Engine {
     pub rdb: commands::persistence::RdbState,
     /// The BGSAVE in progress (Redis's RDB child).
     pub bgsave: Option<Box<commands::bgsave::BgSave>>,
+    /// What INFO reports of the AOF, kept by the server that writes it; `None` when off.
+    pub aof: Option<AofStats>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,6 +392,7 @@ impl Engine {
             lazyfree: lazyfree::LazyFree::inline(),
             rdb: commands::persistence::RdbState::default(),
             bgsave: None,
+            aof: None,
         }
     }
 

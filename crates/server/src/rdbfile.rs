@@ -19,10 +19,17 @@ fn strerror(e: &std::io::Error) -> String {
 /// Writes `data` to `filename` (relative to the working directory, which is `dir`) so that
 /// a crash leaves either the old file or the new one, never a torn one.
 pub fn write_atomic(filename: &str, data: &[u8]) -> Result<(), String> {
-    let tmp = format!("temp-{}.rdb", std::process::id());
+    write_atomic_in(std::path::Path::new("."), filename, data)
+}
+
+/// [`write_atomic`] into directory `dir` (relative to the working directory).
+pub fn write_atomic_in(dir: &std::path::Path, filename: &str, data: &[u8]) -> Result<(), String> {
+    let tmp_name = format!("temp-{}.rdb", std::process::id());
+    let tmp = dir.join(&tmp_name);
+    let target = dir.join(filename);
     let mut f = std::fs::File::create(&tmp).map_err(|e| {
         format!(
-            "Failed opening the temp RDB file {tmp} (in server root dir {}) for saving: {}",
+            "Failed opening the temp RDB file {tmp_name} (in server root dir {}) for saving: {}",
             cwd(),
             strerror(&e)
         )
@@ -33,16 +40,16 @@ pub fn write_atomic(filename: &str, data: &[u8]) -> Result<(), String> {
         let _ = std::fs::remove_file(&tmp);
         return Err(format!("Write error saving DB on disk: {}", strerror(&e)));
     }
-    if let Err(e) = std::fs::rename(&tmp, filename) {
+    if let Err(e) = std::fs::rename(&tmp, &target) {
         let _ = std::fs::remove_file(&tmp);
         return Err(format!(
-            "Error moving temp DB file {tmp} on the final destination {filename} (in server root dir {}): {}",
+            "Error moving temp DB file {tmp_name} on the final destination {filename} (in server root dir {}): {}",
             cwd(),
             strerror(&e)
         ));
     }
     // The rename is durable only once the directory entry is.
-    if let Ok(d) = std::fs::File::open(".") {
+    if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())

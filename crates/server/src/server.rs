@@ -89,6 +89,8 @@ pub struct Shared {
     pub stream_taps: RefCell<Vec<StreamTap>>,
     /// Wakes the task that drives a BGSAVE's snapshot (`snapshot_task`).
     pub snapshot_wake: Notify,
+    /// The AOF being appended to (`appendonly yes`); it also receives every stream batch.
+    pub aof: RefCell<Option<crate::aof::AofWriter>>,
 }
 
 impl Shared {
@@ -99,6 +101,7 @@ impl Shared {
             stop: Notify::new(),
             stream_taps: RefCell::new(Vec::new()),
             snapshot_wake: Notify::new(),
+            aof: RefCell::new(None),
             tcp_accepts: RefCell::new(Vec::new()),
         })
     }
@@ -118,6 +121,15 @@ impl Shared {
         }
         let bytes = eng.end_batch();
         if !bytes.is_empty() {
+            // The AOF first: with `appendfsync always` the fsync ends here, before any of
+            // this batch's replies is written.
+            if let Some(aof) = self.aof.borrow_mut().as_mut() {
+                let ok = aof.append(&bytes);
+                if let Some(st) = eng.aof.as_mut() {
+                    st.current_size += bytes.len() as u64;
+                    st.last_write_ok = ok;
+                }
+            }
             for tap in self.stream_taps.borrow_mut().iter_mut() {
                 tap(&bytes);
             }
@@ -367,6 +379,9 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
+        if let Some(aof) = shared.aof.borrow_mut().as_mut() {
+            aof.set_policy(crate::aof::policy_of(cfg));
+        }
         let s = Settings::from_config(cfg);
         let level = crate::log::Level::parse(&s.loglevel).unwrap_or(crate::log::Level::Notice);
         crate::log::configure(level, &s.logfile);

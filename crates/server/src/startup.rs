@@ -197,8 +197,15 @@ async fn serve(
     warning!("Server initialized");
     {
         let mut eng = shared.engine.borrow_mut();
-        if let Err(code) = crate::rdbfile::load_at_startup(&mut eng, log::now_ms()) {
-            return code;
+        // With the AOF on, it is the dataset (the RDB is not read), as Redis.
+        match crate::aof::start(&mut eng, log::now_ms()) {
+            Ok(Some(w)) => *shared.aof.borrow_mut() = Some(w),
+            Ok(None) => {
+                if let Err(code) = crate::rdbfile::load_at_startup(&mut eng, log::now_ms()) {
+                    return code;
+                }
+            }
+            Err(code) => return code,
         }
     }
     if !unixsocket.is_empty() {
@@ -243,6 +250,9 @@ fn finish_shutdown(shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
             let now = log::now_ms();
             let _ = eng.shutdown_save(None, false, now);
         }
+    }
+    if let Some(aof) = shared.aof.borrow_mut().as_mut() {
+        aof.close();
     }
     if !pidfile.is_empty() {
         notice!("Removing the pid file.");

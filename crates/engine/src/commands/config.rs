@@ -49,6 +49,14 @@ pub fn config_set(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             }
         }
     }
+    if changes.contains("appendonly") {
+        // Redis rewrites the AOF first when it is turned on; BGREWRITEAOF is not built yet,
+        // so the switch is refused rather than accepted and ignored.
+        ctx.eng.config.rollback(&changes);
+        let msg = "Turning the AOF on or off at run time is not supported by Redoubt yet";
+        ctx.error(&SetError::apply_failed("appendonly", msg).to_string());
+        return;
+    }
     let listeners_changed = changes.contains("port") || changes.contains("bind");
     if listeners_changed && ctx.eng.hooks.clone().rebind(&ctx.eng.config).is_err() {
         // Redis's texts for its two apply functions (`updatePort`, `updateBind`).

@@ -293,7 +293,7 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
          rdb_last_cow_size:{}\r\n\
          rdb_last_load_keys_expired:{}\r\n\
          rdb_last_load_keys_loaded:{}\r\n\
-         aof_enabled:0\r\n\
+         aof_enabled:{}\r\n\
          aof_rewrite_in_progress:0\r\n\
          aof_rewrite_scheduled:0\r\n\
          aof_last_rewrite_time_sec:-1\r\n\
@@ -301,7 +301,7 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
          aof_last_bgrewrite_status:ok\r\n\
          aof_rewrites:0\r\n\
          aof_rewrites_consecutive_failures:0\r\n\
-         aof_last_write_status:ok\r\n\
+         aof_last_write_status:{}\r\n\
          aof_last_cow_size:0\r\n\
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
@@ -319,7 +319,25 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
         eng.rdb.last_cow_bytes,
         eng.rdb.last_load_keys_expired,
         eng.rdb.last_load_keys_loaded,
+        u8::from(eng.aof.is_some()),
+        if eng.aof.as_ref().is_none_or(|a| a.last_write_ok) {
+            "ok"
+        } else {
+            "err"
+        },
     );
+    if let Some(a) = &eng.aof {
+        let _ = write!(
+            s,
+            "aof_current_size:{}\r\n\
+             aof_base_size:{}\r\n\
+             aof_pending_rewrite:0\r\n\
+             aof_buffer_length:0\r\n\
+             aof_pending_bio_fsync:0\r\n\
+             aof_delayed_fsync:0\r\n",
+            a.current_size, a.base_size
+        );
+    }
 }
 
 fn section_stats(eng: &Engine, s: &mut String) {

@@ -140,6 +140,24 @@ impl Engine {
         ]
     }
 
+    /// The dataset as an AOF base file (`aof-use-rdb-preamble yes`): an RDB whose
+    /// `aof-base` aux field is 1, as Redis writes it.
+    pub fn rdb_aof_base_image(&mut self, now_ms: i64) -> Vec<u8> {
+        let key_meta = self.rdb_key_meta(now_ms);
+        let mut aux = self.rdb_aux(now_ms);
+        if let Some(a) = aux.iter_mut().find(|(k, _)| *k == "aof-base") {
+            a.1 = Aux::Int(1);
+        }
+        let opts = SaveOptions {
+            compress: self.rdb_compression(),
+            checksum: self.config.get_bool("rdbchecksum"),
+            list_fill: self.list_fill(),
+            aux,
+            key_meta: &key_meta,
+        };
+        encode::save(&self.dbs, &opts)
+    }
+
     /// The whole dataset as an RDB file (`rdbSaveRio`).
     pub fn rdb_image(&mut self, now_ms: i64) -> Vec<u8> {
         let key_meta = self.rdb_key_meta(now_ms);
