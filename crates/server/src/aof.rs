@@ -109,7 +109,17 @@ fn persist_manifest(dir: &Path, name: &str, m: &Manifest) -> Result<(), String> 
 /// Replays AOF commands through the engine as a client whose replies are dropped.
 /// Returns the length of the valid prefix; `Err` for a corrupt (not just cut) file.
 fn replay(eng: &mut Engine, bytes: &[u8], now_ms: i64) -> Result<(usize, bool), usize> {
-    let id = eng.add_client(ClientKind::Normal, Rc::new(ClientIo::default()), now_ms);
+    // Redis's AOF client calls commands directly: no eviction or OOM refusal while the
+    // dataset loads (eviction starts with the first client command), and it is obeyed as a
+    // master link is (`mustObeyClient`: no size limits).
+    let maxmemory = std::mem::replace(&mut eng.conf.maxmemory, 0);
+    let res = replay_as_master(eng, bytes, now_ms);
+    eng.conf.maxmemory = maxmemory;
+    res
+}
+
+fn replay_as_master(eng: &mut Engine, bytes: &[u8], now_ms: i64) -> Result<(usize, bool), usize> {
+    let id = eng.add_client(ClientKind::Master, Rc::new(ClientIo::default()), now_ms);
     let mut c = eng.take_client(id).expect("just added");
     c.authenticated = true;
     let mut buf = BytesMut::from(bytes);
