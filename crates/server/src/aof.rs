@@ -271,27 +271,12 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
             )))
         }
     };
-    let mut loaded_any = false;
     if manifest.base.is_none() && manifest.incr.is_empty() && Path::new(&basename).is_file() {
-        // A Redis < 7.0 single-file AOF: load it, then make it the base of a new layout.
-        load_file(
-            eng,
-            Path::new(&basename),
-            &basename,
-            true,
-            truncated_ok,
-            now_ms,
-        )
-        .map_err(fail)?;
+        // A Redis < 7.0 single-file AOF becomes the base of the new layout, then loads as
+        // one (`aofUpgradePrepare`).
         std::fs::create_dir_all(&dir).map_err(|e| {
             fail(format!(
                 "Can't create AOF directory {dirname}: {}",
-                strerror(&e)
-            ))
-        })?;
-        std::fs::rename(&basename, dir.join(&basename)).map_err(|e| {
-            fail(format!(
-                "Error moving {basename} into {dirname}: {}",
                 strerror(&e)
             ))
         })?;
@@ -300,25 +285,30 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
             seq: 1,
             kind: Kind::Base,
         });
-        notice!("Successfully migrated an old-style AOF into the AOF directory");
-        loaded_any = true;
-    } else {
-        let files: Vec<AofFile> = manifest.load_order().cloned().collect();
-        for (i, f) in files.iter().enumerate() {
-            let t = std::time::Instant::now();
-            let last = i + 1 == files.len();
-            load_file(eng, &dir.join(&f.name), &f.name, last, truncated_ok, now_ms)
-                .map_err(fail)?;
-            let what = if f.kind == Kind::Base { "base" } else { "incr" };
-            notice!(
-                "DB loaded from {what} file {}: {:.3} seconds",
-                f.name,
-                t.elapsed().as_secs_f64()
-            );
-            loaded_any = true;
-        }
+        persist_manifest(&dir, &manifest_name, &manifest).map_err(fail)?;
+        std::fs::rename(&basename, dir.join(&basename)).map_err(|e| {
+            fail(format!(
+                "Error moving {basename} into {dirname}: {}",
+                strerror(&e)
+            ))
+        })?;
+        notice!(
+            "Successfully migrated an old-style AOF file ({basename}) into the AOF directory ({dirname})."
+        );
     }
-    if loaded_any {
+    let files: Vec<AofFile> = manifest.load_order().cloned().collect();
+    for (i, f) in files.iter().enumerate() {
+        let t = std::time::Instant::now();
+        let last = i + 1 == files.len();
+        load_file(eng, &dir.join(&f.name), &f.name, last, truncated_ok, now_ms).map_err(fail)?;
+        let what = if f.kind == Kind::Base { "base" } else { "incr" };
+        notice!(
+            "DB loaded from {what} file {}: {:.3} seconds",
+            f.name,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    if !files.is_empty() {
         notice!(
             "DB loaded from append only file: {:.3} seconds",
             start.elapsed().as_secs_f64()
