@@ -158,6 +158,8 @@ fn legacy_single_file_aof_is_loaded_and_migrated_as_redis() {
             !d.path().join("appendonly.aof").exists(),
             "{flavor:?} moved it"
         );
+        let migrated = "Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir).";
+        assert!(s.log().contains(migrated), "{flavor:?}: {}", s.log());
         results.push((dg, manifest));
     }
     assert_eq!(results[0], results[1]);
