@@ -531,7 +531,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int("databases", None, IMM, 1, INT_MAX, 16, Support::Yes),
     int("port", None, 0, 0, 65535, 6379, Support::Yes),
     int("io-threads", None, IMM, 1, 128, 1, Never),
-    int("auto-aof-rewrite-percentage", None, 0, 0, INT_MAX, 100, NotYet),
+    int("auto-aof-rewrite-percentage", None, 0, 0, INT_MAX, 100, Support::Yes),
     int("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), 0, 0, INT_MAX, 10, Never),
     int("list-max-listpack-size", Some("list-max-ziplist-size"), 0, INT_MIN, INT_MAX, -2, Support::Yes),
     int("tcp-keepalive", None, 0, 0, INT_MAX, 300, Support::Yes),
@@ -604,7 +604,7 @@ pub static DIRECTIVES: &[Directive] = &[
 
     // time_t and off_t configs.
     int("repl-backlog-ttl", None, 0, 0, LONG_MAX, 3600, NotYet),
-    mem("auto-aof-rewrite-min-size", None, 0, LONG_MAX, 64 * 1024 * 1024, false, NotYet),
+    mem("auto-aof-rewrite-min-size", None, 0, LONG_MAX, 64 * 1024 * 1024, false, Support::Yes),
     int("loading-process-events-interval-bytes", None, HID, 1024, INT_MAX, 2 * 1024 * 1024, NotYet),
 
     // Special configs.

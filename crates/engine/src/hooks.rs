@@ -35,6 +35,22 @@ pub trait ServerHooks {
     ) -> Result<Box<dyn crate::snapshot::SnapshotSink>, String> {
         Err("Operation not supported".into())
     }
+    /// BGREWRITEAOF's start: the server opens a new incremental file, which takes the
+    /// stream from offset `split_offset` on (earlier bytes are in the snapshot), and returns
+    /// the sink that writes the new base file. Fails when the AOF is off (not supported yet)
+    /// or a file cannot be created; the error is logged.
+    fn aof_rewrite_sink(
+        &self,
+        _checksum: bool,
+        _split_offset: u64,
+    ) -> Result<Box<dyn crate::snapshot::SnapshotSink>, String> {
+        Err("the AOF is off".into())
+    }
+    /// BGREWRITEAOF's end, after the sink succeeded: the manifest switches to the new base,
+    /// older files become history and are deleted. Returns (base size, increments size).
+    fn aof_rewrite_installed(&self) -> Result<(u64, u64), String> {
+        Err("the AOF is off".into())
+    }
     /// A snapshot started: the server drives `Engine::bgsave_work` until it is done.
     fn snapshot_started(&self) {}
     /// Writes a line to the server log (warning or notice level).

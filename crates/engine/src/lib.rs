@@ -59,6 +59,9 @@ pub struct AofStats {
     pub current_size: u64,
     pub base_size: u64,
     pub last_write_ok: bool,
+    /// `aof_rewrite_base_size`: the AOF's size after the load or the last rewrite, the
+    /// reference of `auto-aof-rewrite-percentage`.
+    pub rewrite_base_size: u64,
 }
 
 /// The Redis version we are compatible with, reported as `redis_version` (as Valkey does).

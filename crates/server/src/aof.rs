@@ -40,11 +40,49 @@ pub struct AofWriter {
     stop: Arc<AtomicBool>,
     /// The last write or fsync error, logged once.
     failed: bool,
+    /// The AOF directory (relative to `dir`, as Redis keeps it) and the manifest's name.
+    dir: PathBuf,
+    manifest_name: String,
+    basename: String,
+    manifest: Manifest,
+    /// The base file a running rewrite is writing, and how many increments it covers.
+    rewrite: Option<(AofFile, usize)>,
+    /// The new increment and the stream offset where it takes over: bytes before the offset
+    /// are effects the rewrite's snapshot already holds, so they end the old increment.
+    switch: Option<(u64, File)>,
 }
 
 impl AofWriter {
-    /// Appends one batch of the replication stream; false when the write or fsync failed.
-    pub fn append(&mut self, bytes: &[u8]) -> bool {
+    /// Appends one batch of the replication stream, which ends at stream offset `end`;
+    /// false when the write or fsync failed.
+    pub fn append(&mut self, bytes: &[u8], end: u64) -> bool {
+        if let Some((at, _)) = &self.switch {
+            let start = end.saturating_sub(bytes.len() as u64);
+            let cut = at.saturating_sub(start).min(bytes.len() as u64) as usize;
+            if cut == bytes.len() {
+                return self.write_out(bytes);
+            }
+            let ok = self.write_out(&bytes[..cut]);
+            if let Some((_, file)) = self.switch.take() {
+                let _ = self.file.sync_all();
+                self.file = file;
+                if self.policy == Fsync::EverySec {
+                    self.stop.store(true, Ordering::Relaxed);
+                    self.stop = Arc::new(AtomicBool::new(false));
+                    if let Err(e) = spawn_fsync_thread(&self.file, self.stop.clone()) {
+                        warning!("Can't start the AOF fsync thread: {e}");
+                    }
+                }
+            }
+            return self.write_out(&bytes[cut..]) && ok;
+        }
+        self.write_out(bytes)
+    }
+
+    fn write_out(&mut self, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return !self.failed;
+        }
         let mut res = self.file.write_all(bytes);
         if res.is_ok() && self.policy == Fsync::Always {
             res = self.file.sync_data();
@@ -62,6 +100,80 @@ impl AofWriter {
             }
         }
         !self.failed
+    }
+
+    /// A rewrite starts (`openNewIncrAofForAppend`): later writes go to a new incremental
+    /// file, listed in the manifest at once; returns the sink for the new base.
+    pub fn start_rewrite(
+        &mut self,
+        checksum: bool,
+        split_offset: u64,
+    ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
+        let incr = self.manifest.next_incr(&self.basename);
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.dir.join(&incr.name))
+            .map_err(|e| {
+                format!(
+                    "Can't open the append-only file {}: {}",
+                    incr.name,
+                    strerror(&e)
+                )
+            })?;
+        let _ = self.file.sync_all();
+        self.manifest.incr.push(incr.clone());
+        if let Err(e) = persist_manifest(&self.dir, &self.manifest_name, &self.manifest) {
+            self.manifest.incr.pop();
+            let _ = std::fs::remove_file(self.dir.join(&incr.name));
+            return Err(e);
+        }
+        self.switch = Some((split_offset, file));
+        notice!("Creating AOF incr file {} on background rewrite", incr.name);
+        let base = self.manifest.next_base(&self.basename, true);
+        let tmp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
+        let dir = std::env::current_dir()
+            .map(|d| d.join(&self.dir))
+            .unwrap_or_else(|_| self.dir.clone());
+        let sink = crate::rdbfile::FileSink::start_in(dir, &tmp, &base.name, checksum)?;
+        // Every increment but the new one is covered by the new base.
+        self.rewrite = Some((base, self.manifest.incr.len() - 1));
+        Ok(Box::new(sink))
+    }
+
+    /// A rewrite's base is on disk: the manifest switches to it (`backgroundRewriteDoneHandler`)
+    /// and the files it replaces become history, then are deleted. Returns (base size,
+    /// increments size).
+    pub fn finish_rewrite(&mut self) -> Result<(u64, u64), String> {
+        let Some((base, covered)) = self.rewrite.take() else {
+            return Err("no AOF rewrite in progress".into());
+        };
+        let mut next = self.manifest.clone();
+        for mut f in next.incr.drain(..covered) {
+            f.kind = Kind::History;
+            next.history.push(f);
+        }
+        if let Some(mut old) = next.base.take() {
+            old.kind = Kind::History;
+            next.history.push(old);
+        }
+        next.base = Some(base.clone());
+        persist_manifest(&self.dir, &self.manifest_name, &next)?;
+        notice!(
+            "Successfully renamed the temporary AOF base file temp-rewriteaof-bg-{}.aof into {}",
+            std::process::id(),
+            base.name
+        );
+        for h in std::mem::take(&mut next.history) {
+            notice!("Removing the history file {} in the background", h.name);
+            let _ = std::fs::remove_file(self.dir.join(&h.name));
+        }
+        persist_manifest(&self.dir, &self.manifest_name, &next)?;
+        self.manifest = next;
+        let size = |f: &AofFile| std::fs::metadata(self.dir.join(&f.name)).map_or(0, |m| m.len());
+        let base_size = size(&base);
+        let incr: u64 = self.manifest.incr.iter().map(size).sum();
+        Ok((base_size, incr))
     }
 
     /// CONFIG SET appendfsync.
@@ -357,10 +469,12 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
     persist_manifest(&dir, &manifest_name, &manifest).map_err(fail)?;
     let size = |f: &AofFile| std::fs::metadata(dir.join(&f.name)).map_or(0, |m| m.len());
     let base_size = manifest.base.as_ref().map_or(0, size);
+    let current_size = base_size + manifest.incr.iter().map(size).sum::<u64>();
     eng.aof = Some(redoubt_engine::AofStats {
-        current_size: base_size + manifest.incr.iter().map(size).sum::<u64>(),
+        current_size,
         base_size,
         last_write_ok: true,
+        rewrite_base_size: current_size,
     });
     if created {
         notice!("Creating AOF incr file {} on server start", incr.name);
@@ -377,5 +491,11 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
         policy,
         stop,
         failed: false,
+        dir,
+        manifest_name,
+        basename,
+        manifest,
+        rewrite: None,
+        switch: None,
     }))
 }

@@ -149,7 +149,18 @@ impl FileSink {
         let dir = std::env::current_dir().unwrap_or_else(|_| "unknown".into());
         // Redis's child names it after its own pid; ours must differ from SAVE's
         // `temp-<pid>.rdb`, which DEBUG RELOAD may write while a BGSAVE runs.
-        let tmp = dir.join(format!("temp-bgsave-{}.rdb", std::process::id()));
+        let tmp = format!("temp-bgsave-{}.rdb", std::process::id());
+        Self::start_in(dir, &tmp, filename, checksum)
+    }
+
+    /// Writes `dir/tmp_name`, then renames it to `dir/filename` (an AOF rewrite's base).
+    pub fn start_in(
+        dir: std::path::PathBuf,
+        tmp_name: &str,
+        filename: &str,
+        checksum: bool,
+    ) -> Result<FileSink, String> {
+        let tmp = dir.join(tmp_name);
         let target = dir.join(filename);
         // Chunks are about a slice each (tens of KB): 64 of them bound the memory in flight.
         let (tx, rx) = std::sync::mpsc::sync_channel::<SinkMsg>(64);

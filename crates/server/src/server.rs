@@ -124,7 +124,7 @@ impl Shared {
             // The AOF first: with `appendfsync always` the fsync ends here, before any of
             // this batch's replies is written.
             if let Some(aof) = self.aof.borrow_mut().as_mut() {
-                let ok = aof.append(&bytes);
+                let ok = aof.append(&bytes, eng.stream.offset());
                 if let Some(st) = eng.aof.as_mut() {
                     st.current_size += bytes.len() as u64;
                     st.last_write_ok = ok;
@@ -350,6 +350,28 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
     ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
         let sink = crate::rdbfile::FileSink::start(filename, checksum)?;
         Ok(Box::new(sink))
+    }
+
+    fn aof_rewrite_sink(
+        &self,
+        checksum: bool,
+        split_offset: u64,
+    ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
+        let shared = self.shared.upgrade().ok_or("shutting down")?;
+        let mut aof = shared.aof.borrow_mut();
+        match aof.as_mut() {
+            Some(w) => w.start_rewrite(checksum, split_offset),
+            None => Err("BGREWRITEAOF with appendonly no is not supported by Redoubt yet".into()),
+        }
+    }
+
+    fn aof_rewrite_installed(&self) -> Result<(u64, u64), String> {
+        let shared = self.shared.upgrade().ok_or("shutting down")?;
+        let mut aof = shared.aof.borrow_mut();
+        match aof.as_mut() {
+            Some(w) => w.finish_rewrite(),
+            None => Err("the AOF is off".into()),
+        }
     }
 
     fn snapshot_started(&self) {

@@ -292,3 +292,183 @@ fn info_persistence_fields_with_the_aof_on_as_redis() {
     }
     assert_eq!(names[0], names[1]);
 }
+
+fn persistence(c: &mut RawConn) -> String {
+    text(c.cmd(&["INFO", "persistence"]))
+}
+
+fn wait_rewrite_done(c: &mut RawConn) -> String {
+    let mut last = String::new();
+    redoubt_harness::wait_for("the AOF rewrite to end", Duration::from_secs(60), || {
+        last = persistence(c);
+        last.contains("aof_rewrite_in_progress:0") && last.contains("rdb_bgsave_in_progress:0")
+    });
+    last
+}
+
+#[test]
+fn bgrewriteaof_under_writes_keeps_every_write_and_compacts() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let mut s = start(
+        Flavor::Redoubt,
+        d.path(),
+        &[("appendfsync", "always"), ("rdb-key-save-delay", "300")],
+    );
+    let mut c = must_connect(&s);
+    run_all(&mut c, DATASET);
+    run_all(&mut c, &[&["DEBUG", "POPULATE", "2000"]]);
+    for _ in 0..10 {
+        run_all(&mut c, &[&["INCR", "ctr"]]);
+    }
+    assert_eq!(
+        text(c.cmd(&["BGREWRITEAOF"])),
+        "Background append only file rewriting started"
+    );
+    assert_eq!(
+        c.cmd(&["BGREWRITEAOF"]),
+        Value::Error("ERR Background append only file rewriting already in progress".into())
+    );
+    // Writes while the base is being written land in the new increment, exactly once.
+    for i in 0..200 {
+        let k = format!("key:{i}");
+        run_all(
+            &mut c,
+            &[&["INCR", "ctr"], &["SET", &k, "changed"], &["DEL", "s2"]],
+        );
+    }
+    assert!(persistence(&mut c).contains("aof_rewrite_in_progress:1"));
+    let info = wait_rewrite_done(&mut c);
+    assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+    assert!(info.contains("aof_rewrites:1"), "{info}");
+    assert_eq!(text(c.cmd(&["GET", "ctr"])), "210");
+    let want = digest(&mut c);
+    s.stop().expect("stop");
+    let manifest = std::fs::read_to_string(d.path().join("appendonlydir/appendonly.aof.manifest"))
+        .expect("manifest");
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let mut files: Vec<String> = std::fs::read_dir(d.path().join("appendonlydir"))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "appendonly.aof.2.base.rdb",
+            "appendonly.aof.2.incr.aof",
+            "appendonly.aof.manifest"
+        ]
+    );
+    check_aof(d.path());
+    s.restart().expect("restart");
+    let mut c = must_connect(&s);
+    assert_eq!(digest(&mut c), want, "restart after the rewrite");
+    let d2 = tempfile::tempdir().expect("tempdir");
+    copy_dir(d.path(), d2.path());
+    let redis = start(Flavor::Redis, d2.path(), &[]);
+    let mut rc = must_connect(&redis);
+    assert_eq!(digest(&mut rc), want, "Redis loading our rewritten AOF");
+}
+
+#[test]
+fn bgrewriteaof_replies_as_redis() {
+    let mut transcripts = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let d = tempfile::tempdir().expect("tempdir");
+        let s = start(flavor, d.path(), &[("rdb-key-save-delay", "2000")]);
+        let mut c = must_connect(&s);
+        run_all(&mut c, &[&["DEBUG", "POPULATE", "300"]]);
+        let mut t = Vec::new();
+        for args in [
+            &["BGREWRITEAOF"][..],
+            &["BGREWRITEAOF"],
+            &["BGSAVE"],
+            &["BGSAVE", "SCHEDULE"],
+            &["BGREWRITEAOF", "x"],
+        ] {
+            t.push(c.cmd(args));
+        }
+        let info = persistence(&mut c);
+        for f in ["aof_rewrite_in_progress:1", "rdb_bgsave_in_progress:0"] {
+            assert!(info.contains(f), "{flavor:?} {f}: {info}");
+        }
+        c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+        let info = wait_rewrite_done(&mut c);
+        assert!(
+            info.contains("aof_last_bgrewrite_status:ok"),
+            "{flavor:?}: {info}"
+        );
+        c.cmd(&["MULTI"]);
+        c.cmd(&["BGREWRITEAOF"]);
+        t.push(c.cmd(&["EXEC"]));
+        wait_rewrite_done(&mut c);
+        transcripts.push(t);
+    }
+    assert_eq!(transcripts[0], transcripts[1]);
+}
+
+#[test]
+fn kill9_during_a_rewrite_loses_no_acknowledged_write() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let mut s = start(
+        Flavor::Redoubt,
+        d.path(),
+        &[("appendfsync", "always"), ("rdb-key-save-delay", "1000")],
+    );
+    let mut c = must_connect(&s);
+    // Real writes (DEBUG POPULATE is not propagated, so it never reaches an AOF, in Redis
+    // either).
+    for i in 0..500 {
+        run_all(&mut c, &[&["SET", &format!("key:{i}"), "v"]]);
+    }
+    let mut acked = 0i64;
+    for _ in 0..20 {
+        acked = text(c.cmd(&["INCR", "ctr"])).parse().expect("n");
+    }
+    assert_eq!(
+        text(c.cmd(&["BGREWRITEAOF"])),
+        "Background append only file rewriting started"
+    );
+    for _ in 0..100 {
+        acked = text(c.cmd(&["INCR", "ctr"])).parse().expect("n");
+    }
+    assert!(persistence(&mut c).contains("aof_rewrite_in_progress:1"));
+    s.kill9().expect("kill -9");
+    s.restart().expect("restart");
+    let mut c = must_connect(&s);
+    assert_eq!(text(c.cmd(&["GET", "ctr"])), acked.to_string());
+    assert_eq!(text(c.cmd(&["DBSIZE"])), "501");
+}
+
+#[test]
+fn the_aof_is_rewritten_automatically_when_it_doubles() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let s = start(
+        Flavor::Redoubt,
+        d.path(),
+        &[
+            ("auto-aof-rewrite-min-size", "4096"),
+            ("auto-aof-rewrite-percentage", "100"),
+        ],
+    );
+    let mut c = must_connect(&s);
+    // About 35 bytes per SET: past the 4 KB minimum after ~120 of them.
+    for i in 0..300 {
+        run_all(&mut c, &[&["SET", "k", &format!("value-{i}")]]);
+    }
+    redoubt_harness::wait_for("the automatic rewrite", Duration::from_secs(10), || {
+        persistence(&mut c).contains("aof_rewrites:1")
+    });
+    let info = wait_rewrite_done(&mut c);
+    assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+    let log = s.log();
+    assert!(
+        log.contains("Starting automatic rewriting of AOF on"),
+        "{log}"
+    );
+    assert_eq!(text(c.cmd(&["GET", "k"])), "value-299");
+}

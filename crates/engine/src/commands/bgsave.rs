@@ -21,8 +21,18 @@ const RETRY_DELAY_S: i64 = 5;
 /// The MISCONF refusal (`shared.bgsaveerr`).
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
-/// A BGSAVE in progress.
+/// What a background snapshot is for (Redis's `child_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// BGSAVE (and save points): `dbfilename`.
+    Rdb,
+    /// BGREWRITEAOF: a new AOF base file (`commands::aofrw`).
+    AofRewrite,
+}
+
+/// A BGSAVE (or AOF rewrite) in progress.
 pub struct BgSave {
+    pub job: Job,
     pub snap: Snapshot,
     sink: Box<dyn SnapshotSink>,
     /// A chunk the sink refused (full), offered again first.
@@ -70,6 +80,41 @@ impl Engine {
             && !self.save_points().is_empty()
     }
 
+    /// A BGSAVE is running (Redis's `child_type == CHILD_TYPE_RDB`).
+    pub fn rdb_child(&self) -> bool {
+        self.bgsave.as_deref().is_some_and(|b| b.job == Job::Rdb)
+    }
+
+    /// An AOF rewrite is running (`child_type == CHILD_TYPE_AOF`).
+    pub fn aof_child(&self) -> bool {
+        self.bgsave
+            .as_deref()
+            .is_some_and(|b| b.job == Job::AofRewrite)
+    }
+
+    /// Installs a started snapshot job.
+    pub(crate) fn begin_job(
+        &mut self,
+        job: Job,
+        now_ms: i64,
+        sink: Box<dyn SnapshotSink>,
+        header: Vec<u8>,
+        writer: redoubt_keyspace::cow::EntryWriter,
+    ) {
+        let snap = Snapshot::begin(&mut self.dbs, header, writer);
+        self.bgsave = Some(Box::new(BgSave {
+            job,
+            snap,
+            sink,
+            pending: None,
+            produced: false,
+            finish_sent: false,
+            start_ms: now_ms,
+            dirty_before: self.stats.dirty,
+        }));
+        self.hooks.snapshot_started();
+    }
+
     /// `rdbSaveBackground`: true when started. On failure the error was logged and the
     /// status set to err.
     pub fn bgsave_start(&mut self, now_ms: i64) -> bool {
@@ -87,24 +132,14 @@ impl Engine {
                 return false;
             }
         };
-        let (header, writer) = self.rdb_snapshot_parts(now_ms);
-        let snap = Snapshot::begin(&mut self.dbs, header, writer);
+        let (header, writer) = self.rdb_snapshot_parts(now_ms, false);
         // Counted when started, as Redis 7.0 does (`stat_rdb_saves` in rdbSaveBackground).
         self.rdb.saves += 1;
         self.log_notice(&format!(
             "Background saving started by pid {}",
             self.info.pid
         ));
-        self.bgsave = Some(Box::new(BgSave {
-            snap,
-            sink,
-            pending: None,
-            produced: false,
-            finish_sent: false,
-            start_ms: now_ms,
-            dirty_before: self.stats.dirty,
-        }));
-        self.hooks.snapshot_started();
+        self.begin_job(Job::Rdb, now_ms, sink, header, writer);
         true
     }
 
@@ -162,11 +197,16 @@ impl Engine {
         }
     }
 
-    /// `backgroundSaveDoneHandlerDisk`.
+    /// `backgroundSaveDoneHandlerDisk` (or the AOF rewrite's done handler).
     fn bgsave_done(&mut self, res: Result<(), String>, now_ms: i64) {
         let Some(bg) = self.bgsave.take() else {
             return;
         };
+        if bg.job == Job::AofRewrite {
+            let cow = bg.snap.copied_bytes(&self.dbs);
+            self.aof_rewrite_done(res, now_ms, bg.start_ms, cow);
+            return;
+        }
         self.rdb.last_cow_bytes = bg.snap.copied_bytes(&self.dbs);
         self.rdb.last_bgsave_time_s = now_ms / 1000 - bg.start_ms / 1000;
         match res {
@@ -185,8 +225,16 @@ impl Engine {
         }
     }
 
-    /// `killRDBChild` (SHUTDOWN, FLUSHALL): stops a BGSAVE and discards its temp file.
+    /// `killRDBChild` (FLUSHALL): stops a BGSAVE and discards its temp file.
     pub fn bgsave_kill(&mut self) -> bool {
+        if !self.rdb_child() {
+            return false;
+        }
+        self.kill_job()
+    }
+
+    /// Stops the running snapshot job, whatever it is (SHUTDOWN).
+    pub fn kill_job(&mut self) -> bool {
         let Some(mut bg) = self.bgsave.take() else {
             return false;
         };
@@ -203,6 +251,11 @@ impl Engine {
         if self.bgsave.is_some() {
             return;
         }
+        // A rewrite asked for while another job ran (`aof_rewrite_scheduled`).
+        if self.rdb.aof_rewrite_scheduled {
+            self.aof_rewrite_start(now_ms);
+            return;
+        }
         let now_s = now_ms / 1000;
         let may_retry = now_s - self.rdb.bgsave_try_s > RETRY_DELAY_S || self.rdb.last_status_ok;
         for (secs, changes) in self.save_points() {
@@ -211,6 +264,9 @@ impl Engine {
                 self.bgsave_start(now_ms);
                 return;
             }
+        }
+        if self.aof_auto_rewrite(now_ms) {
+            return;
         }
         if self.rdb.bgsave_scheduled && may_retry && self.bgsave_start(now_ms) {
             self.rdb.bgsave_scheduled = false;
@@ -229,14 +285,14 @@ pub fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             return;
         }
     }
-    if ctx.eng.bgsave.is_some() {
+    if ctx.eng.rdb_child() {
         ctx.error("ERR Background save already in progress");
-    } else if ctx.in_exec {
+    } else if ctx.eng.aof_child() && !schedule && !ctx.in_exec {
+        ctx.error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+    } else if ctx.eng.aof_child() || ctx.in_exec {
         // Redis schedules a BGSAVE asked for inside MULTI/EXEC (`server.in_exec`), so the
-        // transaction stays atomic; the cron starts it. SCHEDULE itself only matters while
-        // another child (an AOF rewrite) runs, and there is none yet: it is parsed and
-        // accepted, as Redis accepts it with nothing running.
-        let _ = schedule;
+        // transaction stays atomic, or with SCHEDULE while an AOF rewrite runs; the cron
+        // starts it.
         ctx.eng.rdb.bgsave_scheduled = true;
         ctx.out().simple("Background saving scheduled");
     } else if ctx.eng.bgsave_start(ctx.now_ms) {

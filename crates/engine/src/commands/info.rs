@@ -272,6 +272,12 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
         ),
         None => (0, -1, 0, 0),
     };
+    let (rdb_time, aof_time) = if eng.aof_child() {
+        (-1, cur_time)
+    } else {
+        (cur_time, -1)
+    };
+    let rw = &eng.rdb;
     let _ = write!(
         s,
         "# Persistence\r\n\
@@ -288,21 +294,21 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
          rdb_last_save_time:{}\r\n\
          rdb_last_bgsave_status:{}\r\n\
          rdb_last_bgsave_time_sec:{}\r\n\
-         rdb_current_bgsave_time_sec:{cur_time}\r\n\
+         rdb_current_bgsave_time_sec:{rdb_time}\r\n\
          rdb_saves:{}\r\n\
          rdb_last_cow_size:{}\r\n\
          rdb_last_load_keys_expired:{}\r\n\
          rdb_last_load_keys_loaded:{}\r\n\
          aof_enabled:{}\r\n\
-         aof_rewrite_in_progress:0\r\n\
-         aof_rewrite_scheduled:0\r\n\
-         aof_last_rewrite_time_sec:-1\r\n\
-         aof_current_rewrite_time_sec:-1\r\n\
-         aof_last_bgrewrite_status:ok\r\n\
-         aof_rewrites:0\r\n\
-         aof_rewrites_consecutive_failures:0\r\n\
+         aof_rewrite_in_progress:{}\r\n\
+         aof_rewrite_scheduled:{}\r\n\
+         aof_last_rewrite_time_sec:{}\r\n\
+         aof_current_rewrite_time_sec:{aof_time}\r\n\
+         aof_last_bgrewrite_status:{}\r\n\
+         aof_rewrites:{}\r\n\
+         aof_rewrites_consecutive_failures:{}\r\n\
          aof_last_write_status:{}\r\n\
-         aof_last_cow_size:0\r\n\
+         aof_last_cow_size:{}\r\n\
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
         if total > 0 {
@@ -311,7 +317,7 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
             0.0
         },
         eng.stats.dirty,
-        u8::from(eng.bgsave.is_some()),
+        u8::from(eng.rdb_child()),
         eng.lastsave_s,
         if eng.rdb.last_status_ok { "ok" } else { "err" },
         eng.rdb.last_bgsave_time_s,
@@ -320,11 +326,18 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
         eng.rdb.last_load_keys_expired,
         eng.rdb.last_load_keys_loaded,
         u8::from(eng.aof.is_some()),
+        u8::from(eng.aof_child()),
+        u8::from(rw.aof_rewrite_scheduled),
+        rw.aof_last_rewrite_time_s,
+        if rw.aof_last_rewrite_ok { "ok" } else { "err" },
+        rw.aof_rewrites,
+        rw.aof_rewrite_failures,
         if eng.aof.as_ref().is_none_or(|a| a.last_write_ok) {
             "ok"
         } else {
             "err"
         },
+        rw.aof_last_cow_bytes,
     );
     if let Some(a) = &eng.aof {
         let _ = write!(

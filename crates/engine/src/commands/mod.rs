@@ -1,6 +1,7 @@
 //! Command handlers, one module per family. Each module lists its commands in its own
 //! `HANDLERS`; arity, flags and key positions come from Redis's metadata (`crate::meta`).
 
+pub mod aofrw;
 pub mod bgsave;
 pub mod bits;
 pub mod client;
@@ -35,6 +36,7 @@ use crate::table::Handler;
 /// Every implemented command (or `container|subcommand`) and its handler.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
+        aofrw::HANDLERS,
         bgsave::HANDLERS,
         bits::HANDLERS,
         client::HANDLERS,

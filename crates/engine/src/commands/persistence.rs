@@ -37,6 +37,14 @@ pub struct RdbState {
     pub bgsave_try_s: i64,
     /// `rdb_bgsave_scheduled`.
     pub bgsave_scheduled: bool,
+    /// `aof_rewrite_scheduled`, `aof_rewrites`, `aof_last_bgrewrite_status`,
+    /// `aof_rewrites_consecutive_failures`, `aof_last_rewrite_time_sec`, `aof_last_cow_size`.
+    pub aof_rewrite_scheduled: bool,
+    pub aof_rewrites: u64,
+    pub aof_last_rewrite_ok: bool,
+    pub aof_rewrite_failures: u64,
+    pub aof_last_rewrite_time_s: i64,
+    pub aof_last_cow_bytes: u64,
 }
 
 impl Default for RdbState {
@@ -50,6 +58,12 @@ impl Default for RdbState {
             last_cow_bytes: 0,
             bgsave_try_s: 0,
             bgsave_scheduled: false,
+            aof_rewrite_scheduled: false,
+            aof_rewrites: 0,
+            aof_last_rewrite_ok: true,
+            aof_rewrite_failures: 0,
+            aof_last_rewrite_time_s: -1,
+            aof_last_cow_bytes: 0,
         }
     }
 }
@@ -172,14 +186,25 @@ impl Engine {
     }
 
     /// The start of a snapshot's file and its entry serializer (see `crate::snapshot`).
-    pub fn rdb_snapshot_parts(&self, now_ms: i64) -> (Vec<u8>, redoubt_keyspace::cow::EntryWriter) {
+    /// `aof_base` sets the `aof-base` aux field (an AOF rewrite's base file).
+    pub fn rdb_snapshot_parts(
+        &self,
+        now_ms: i64,
+        aof_base: bool,
+    ) -> (Vec<u8>, redoubt_keyspace::cow::EntryWriter) {
         let key_meta = self.rdb_key_meta(now_ms);
         let (compress, list_fill) = (self.rdb_compression(), self.list_fill());
+        let mut aux = self.rdb_aux(now_ms);
+        if aof_base {
+            if let Some(a) = aux.iter_mut().find(|(k, _)| *k == "aof-base") {
+                a.1 = Aux::Int(1);
+            }
+        }
         let header = encode::header(&SaveOptions {
             compress,
             checksum: true,
             list_fill,
-            aux: self.rdb_aux(now_ms),
+            aux,
             key_meta: &key_meta,
         });
         let writer = std::sync::Arc::new(move |e: &Entry, out: &mut Vec<u8>| {
@@ -257,9 +282,12 @@ impl Engine {
         // prepareForShutdown: its first line, then an RDB child is killed before anything
         // else.
         self.log_warning("User requested shutdown...");
-        if self.bgsave_kill() {
+        if self.rdb_child() {
             self.log_warning("There is a child saving an .rdb. Killing it!");
+        } else if self.aof_child() {
+            self.log_warning("There is a child rewriting the AOF. Killing it!");
         }
+        self.kill_job();
         if !save.unwrap_or(points) {
             return true;
         }
@@ -407,7 +435,7 @@ pub fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 }
 
 pub fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
-    if ctx.eng.bgsave.is_some() {
+    if ctx.eng.rdb_child() {
         ctx.error("ERR Background save already in progress");
         return;
     }
