@@ -51,6 +51,12 @@ pub trait ServerHooks {
     fn aof_rewrite_installed(&self) -> Result<(u64, u64), String> {
         Err("the AOF is off".into())
     }
+    /// CONFIG SET appendonly yes: opens an AOF that starts recording with the first rewrite.
+    fn aof_open(&self, _cfg: &Config) -> Result<(), String> {
+        Err("Operation not supported".into())
+    }
+    /// CONFIG SET appendonly no: fsyncs and closes the AOF.
+    fn aof_close(&self) {}
     /// A snapshot started: the server drives `Engine::bgsave_work` until it is done.
     fn snapshot_started(&self) {}
     /// Writes a line to the server log (warning or notice level).

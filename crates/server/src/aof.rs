@@ -12,8 +12,9 @@
 //! increment, replayed through the engine); a legacy single `appendonly.aof` in `dir` is
 //! loaded and moved into the directory as the base, as Redis 7.0 upgrades it; with neither,
 //! an empty base is created. Then the last increment is opened for appending (a new one
-//! when there is none). Not built yet: BGREWRITEAOF and automatic rewrites, CONFIG SET
-//! appendonly at run time, `aof-timestamp-enabled`.
+//! when there is none). BGREWRITEAOF, automatic rewrites and CONFIG SET appendonly are
+//! below ([`AofWriter::start_rewrite`], [`AofWriter::open_waiting`]). Not built yet:
+//! `aof-timestamp-enabled`, refusing writes after an AOF write error.
 
 use crate::{notice, warning};
 use bytes::BytesMut;
@@ -35,7 +36,12 @@ pub enum Fsync {
 
 /// The open incremental file and its fsync policy.
 pub struct AofWriter {
-    file: File,
+    /// `None` while waiting for the first rewrite after CONFIG SET appendonly yes: effects
+    /// before the rewrite's snapshot need no file (the snapshot holds them).
+    file: Option<File>,
+    /// Turned on at run time and its first rewrite has not finished (`AOF_WAIT_REWRITE`):
+    /// the increment is a temp file, and the manifest on disk still describes the old AOF.
+    waiting: bool,
     policy: Fsync,
     stop: Arc<AtomicBool>,
     /// The last write or fsync error, logged once.
@@ -64,15 +70,17 @@ impl AofWriter {
             }
             let ok = self.write_out(&bytes[..cut]);
             if let Some((_, file)) = self.switch.take() {
-                let _ = self.file.sync_all();
-                self.file = file;
+                if let Some(old) = &self.file {
+                    let _ = old.sync_all();
+                }
                 if self.policy == Fsync::EverySec {
                     self.stop.store(true, Ordering::Relaxed);
                     self.stop = Arc::new(AtomicBool::new(false));
-                    if let Err(e) = spawn_fsync_thread(&self.file, self.stop.clone()) {
+                    if let Err(e) = spawn_fsync_thread(&file, self.stop.clone()) {
                         warning!("Can't start the AOF fsync thread: {e}");
                     }
                 }
+                self.file = Some(file);
             }
             return self.write_out(&bytes[cut..]) && ok;
         }
@@ -80,12 +88,15 @@ impl AofWriter {
     }
 
     fn write_out(&mut self, bytes: &[u8]) -> bool {
+        let Some(file) = self.file.as_mut() else {
+            return true;
+        };
         if bytes.is_empty() {
             return !self.failed;
         }
-        let mut res = self.file.write_all(bytes);
+        let mut res = file.write_all(bytes);
         if res.is_ok() && self.policy == Fsync::Always {
-            res = self.file.sync_data();
+            res = file.sync_data();
         }
         match res {
             Ok(()) => self.failed = false,
@@ -109,7 +120,16 @@ impl AofWriter {
         checksum: bool,
         split_offset: u64,
     ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
-        let incr = self.manifest.next_incr(&self.basename);
+        let incr = if self.waiting {
+            // Not in the manifest until the rewrite ends (Redis's temp incr file).
+            AofFile {
+                name: self.temp_incr_name(),
+                seq: 0,
+                kind: Kind::Incr,
+            }
+        } else {
+            self.manifest.next_incr(&self.basename)
+        };
         let file = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -121,15 +141,18 @@ impl AofWriter {
                     strerror(&e)
                 )
             })?;
-        let _ = self.file.sync_all();
-        self.manifest.incr.push(incr.clone());
-        if let Err(e) = persist_manifest(&self.dir, &self.manifest_name, &self.manifest) {
-            self.manifest.incr.pop();
-            let _ = std::fs::remove_file(self.dir.join(&incr.name));
-            return Err(e);
+        if self.waiting {
+            file.set_len(0).map_err(|e| strerror(&e))?;
+        } else {
+            self.manifest.incr.push(incr.clone());
+            if let Err(e) = persist_manifest(&self.dir, &self.manifest_name, &self.manifest) {
+                self.manifest.incr.pop();
+                let _ = std::fs::remove_file(self.dir.join(&incr.name));
+                return Err(e);
+            }
+            notice!("Creating AOF incr file {} on background rewrite", incr.name);
         }
         self.switch = Some((split_offset, file));
-        notice!("Creating AOF incr file {} on background rewrite", incr.name);
         let base = self.manifest.next_base(&self.basename, true);
         let tmp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
         let dir = std::env::current_dir()
@@ -137,7 +160,13 @@ impl AofWriter {
             .unwrap_or_else(|_| self.dir.clone());
         let sink = crate::rdbfile::FileSink::start_in(dir, &tmp, &base.name, checksum)?;
         // Every increment but the new one is covered by the new base.
-        self.rewrite = Some((base, self.manifest.incr.len() - 1));
+        // (Waiting: all of the old AOF's increments, the new one is not listed yet.)
+        let covered = if self.waiting {
+            self.manifest.incr.len()
+        } else {
+            self.manifest.incr.len().saturating_sub(1)
+        };
+        self.rewrite = Some((base, covered));
         Ok(Box::new(sink))
     }
 
@@ -149,6 +178,20 @@ impl AofWriter {
             return Err("no AOF rewrite in progress".into());
         };
         let mut next = self.manifest.clone();
+        let covered = if self.waiting {
+            next.incr.len()
+        } else {
+            covered
+        };
+        let waiting_incr = if self.waiting {
+            // The temp increment becomes the manifest's next one.
+            let f = next.next_incr(&self.basename);
+            std::fs::rename(self.dir.join(self.temp_incr_name()), self.dir.join(&f.name))
+                .map_err(|e| format!("Error renaming the temp incr AOF file: {}", strerror(&e)))?;
+            Some(f)
+        } else {
+            None
+        };
         for mut f in next.incr.drain(..covered) {
             f.kind = Kind::History;
             next.history.push(f);
@@ -158,7 +201,9 @@ impl AofWriter {
             next.history.push(old);
         }
         next.base = Some(base.clone());
+        next.incr.extend(waiting_incr);
         persist_manifest(&self.dir, &self.manifest_name, &next)?;
+        self.waiting = false;
         notice!(
             "Successfully renamed the temporary AOF base file temp-rewriteaof-bg-{}.aof into {}",
             std::process::id(),
@@ -176,22 +221,68 @@ impl AofWriter {
         Ok((base_size, incr))
     }
 
+    fn temp_incr_name(&self) -> String {
+        format!("temp-{}.incr", self.basename)
+    }
+
+    /// CONFIG SET appendonly yes (`startAppendOnly`): an AOF that records nothing until its
+    /// first rewrite starts, keeping the manifest of an older AOF in the directory, if any,
+    /// until that rewrite replaces it.
+    pub fn open_waiting(cfg: &redoubt_config::Config) -> Result<AofWriter, String> {
+        let basename = cfg.get_str("appendfilename").into_owned();
+        let dirname = cfg.get_str("appenddirname").into_owned();
+        let dir = PathBuf::from(&dirname);
+        let manifest_name = format!("{basename}.manifest");
+        let manifest = match std::fs::read(dir.join(&manifest_name)) {
+            Ok(text) => Manifest::parse(&text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+            Err(e) => return Err(strerror(&e)),
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("Can't create AOF directory {dirname}: {}", strerror(&e)))?;
+        Ok(AofWriter {
+            file: None,
+            waiting: true,
+            policy: policy_of(cfg),
+            stop: Arc::new(AtomicBool::new(false)),
+            failed: false,
+            dir,
+            manifest_name,
+            basename,
+            manifest,
+            rewrite: None,
+            switch: None,
+        })
+    }
+
     /// CONFIG SET appendfsync.
     pub fn set_policy(&mut self, policy: Fsync) {
         if policy == Fsync::EverySec && self.policy != Fsync::EverySec {
             self.stop.store(true, Ordering::Relaxed);
             self.stop = Arc::new(AtomicBool::new(false));
-            if let Err(e) = spawn_fsync_thread(&self.file, self.stop.clone()) {
-                warning!("Can't start the AOF fsync thread: {e}");
+            if let Some(f) = &self.file {
+                if let Err(e) = spawn_fsync_thread(f, self.stop.clone()) {
+                    warning!("Can't start the AOF fsync thread: {e}");
+                }
             }
         }
         self.policy = policy;
     }
 
+    /// CONFIG SET appendonly no: everything written is made durable, then the file closes.
+    pub fn shut(&mut self) {
+        if let Some(f) = &self.file {
+            let _ = f.sync_all();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
     /// The final fsync of a shutdown.
     pub fn close(&mut self) {
         notice!("Calling fsync() on the AOF file.");
-        let _ = self.file.sync_all();
+        if let Some(f) = &self.file {
+            let _ = f.sync_all();
+        }
         self.stop.store(true, Ordering::Relaxed);
     }
 }
@@ -487,7 +578,8 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
         spawn_fsync_thread(&file, stop.clone()).map_err(fail)?;
     }
     Ok(Some(AofWriter {
-        file,
+        file: Some(file),
+        waiting: false,
         policy,
         stop,
         failed: false,

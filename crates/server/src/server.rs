@@ -365,6 +365,21 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
         }
     }
 
+    fn aof_open(&self, cfg: &redoubt_config::Config) -> Result<(), String> {
+        let shared = self.shared.upgrade().ok_or("shutting down")?;
+        let w = crate::aof::AofWriter::open_waiting(cfg)?;
+        *shared.aof.borrow_mut() = Some(w);
+        Ok(())
+    }
+
+    fn aof_close(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            if let Some(mut w) = shared.aof.borrow_mut().take() {
+                w.shut();
+            }
+        }
+    }
+
     fn aof_rewrite_installed(&self) -> Result<(u64, u64), String> {
         let shared = self.shared.upgrade().ok_or("shutting down")?;
         let mut aof = shared.aof.borrow_mut();

@@ -272,18 +272,6 @@ fn info_persistence_fields_with_the_aof_on_as_redis() {
             c.cmd(&["CONFIG", "SET", "appendfsync", "everysec"]),
             Value::Simple("OK".into())
         );
-        if flavor == Flavor::Redoubt {
-            // Switching the AOF at run time needs BGREWRITEAOF (not built): refused, never
-            // accepted and ignored.
-            assert_eq!(
-                c.cmd(&["CONFIG", "SET", "appendonly", "no"]),
-                Value::Error("ERR CONFIG SET failed (possibly related to argument 'appendonly') - Turning the AOF on or off at run time is not supported by Redoubt yet".into())
-            );
-            assert_eq!(
-                c.cmd(&["CONFIG", "SET", "appendonly", "yes"]),
-                Value::Simple("OK".into())
-            );
-        }
         names.push(
             info.lines()
                 .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_string()))
@@ -471,4 +459,51 @@ fn the_aof_is_rewritten_automatically_when_it_doubles() {
         "{log}"
     );
     assert_eq!(text(c.cmd(&["GET", "k"])), "value-299");
+}
+
+#[test]
+fn config_set_appendonly_at_run_time_as_redis() {
+    let mut results = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut s = ServerProcess::builder(flavor)
+            .directive("dir", &d.path().display().to_string())
+            .directive("enable-debug-command", "yes")
+            .start()
+            .expect("server");
+        let mut c = must_connect(&s);
+        run_all(&mut c, DATASET);
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "appendonly", "yes"]),
+            Value::Simple("OK".into())
+        );
+        run_all(&mut c, &[&["SET", "during", "1"], &["INCR", "n"]]);
+        let info = wait_rewrite_done(&mut c);
+        assert!(info.contains("aof_enabled:1"), "{flavor:?}: {info}");
+        assert!(
+            info.contains("aof_last_bgrewrite_status:ok"),
+            "{flavor:?}: {info}"
+        );
+        run_all(&mut c, &[&["SET", "after", "1"]]);
+        let want = digest(&mut c);
+        let manifest =
+            std::fs::read_to_string(d.path().join("appendonlydir/appendonly.aof.manifest"))
+                .expect("manifest");
+        // Off again: the files stay, later writes are not in them.
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "appendonly", "no"]),
+            Value::Simple("OK".into())
+        );
+        run_all(&mut c, &[&["SET", "not-in-aof", "1"]]);
+        c.send_cmd(&["SHUTDOWN", "NOSAVE"]).expect("send");
+        redoubt_harness::wait_for("exit", Duration::from_secs(10), || !s.is_running());
+        check_aof(d.path());
+        let s2 = start(flavor, d.path(), &[]);
+        let mut c2 = must_connect(&s2);
+        assert_eq!(digest(&mut c2), want, "{flavor:?} reloading");
+        results.push(manifest);
+        drop(s2);
+        let _ = s.keep_dir();
+    }
+    assert_eq!(results[0], results[1]);
 }

@@ -48,6 +48,47 @@ impl Engine {
         true
     }
 
+    /// CONFIG SET appendonly yes (`startAppendOnly`): the AOF is on once a rewrite has
+    /// written its base; writes from that rewrite's start are kept.
+    pub fn aof_turn_on(&mut self, now_ms: i64, in_exec: bool) -> Result<(), String> {
+        const FAILED: &str = "Unable to turn on AOF. Check server logs.";
+        if let Err(e) = self.hooks.clone().aof_open(&self.config) {
+            self.log_warning(&format!("Can't open the append-only file: {e}"));
+            return Err(FAILED.into());
+        }
+        self.aof = Some(crate::AofStats {
+            last_write_ok: true,
+            ..crate::AofStats::default()
+        });
+        if self.bgsave.is_some() {
+            self.rdb.aof_rewrite_scheduled = true;
+            self.log_warning("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        } else if in_exec {
+            self.rdb.aof_rewrite_scheduled = true;
+            self.log_warning("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+        } else if !self.aof_rewrite_start(now_ms) {
+            self.hooks.clone().aof_close();
+            self.aof = None;
+            self.log_warning("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
+            return Err(FAILED.into());
+        }
+        Ok(())
+    }
+
+    /// CONFIG SET appendonly no (`stopAppendOnly`).
+    pub fn aof_turn_off(&mut self) {
+        if self.aof_child() {
+            self.log_notice(&format!(
+                "Killing running AOF rewrite child: {}",
+                self.info.pid
+            ));
+            self.kill_job();
+        }
+        self.rdb.aof_rewrite_scheduled = false;
+        self.hooks.clone().aof_close();
+        self.aof = None;
+    }
+
     /// `serverCron`'s automatic rewrite: when the AOF has grown by
     /// `auto-aof-rewrite-percentage` since the last rewrite (or the load) and is larger than
     /// `auto-aof-rewrite-min-size`.

@@ -50,12 +50,17 @@ pub fn config_set(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         }
     }
     if changes.contains("appendonly") {
-        // Redis rewrites the AOF first when it is turned on; BGREWRITEAOF is not built yet,
-        // so the switch is refused rather than accepted and ignored.
-        ctx.eng.config.rollback(&changes);
-        let msg = "Turning the AOF on or off at run time is not supported by Redoubt yet";
-        ctx.error(&SetError::apply_failed("appendonly", msg).to_string());
-        return;
+        // `updateAppendonly`: on starts a rewrite whose base begins the AOF; off closes it.
+        if ctx.eng.config.get_bool("appendonly") {
+            let (now, in_exec) = (ctx.now_ms, ctx.in_exec);
+            if let Err(msg) = ctx.eng.aof_turn_on(now, in_exec) {
+                ctx.eng.config.rollback(&changes);
+                ctx.error(&SetError::apply_failed("appendonly", &msg).to_string());
+                return;
+            }
+        } else {
+            ctx.eng.aof_turn_off();
+        }
     }
     let listeners_changed = changes.contains("port") || changes.contains("bind");
     if listeners_changed && ctx.eng.hooks.clone().rebind(&ctx.eng.config).is_err() {
