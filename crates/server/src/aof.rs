@@ -94,10 +94,9 @@ impl AofWriter {
         if bytes.is_empty() {
             return !self.failed;
         }
-        let mut res = file.write_all(bytes);
-        if res.is_ok() && self.policy == Fsync::Always {
-            res = file.sync_data();
-        }
+        // With `always` the fsync is the caller's (`sync_now`), once for every batch that
+        // ran before it: Redis's one fsync per event-loop iteration (group commit).
+        let res = file.write_all(bytes);
         match res {
             Ok(()) => self.failed = false,
             Err(e) => {
@@ -267,6 +266,28 @@ impl AofWriter {
             }
         }
         self.policy = policy;
+    }
+
+    /// `appendfsync always`: waits for the disk; replies held for it are released after.
+    pub fn sync_now(&mut self) -> bool {
+        let Some(f) = &self.file else {
+            return true;
+        };
+        match f.sync_data() {
+            Ok(()) => true,
+            Err(e) => {
+                if !self.failed {
+                    warning!("Error fsyncing the AOF file: {}", strerror(&e));
+                }
+                self.failed = true;
+                false
+            }
+        }
+    }
+
+    /// True when replies must wait for [`AofWriter::sync_now`] (`appendfsync always`).
+    pub fn syncs_before_replies(&self) -> bool {
+        self.policy == Fsync::Always
     }
 
     /// CONFIG SET appendonly no: everything written is made durable, then the file closes.

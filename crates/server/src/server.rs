@@ -91,6 +91,14 @@ pub struct Shared {
     pub snapshot_wake: Notify,
     /// The AOF being appended to (`appendonly yes`); it also receives every stream batch.
     pub aof: RefCell<Option<crate::aof::AofWriter>>,
+    /// `appendfsync always` group commit: stream offsets written to the AOF and made
+    /// durable; a connection holds its replies until `aof_synced` reaches what was written
+    /// when its batch ended (`wait_aof_durable`). One fsync (`aof_sync_task`) covers every
+    /// batch that ran before it, as Redis's one fsync per event-loop iteration.
+    pub aof_written: std::cell::Cell<u64>,
+    pub aof_synced: std::cell::Cell<u64>,
+    aof_sync_wake: Notify,
+    aof_synced_notify: Notify,
 }
 
 impl Shared {
@@ -102,6 +110,10 @@ impl Shared {
             stream_taps: RefCell::new(Vec::new()),
             snapshot_wake: Notify::new(),
             aof: RefCell::new(None),
+            aof_written: std::cell::Cell::new(0),
+            aof_synced: std::cell::Cell::new(0),
+            aof_sync_wake: Notify::new(),
+            aof_synced_notify: Notify::new(),
             tcp_accepts: RefCell::new(Vec::new()),
         })
     }
@@ -124,15 +136,35 @@ impl Shared {
             // The AOF first: with `appendfsync always` the fsync ends here, before any of
             // this batch's replies is written.
             if let Some(aof) = self.aof.borrow_mut().as_mut() {
-                let ok = aof.append(&bytes, eng.stream.offset());
+                let end = eng.stream.offset();
+                let ok = aof.append(&bytes, end);
                 if let Some(st) = eng.aof.as_mut() {
                     st.current_size += bytes.len() as u64;
                     st.last_write_ok = ok;
+                }
+                if aof.syncs_before_replies() {
+                    self.aof_written.set(end);
+                    self.aof_sync_wake.notify_one();
                 }
             }
             for tap in self.stream_taps.borrow_mut().iter_mut() {
                 tap(&bytes);
             }
+        }
+    }
+
+    /// Waits until everything written to the AOF when this is called is on disk (only
+    /// `appendfsync always` makes anything wait).
+    pub async fn wait_aof_durable(&self) {
+        let target = self.aof_written.get();
+        while self.aof_synced.get() < target {
+            let notified = self.aof_synced_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.aof_synced.get() >= target {
+                break;
+            }
+            notified.await;
         }
     }
 
@@ -274,6 +306,22 @@ async fn snapshot_task(shared: Rc<Shared>) {
     }
 }
 
+/// The `appendfsync always` fsync: runs once the batches ready to run have run, so one
+/// fsync covers all of them, then releases their replies.
+async fn aof_sync_task(shared: Rc<Shared>) {
+    loop {
+        shared.aof_sync_wake.notified().await;
+        let target = shared.aof_written.get();
+        if target > shared.aof_synced.get() {
+            if let Some(w) = shared.aof.borrow_mut().as_mut() {
+                w.sync_now();
+            }
+            shared.aof_synced.set(target);
+            shared.aof_synced_notify.notify_waiters();
+        }
+    }
+}
+
 /// Runs the server until `shared.stop` is notified (SHUTDOWN, a signal).
 pub async fn run(shared: Rc<Shared>, listeners: Listeners) {
     for l in listeners.tcp {
@@ -284,6 +332,7 @@ pub async fn run(shared: Rc<Shared>, listeners: Listeners) {
     }
     tokio::task::spawn_local(cron(shared.clone()));
     tokio::task::spawn_local(snapshot_task(shared.clone()));
+    tokio::task::spawn_local(aof_sync_task(shared.clone()));
     shared.stop.notified().await;
 }
 
