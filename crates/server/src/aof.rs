@@ -4,9 +4,10 @@
 //!
 //! The AOF is the replication stream's bytes (`Shared::end_batch` hands every batch's new
 //! bytes to [`AofWriter::append`] before the batch's replies are written), so it holds the
-//! same effects in the same order as a replica receives. `appendfsync always` fsyncs inside
-//! that call, so no reply to a write leaves before its fsync; `everysec` leaves the fsync to a
-//! thread that runs once a second; `no` leaves it to the kernel.
+//! same effects in the same order as a replica receives. With `appendfsync always` replies
+//! wait for [`AofWriter::sync_now`], called once for all the batches written before it
+//! (group commit: `server::aof_sync_task`), so no reply leaves before its fsync; `everysec`
+//! leaves the fsync to a thread that runs once a second; `no` leaves it to the kernel.
 //!
 //! At startup with `appendonly yes`: the manifest's files are loaded (base, then each
 //! increment, replayed through the engine); a legacy single `appendonly.aof` in `dir` is
