@@ -72,16 +72,18 @@ impl<'a> Ctx<'a> {
 
     /// Looks a key up for reading (`lookupKeyRead`): lazy expiry, keyspace hit/miss counters,
     /// and the access-time update OBJECT IDLETIME/FREQ read (see `crate::lru`).
-    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
         let db = self.client.db;
-        self.lookup_in(db, key, true, true)
+        let slot = self.lookup_slot_in(db, key, true, true)?;
+        self.eng.dbs[db].at(slot)
     }
 
     /// `lookupKeyReadWithFlags(LOOKUP_NOTOUCH)`: like [`Ctx::lookup_read`] without the
     /// access-time update (TYPE, EXISTS, TTL, OBJECT and SCAN's TYPE filter).
-    pub fn lookup_read_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub fn lookup_read_notouch(&mut self, key: &[u8]) -> Option<&Entry> {
         let db = self.client.db;
-        self.lookup_in(db, key, false, true)
+        let slot = self.lookup_slot_in(db, key, false, true)?;
+        self.eng.dbs[db].at(slot)
     }
 
     /// Looks a key up for writing (`lookupKeyWrite`): lazy expiry and the access-time update,
@@ -137,7 +139,7 @@ impl<'a> Ctx<'a> {
             crate::lru::touch(
                 shared_ints,
                 shared_init,
-                dbs[db].at_mut(s),
+                dbs[db].at_mut_access(s),
                 policy,
                 rng,
                 now_ms,

@@ -25,6 +25,40 @@ pub trait ServerHooks {
     fn read_rdb(&self, _filename: &str) -> Result<Vec<u8>, String> {
         Err("Operation not supported".into())
     }
+    /// Opens the sink a BGSAVE writes `filename` through (`temp-<pid>.rdb`, then fsync and
+    /// rename, on a background thread); the sink appends the CRC64 trailer (zero without
+    /// `checksum`). The error is the reason to log.
+    fn rdb_sink(
+        &self,
+        _filename: &str,
+        _checksum: bool,
+    ) -> Result<Box<dyn crate::snapshot::SnapshotSink>, String> {
+        Err("Operation not supported".into())
+    }
+    /// BGREWRITEAOF's start: the server opens a new incremental file, which takes the
+    /// stream from offset `split_offset` on (earlier bytes are in the snapshot), and returns
+    /// the sink that writes the new base file. Fails when the AOF is off (not supported yet)
+    /// or a file cannot be created; the error is logged.
+    fn aof_rewrite_sink(
+        &self,
+        _checksum: bool,
+        _split_offset: u64,
+    ) -> Result<Box<dyn crate::snapshot::SnapshotSink>, String> {
+        Err("the AOF is off".into())
+    }
+    /// BGREWRITEAOF's end, after the sink succeeded: the manifest switches to the new base,
+    /// older files become history and are deleted. Returns (base size, increments size).
+    fn aof_rewrite_installed(&self) -> Result<(u64, u64), String> {
+        Err("the AOF is off".into())
+    }
+    /// CONFIG SET appendonly yes: opens an AOF that starts recording with the first rewrite.
+    fn aof_open(&self, _cfg: &Config) -> Result<(), String> {
+        Err("Operation not supported".into())
+    }
+    /// CONFIG SET appendonly no: fsyncs and closes the AOF.
+    fn aof_close(&self) {}
+    /// A snapshot started: the server drives `Engine::bgsave_work` until it is done.
+    fn snapshot_started(&self) {}
     /// Writes a line to the server log (warning or notice level).
     fn log(&self, _warning: bool, _msg: &str) {}
     /// The master changed (REPLICAOF): the server starts a link task for the new one (tasks

@@ -218,7 +218,14 @@ impl Engine {
     /// Empties database `db`: with `lazy`, swaps in an empty one and sends the old one to the
     /// free thread whole (O(1) here), else frees it inline.
     pub fn empty_db(&mut self, db: usize, lazy: bool) {
-        let old = self.dbs[db].take();
+        let mut old = self.dbs[db].take();
+        // A snapshot still walking this data keeps it (FLUSHDB during BGSAVE).
+        if let Some(bg) = self.bgsave.as_deref_mut() {
+            match bg.snap.adopt(old) {
+                Some(back) => old = back,
+                None => return,
+            }
+        }
         if lazy {
             self.lazyfree.free_db(old);
         }

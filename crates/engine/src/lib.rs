@@ -48,6 +48,7 @@ pub mod repl;
 mod repl_tests;
 pub mod sentinel_mode;
 pub mod slowlog;
+pub mod snapshot;
 pub mod stats;
 pub mod stream;
 pub mod table;
@@ -56,6 +57,18 @@ pub mod testing;
 pub use client::{Client, ClientId, ClientIo, ClientKind};
 pub use ctx::Ctx;
 pub use stream::ReplStream;
+
+/// INFO persistence's AOF fields (`aof_current_size`, `aof_base_size`,
+/// `aof_last_write_status`).
+#[derive(Debug, Clone, Default)]
+pub struct AofStats {
+    pub current_size: u64,
+    pub base_size: u64,
+    pub last_write_ok: bool,
+    /// `aof_rewrite_base_size`: the AOF's size after the load or the last rewrite, the
+    /// reference of `auto-aof-rewrite-percentage`.
+    pub rewrite_base_size: u64,
+}
 
 /// The Redis version we are compatible with, reported as `redis_version` (as Valkey does).
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -259,6 +272,10 @@ pub struct Engine {
     pub sentinel: Option<Rc<dyn sentinel_mode::SentinelHooks>>,
     /// Replication: IDs, backlog, replicas, our master (see [`repl`]).
     pub repl: repl::Repl,
+    /// The BGSAVE in progress (Redis's RDB child).
+    pub bgsave: Option<Box<commands::bgsave::BgSave>>,
+    /// What INFO reports of the AOF, kept by the server that writes it; `None` when off.
+    pub aof: Option<AofStats>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -389,6 +406,8 @@ impl Engine {
             rdb: commands::persistence::RdbState::default(),
             sentinel: None,
             repl: repl::Repl::default(),
+            bgsave: None,
+            aof: None,
         }
     }
 

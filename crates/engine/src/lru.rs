@@ -220,7 +220,8 @@ impl Engine {
             shared_ints,
             ..
         } = self;
-        if let Some(e) = dbs[db].get_raw_mut(key) {
+        if let Some(s) = dbs[db].find(key) {
+            let e = dbs[db].at_mut_access(s);
             touch(shared_ints, init, e, policy, rng, now_ms);
         }
     }

@@ -125,6 +125,9 @@ proptest! {
         // Whatever state the client was left in (MULTI, subscriptions, CLIENT REPLY OFF),
         // RESET returns it to normal and the engine still answers.
         t.run("RESET");
-        prop_assert_eq!(t.text("PING"), "+PONG|");
+        // A BGSAVE without a server to write it fails, and with the default save points
+        // Redis then answers PING with MISCONF: that is still an answer.
+        let pong = t.text("PING");
+        prop_assert!(pong == "+PONG|" || pong.starts_with("-MISCONF "), "{}", pong);
     }
 }

@@ -15,6 +15,7 @@
 //! Nothing here reads the clock: callers pass `now_ms`.
 
 use crate::bytestr::ByteStr;
+use crate::cow::{Cow, EntryWriter};
 use crate::rand::Rng;
 use crate::value::Value;
 use hashbrown::HashTable;
@@ -52,6 +53,9 @@ pub struct Db {
     /// The `lru` word new entries start with (Redis's `createObject` reads the LRU clock or
     /// the LFU initial value). The engine sets it before each command; see engine `lru.rs`.
     pub lru_for_new: u32,
+    /// A snapshot in progress over this data (see `crate::cow`): every method that changes
+    /// an entry goes through it first. Boxed: one pointer when no snapshot runs.
+    cow: Option<Box<Cow>>,
 }
 
 /// One SCAN step's result: the keys seen and the next cursor (0 when done).
@@ -113,11 +117,85 @@ impl Db {
         self.find_slot(key)
     }
 
-    /// The entry in a slot returned by [`Db::find`].
+    /// The entry in a slot returned by [`Db::find`], for a change: a snapshot in progress
+    /// copies the old entry first.
     pub fn at_mut(&mut self, slot: u32) -> &mut Entry {
+        self.before_change(slot);
         self.slots[slot as usize]
             .as_mut()
             .expect("slot from find() is in use")
+    }
+
+    /// The entry in a slot returned by [`Db::find`], for reading.
+    pub fn at(&self, slot: u32) -> Option<&Entry> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// The entry in a slot for an access-word update only (`lookupKey`'s LRU/LFU touch):
+    /// no snapshot copy, because the image's IDLE/FREQ are as approximate as Redis's (its
+    /// child reads them whenever it reaches the key). Callers must change nothing else.
+    pub fn at_mut_access(&mut self, slot: u32) -> &mut Entry {
+        self.slots[slot as usize]
+            .as_mut()
+            .expect("slot from find() is in use")
+    }
+
+    /// The snapshot's copy-on-write step for `slot` (see `crate::cow`).
+    #[inline]
+    fn before_change(&mut self, slot: u32) {
+        if let Some(cow) = self.cow.as_deref_mut() {
+            cow.before_change(slot, self.slots[slot as usize].as_ref());
+        }
+    }
+
+    /// Starts a snapshot of this data as database `tag`: from now on the walk
+    /// ([`Db::snapshot_step`]) and the copies made before changes together yield exactly the
+    /// entries present now.
+    /// One snapshot at a time: the caller checks that none is running.
+    pub fn snapshot_begin(&mut self, tag: usize, writer: EntryWriter) {
+        assert!(self.cow.is_none(), "one snapshot at a time per database");
+        let bound = u32::try_from(self.slots.len()).expect("fewer than 2^32 keys per db");
+        self.cow = Some(Box::new(Cow::new(tag, bound, writer)));
+    }
+
+    /// The snapshot state, if one is walking this data.
+    pub fn snapshot(&self) -> Option<&Cow> {
+        self.cow.as_deref()
+    }
+
+    /// Stops the snapshot (finished or aborted), returning its state.
+    pub fn snapshot_end(&mut self) -> Option<Box<Cow>> {
+        self.cow.take()
+    }
+
+    /// One slice of the walk: appends the early copies and up to `max_entries` entries not
+    /// yet in the image to `out`. Returns true when this database's image is complete (the
+    /// snapshot state is then removed).
+    pub fn snapshot_step(&mut self, out: &mut Vec<u8>, max_entries: usize) -> bool {
+        let Some(cow) = self.cow.as_deref_mut() else {
+            return true;
+        };
+        out.append(&mut cow.pre);
+        let (mut written, mut visited) = (0, 0);
+        // Empty slots cost a check each: bound them too so a sparse slab cannot stall.
+        while cow.cursor < cow.bound && written < max_entries && visited < max_entries * 8 {
+            let s = cow.cursor;
+            if cow.pending(s) {
+                if let Some(Some(e)) = self.slots.get(s as usize) {
+                    (cow.writer)(e, out);
+                    written += 1;
+                    cow.entries_done += 1;
+                }
+            }
+            cow.cursor += 1;
+            visited += 1;
+        }
+        if cow.cursor < cow.bound {
+            return false;
+        }
+        out.append(&mut cow.pre);
+        self.cow = None;
+        true
     }
 
     /// Replaces the value in a slot returned by [`Db::find`], as [`Db::set`] does for an
@@ -152,8 +230,10 @@ impl Db {
         self.slots[s as usize].as_ref()
     }
 
+    /// The entry for a change (a snapshot in progress copies it first).
     pub fn get_raw_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let s = self.find_slot(key)?;
+        self.before_change(s);
         self.slots[s as usize].as_mut()
     }
 
@@ -193,6 +273,9 @@ impl Db {
                 s
             }
         };
+        if let Some(cow) = self.cow.as_deref_mut() {
+            cow.new_entry(slot);
+        }
         let h = self.hash(key);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(h, slot, |&s| {
@@ -217,6 +300,7 @@ impl Db {
             })
             .ok()?;
         let (slot, _) = found.remove();
+        self.before_change(slot);
         if self.slots[slot as usize]
             .as_ref()
             .is_some_and(|e| e.expire_at_ms != NO_EXPIRE)
@@ -233,12 +317,25 @@ impl Db {
         e
     }
 
+    /// Empties the database. A snapshot in progress keeps going: the entries it has not
+    /// reached are copied first (FLUSHALL hands the old data over instead, see [`Db::take`]).
     pub fn clear(&mut self) {
-        drop(self.take());
+        match self.cow.take() {
+            None => drop(self.take()),
+            Some(mut cow) => {
+                for s in cow.cursor..cow.bound {
+                    cow.before_change(s, self.slots.get(s as usize).and_then(|e| e.as_ref()));
+                }
+                cow.cursor = cow.bound;
+                drop(self.take());
+                self.cow = Some(cow);
+            }
+        }
     }
 
     /// Empties the database in O(1), returning the old contents whole (keys, values and the
     /// expiry index) so they can be freed elsewhere (FLUSHALL ASYNC, Redis's `emptyDbAsync`).
+    /// A snapshot in progress goes with the old contents: the caller hands them to it.
     pub fn take(&mut self) -> Db {
         let fresh = Db {
             hasher: self.hasher.clone(),
@@ -252,6 +349,7 @@ impl Db {
         let Some(s) = self.find_slot(key) else {
             return false;
         };
+        self.before_change(s);
         let e = self.slots[s as usize]
             .as_mut()
             .expect("indexed slot is used");
@@ -279,6 +377,7 @@ impl Db {
     }
 
     fn persist_slot(&mut self, s: u32) {
+        self.before_change(s);
         self.unlist_expire(s);
         if let Some(e) = self.slots[s as usize].as_mut() {
             e.expire_at_ms = NO_EXPIRE;

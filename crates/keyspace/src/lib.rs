@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bytestr;
+pub mod cow;
 pub mod db;
 pub mod glob;
 pub mod hash;

@@ -251,6 +251,8 @@ where
         };
         if !out.is_empty() {
             shared.engine.borrow_mut().stats.total_writes_processed += 1;
+            // `appendfsync always`: no reply leaves before the fsync of this batch's writes.
+            shared.wait_aof_durable().await;
             if !write_or_killed(&mut stream, &out, &io).await {
                 break;
             }

@@ -6,6 +6,7 @@
 //! ([`log`]), allocator stats ([`mem`]), and startup and shutdown ([`startup`]). Everything
 //! about data and commands lives in `redoubt-engine`.
 
+pub mod aof;
 pub mod conn;
 pub mod listeners;
 pub mod log;

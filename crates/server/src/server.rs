@@ -5,6 +5,7 @@
 
 use crate::conn::{self, Peer};
 use crate::listeners::Listeners;
+use redoubt_engine::commands::bgsave::Work;
 use redoubt_engine::Engine;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -86,6 +87,18 @@ pub struct Shared {
     /// Every byte of the replication stream handed out so far goes to these consumers (the
     /// AOF attaches here; the backlog and replicas are fed inside `Engine::end_batch`).
     pub stream_taps: RefCell<Vec<StreamTap>>,
+    /// Wakes the task that drives a BGSAVE's snapshot (`snapshot_task`).
+    pub snapshot_wake: Notify,
+    /// The AOF being appended to (`appendonly yes`); it also receives every stream batch.
+    pub aof: RefCell<Option<crate::aof::AofWriter>>,
+    /// `appendfsync always` group commit: stream offsets written to the AOF and made
+    /// durable; a connection holds its replies until `aof_synced` reaches what was written
+    /// when its batch ended (`wait_aof_durable`). One fsync (`aof_sync_task`) covers every
+    /// batch that ran before it, as Redis's one fsync per event-loop iteration.
+    pub aof_written: std::cell::Cell<u64>,
+    pub aof_synced: std::cell::Cell<u64>,
+    aof_sync_wake: Notify,
+    aof_synced_notify: Notify,
 }
 
 impl Shared {
@@ -95,6 +108,12 @@ impl Shared {
             settings: RefCell::new(settings),
             stop: Notify::new(),
             stream_taps: RefCell::new(Vec::new()),
+            snapshot_wake: Notify::new(),
+            aof: RefCell::new(None),
+            aof_written: std::cell::Cell::new(0),
+            aof_synced: std::cell::Cell::new(0),
+            aof_sync_wake: Notify::new(),
+            aof_synced_notify: Notify::new(),
             tcp_accepts: RefCell::new(Vec::new()),
         })
     }
@@ -114,9 +133,38 @@ impl Shared {
         }
         let bytes = eng.end_batch();
         if !bytes.is_empty() {
+            // The AOF first: with `appendfsync always` the fsync ends here, before any of
+            // this batch's replies is written.
+            if let Some(aof) = self.aof.borrow_mut().as_mut() {
+                let end = eng.stream.offset();
+                let ok = aof.append(&bytes, end);
+                if let Some(st) = eng.aof.as_mut() {
+                    st.current_size += bytes.len() as u64;
+                    st.last_write_ok = ok;
+                }
+                if aof.syncs_before_replies() {
+                    self.aof_written.set(end);
+                    self.aof_sync_wake.notify_one();
+                }
+            }
             for tap in self.stream_taps.borrow_mut().iter_mut() {
                 tap(&bytes);
             }
+        }
+    }
+
+    /// Waits until everything written to the AOF when this is called is on disk (only
+    /// `appendfsync always` makes anything wait).
+    pub async fn wait_aof_durable(&self) {
+        let target = self.aof_written.get();
+        while self.aof_synced.get() < target {
+            let notified = self.aof_synced_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.aof_synced.get() >= target {
+                break;
+            }
+            notified.await;
         }
     }
 
@@ -197,6 +245,9 @@ async fn cron(shared: Rc<Shared>) {
         eng.stats.expire_cycle_time_used_us += start.elapsed().as_micros() as u64;
         eng.stats_cron(now);
         eng.replication_cron(now);
+        if eng.sentinel.is_none() {
+            eng.save_cron(now);
+        }
         let timeout = shared.settings.borrow().timeout_secs;
         if timeout > 0 {
             let limit = timeout as i64 * 1000;
@@ -214,6 +265,66 @@ async fn cron(shared: Rc<Shared>) {
     }
 }
 
+/// Drives a BGSAVE: slices of about 1 ms of the snapshot walk on the engine, with every
+/// connection task free to run between two slices (the walk's only stall is one slice, or
+/// one big value's serialization). `rdb-key-save-delay` (microseconds per key, a test knob
+/// as in Redis) slows the walk by sleeping between slices, never inside one.
+async fn snapshot_task(shared: Rc<Shared>) {
+    loop {
+        shared.snapshot_wake.notified().await;
+        loop {
+            let (work, pause_us) = {
+                let mut guard = shared.engine.borrow_mut();
+                let eng = &mut *guard;
+                let delay = eng.bgsave_key_delay_us();
+                let per_call = if delay > 0 {
+                    (1000 / delay).max(1) as usize
+                } else {
+                    256
+                };
+                let start = Instant::now();
+                let now = crate::log::now_ms();
+                let work = loop {
+                    let w = eng.bgsave_work(now, per_call);
+                    if w != Work::More || delay > 0 || start.elapsed() >= Duration::from_millis(1) {
+                        break w;
+                    }
+                };
+                let pause = if delay > 0 {
+                    delay as u64 * per_call as u64
+                } else {
+                    0
+                };
+                (work, pause)
+            };
+            match work {
+                Work::Idle => break,
+                Work::Wait => tokio::time::sleep(Duration::from_millis(1)).await,
+                Work::More if pause_us > 0 => {
+                    tokio::time::sleep(Duration::from_micros(pause_us)).await
+                }
+                Work::More => tokio::task::yield_now().await,
+            }
+        }
+    }
+}
+
+/// The `appendfsync always` fsync: runs once the batches ready to run have run, so one
+/// fsync covers all of them, then releases their replies.
+async fn aof_sync_task(shared: Rc<Shared>) {
+    loop {
+        shared.aof_sync_wake.notified().await;
+        let target = shared.aof_written.get();
+        if target > shared.aof_synced.get() {
+            if let Some(w) = shared.aof.borrow_mut().as_mut() {
+                w.sync_now();
+            }
+            shared.aof_synced.set(target);
+            shared.aof_synced_notify.notify_waiters();
+        }
+    }
+}
+
 /// Runs the server until `shared.stop` is notified (SHUTDOWN, a signal).
 pub async fn run(shared: Rc<Shared>, listeners: Listeners) {
     for l in listeners.tcp {
@@ -223,6 +334,8 @@ pub async fn run(shared: Rc<Shared>, listeners: Listeners) {
         tokio::task::spawn_local(accept_unix(shared.clone(), l, path));
     }
     tokio::task::spawn_local(cron(shared.clone()));
+    tokio::task::spawn_local(snapshot_task(shared.clone()));
+    tokio::task::spawn_local(aof_sync_task(shared.clone()));
     shared.stop.notified().await;
 }
 
@@ -282,6 +395,58 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
         crate::rdbfile::write_atomic(filename, data)
     }
 
+    fn rdb_sink(
+        &self,
+        filename: &str,
+        checksum: bool,
+    ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
+        let sink = crate::rdbfile::FileSink::start(filename, checksum)?;
+        Ok(Box::new(sink))
+    }
+
+    fn aof_rewrite_sink(
+        &self,
+        checksum: bool,
+        split_offset: u64,
+    ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
+        let shared = self.shared.upgrade().ok_or("shutting down")?;
+        let mut aof = shared.aof.borrow_mut();
+        match aof.as_mut() {
+            Some(w) => w.start_rewrite(checksum, split_offset),
+            None => Err("BGREWRITEAOF with appendonly no is not supported by Redoubt yet".into()),
+        }
+    }
+
+    fn aof_open(&self, cfg: &redoubt_config::Config) -> Result<(), String> {
+        let shared = self.shared.upgrade().ok_or("shutting down")?;
+        let w = crate::aof::AofWriter::open_waiting(cfg)?;
+        *shared.aof.borrow_mut() = Some(w);
+        Ok(())
+    }
+
+    fn aof_close(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            if let Some(mut w) = shared.aof.borrow_mut().take() {
+                w.shut();
+            }
+        }
+    }
+
+    fn aof_rewrite_installed(&self) -> Result<(u64, u64), String> {
+        let shared = self.shared.upgrade().ok_or("shutting down")?;
+        let mut aof = shared.aof.borrow_mut();
+        match aof.as_mut() {
+            Some(w) => w.finish_rewrite(),
+            None => Err("the AOF is off".into()),
+        }
+    }
+
+    fn snapshot_started(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.snapshot_wake.notify_one();
+        }
+    }
+
     fn read_rdb(&self, filename: &str) -> Result<Vec<u8>, String> {
         std::fs::read(filename).map_err(|e| {
             format!(
@@ -311,6 +476,9 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
+        if let Some(aof) = shared.aof.borrow_mut().as_mut() {
+            aof.set_policy(crate::aof::policy_of(cfg));
+        }
         let s = Settings::from_config(cfg);
         let level = crate::log::Level::parse(&s.loglevel).unwrap_or(crate::log::Level::Notice);
         crate::log::configure(level, &s.logfile);

@@ -204,8 +204,15 @@ async fn serve(
         warning!("Server initialized");
         {
             let mut eng = shared.engine.borrow_mut();
-            if let Err(code) = crate::rdbfile::load_at_startup(&mut eng, log::now_ms()) {
-                return code;
+            // With the AOF on, it is the dataset (the RDB is not read), as Redis.
+            match crate::aof::start(&mut eng, log::now_ms()) {
+                Ok(Some(w)) => *shared.aof.borrow_mut() = Some(w),
+                Ok(None) => {
+                    if let Err(code) = crate::rdbfile::load_at_startup(&mut eng, log::now_ms()) {
+                        return code;
+                    }
+                }
+                Err(code) => return code,
             }
             // `replicaof` in the config: connect once serving (Redis's replicationCron does).
             if let Some((host, port)) = eng.config.replicaof() {
@@ -247,7 +254,7 @@ async fn watch_signals(shared: Rc<Shared>) {
 }
 
 fn finish_shutdown(shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
-    warning!("User requested shutdown...");
+    // "User requested shutdown..." is the engine's first line of `shutdown_save`.
     {
         // SHUTDOWN already saved (or failed and replied); a signal saves here when save
         // points are configured (prepareForShutdown without flags).
@@ -256,6 +263,9 @@ fn finish_shutdown(shared: &Rc<Shared>, pidfile: &str, unixsocket: &str) {
             let now = log::now_ms();
             let _ = eng.shutdown_save(None, false, now);
         }
+    }
+    if let Some(aof) = shared.aof.borrow_mut().as_mut() {
+        aof.close();
     }
     if !pidfile.is_empty() {
         notice!("Removing the pid file.");

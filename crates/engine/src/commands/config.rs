@@ -49,6 +49,19 @@ pub fn config_set(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             }
         }
     }
+    if changes.contains("appendonly") {
+        // `updateAppendonly`: on starts a rewrite whose base begins the AOF; off closes it.
+        if ctx.eng.config.get_bool("appendonly") {
+            let (now, in_exec) = (ctx.now_ms, ctx.in_exec);
+            if let Err(msg) = ctx.eng.aof_turn_on(now, in_exec) {
+                ctx.eng.config.rollback(&changes);
+                ctx.error(&SetError::apply_failed("appendonly", &msg).to_string());
+                return;
+            }
+        } else {
+            ctx.eng.aof_turn_off();
+        }
+    }
     let listeners_changed = changes.contains("port") || changes.contains("bind");
     if listeners_changed && ctx.eng.hooks.clone().rebind(&ctx.eng.config).is_err() {
         // Redis's texts for its two apply functions (`updatePort`, `updateBind`).

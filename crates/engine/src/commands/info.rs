@@ -260,48 +260,97 @@ fn section_memory(eng: &Engine, s: &mut String, mh: &MemOverhead) {
     );
 }
 
-/// Save/load facts are real (SAVE, the startup load); no background saves or AOF yet.
-fn section_persistence(eng: &Engine, s: &mut String) {
+/// Save/load facts: SAVE, BGSAVE (a snapshot without fork: the "cow" fields report the
+/// bytes of entries copied before a change, see `crate::snapshot`) and the startup load.
+fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
+    let (cow, cur_time, processed, total) = match eng.bgsave.as_deref() {
+        Some(bg) => (
+            bg.snap.copied_bytes(&eng.dbs),
+            now_ms / 1000 - bg.start_ms / 1000,
+            bg.snap.entries_done(&eng.dbs),
+            bg.snap.keys_total,
+        ),
+        None => (0, -1, 0, 0),
+    };
+    let (rdb_time, aof_time) = if eng.aof_child() {
+        (-1, cur_time)
+    } else {
+        (cur_time, -1)
+    };
+    let rw = &eng.rdb;
     let _ = write!(
         s,
         "# Persistence\r\n\
          loading:0\r\n\
          async_loading:0\r\n\
-         current_cow_peak:0\r\n\
-         current_cow_size:0\r\n\
+         current_cow_peak:{cow}\r\n\
+         current_cow_size:{cow}\r\n\
          current_cow_size_age:0\r\n\
-         current_fork_perc:0.00\r\n\
-         current_save_keys_processed:0\r\n\
-         current_save_keys_total:0\r\n\
+         current_fork_perc:{:.2}\r\n\
+         current_save_keys_processed:{processed}\r\n\
+         current_save_keys_total:{total}\r\n\
          rdb_changes_since_last_save:{}\r\n\
-         rdb_bgsave_in_progress:0\r\n\
+         rdb_bgsave_in_progress:{}\r\n\
          rdb_last_save_time:{}\r\n\
          rdb_last_bgsave_status:{}\r\n\
-         rdb_last_bgsave_time_sec:-1\r\n\
-         rdb_current_bgsave_time_sec:-1\r\n\
+         rdb_last_bgsave_time_sec:{}\r\n\
+         rdb_current_bgsave_time_sec:{rdb_time}\r\n\
          rdb_saves:{}\r\n\
-         rdb_last_cow_size:0\r\n\
+         rdb_last_cow_size:{}\r\n\
          rdb_last_load_keys_expired:{}\r\n\
          rdb_last_load_keys_loaded:{}\r\n\
-         aof_enabled:0\r\n\
-         aof_rewrite_in_progress:0\r\n\
-         aof_rewrite_scheduled:0\r\n\
-         aof_last_rewrite_time_sec:-1\r\n\
-         aof_current_rewrite_time_sec:-1\r\n\
-         aof_last_bgrewrite_status:ok\r\n\
-         aof_rewrites:0\r\n\
-         aof_rewrites_consecutive_failures:0\r\n\
-         aof_last_write_status:ok\r\n\
-         aof_last_cow_size:0\r\n\
+         aof_enabled:{}\r\n\
+         aof_rewrite_in_progress:{}\r\n\
+         aof_rewrite_scheduled:{}\r\n\
+         aof_last_rewrite_time_sec:{}\r\n\
+         aof_current_rewrite_time_sec:{aof_time}\r\n\
+         aof_last_bgrewrite_status:{}\r\n\
+         aof_rewrites:{}\r\n\
+         aof_rewrites_consecutive_failures:{}\r\n\
+         aof_last_write_status:{}\r\n\
+         aof_last_cow_size:{}\r\n\
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
+        if total > 0 {
+            processed as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        },
         eng.stats.dirty,
+        u8::from(eng.rdb_child()),
         eng.lastsave_s,
         if eng.rdb.last_status_ok { "ok" } else { "err" },
+        eng.rdb.last_bgsave_time_s,
         eng.rdb.saves,
+        eng.rdb.last_cow_bytes,
         eng.rdb.last_load_keys_expired,
         eng.rdb.last_load_keys_loaded,
+        u8::from(eng.aof.is_some()),
+        u8::from(eng.aof_child()),
+        u8::from(rw.aof_rewrite_scheduled),
+        rw.aof_last_rewrite_time_s,
+        if rw.aof_last_rewrite_ok { "ok" } else { "err" },
+        rw.aof_rewrites,
+        rw.aof_rewrite_failures,
+        if eng.aof.as_ref().is_none_or(|a| a.last_write_ok) {
+            "ok"
+        } else {
+            "err"
+        },
+        rw.aof_last_cow_bytes,
     );
+    if let Some(a) = &eng.aof {
+        let _ = write!(
+            s,
+            "aof_current_size:{}\r\n\
+             aof_base_size:{}\r\n\
+             aof_pending_rewrite:0\r\n\
+             aof_buffer_length:0\r\n\
+             aof_pending_bio_fsync:0\r\n\
+             aof_delayed_fsync:0\r\n",
+            a.current_size, a.base_size
+        );
+    }
 }
 
 fn section_stats(eng: &Engine, s: &mut String) {
@@ -524,7 +573,7 @@ pub fn info_string(ctx: &mut Ctx<'_>, sections: &Sections) -> String {
     }
     if sections.wants("persistence") {
         begin(&mut s);
-        section_persistence(ctx.eng, &mut s);
+        section_persistence(ctx.eng, &mut s, now);
     }
     if sections.wants("stats") {
         begin(&mut s);

@@ -27,7 +27,7 @@ enum Found {
     List,
 }
 
-fn classify(e: Option<&mut redoubt_keyspace::Entry>) -> Found {
+fn classify(e: Option<&redoubt_keyspace::Entry>) -> Found {
     match e.map(|e| &e.value) {
         None => Found::Missing,
         Some(Value::List(_)) => Found::List,
@@ -42,7 +42,7 @@ fn lookup_read(ctx: &mut Ctx<'_>, key: &[u8]) -> Found {
 
 /// `lookupKeyWrite` + `checkType(OBJ_LIST)`.
 fn lookup_write(ctx: &mut Ctx<'_>, key: &[u8]) -> Found {
-    classify(ctx.lookup_write(key))
+    classify(ctx.lookup_write(key).map(|e| &*e))
 }
 
 /// The list at `key`, which the caller found with one of the lookups above.

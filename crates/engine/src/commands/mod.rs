@@ -1,6 +1,8 @@
 //! Command handlers, one module per family. Each module lists its commands in its own
 //! `HANDLERS`; arity, flags and key positions come from Redis's metadata (`crate::meta`).
 
+pub mod aofrw;
+pub mod bgsave;
 pub mod bits;
 pub mod client;
 pub mod command;
@@ -35,6 +37,8 @@ use crate::table::Handler;
 /// Every implemented command (or `container|subcommand`) and its handler.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, Handler)> {
     [
+        aofrw::HANDLERS,
+        bgsave::HANDLERS,
         bits::HANDLERS,
         client::HANDLERS,
         command::HANDLERS,

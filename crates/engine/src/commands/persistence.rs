@@ -29,6 +29,22 @@ pub struct RdbState {
     pub last_status_ok: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// `rdb_last_bgsave_time_sec` (-1 before the first BGSAVE).
+    pub last_bgsave_time_s: i64,
+    /// `rdb_last_cow_size`: bytes the last BGSAVE copied before changes.
+    pub last_cow_bytes: u64,
+    /// `lastbgsave_try`: unix seconds of the last BGSAVE attempt (retry delay).
+    pub bgsave_try_s: i64,
+    /// `rdb_bgsave_scheduled`.
+    pub bgsave_scheduled: bool,
+    /// `aof_rewrite_scheduled`, `aof_rewrites`, `aof_last_bgrewrite_status`,
+    /// `aof_rewrites_consecutive_failures`, `aof_last_rewrite_time_sec`, `aof_last_cow_size`.
+    pub aof_rewrite_scheduled: bool,
+    pub aof_rewrites: u64,
+    pub aof_last_rewrite_ok: bool,
+    pub aof_rewrite_failures: u64,
+    pub aof_last_rewrite_time_s: i64,
+    pub aof_last_cow_bytes: u64,
 }
 
 impl Default for RdbState {
@@ -38,6 +54,16 @@ impl Default for RdbState {
             last_status_ok: true,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
+            last_bgsave_time_s: -1,
+            last_cow_bytes: 0,
+            bgsave_try_s: 0,
+            bgsave_scheduled: false,
+            aof_rewrite_scheduled: false,
+            aof_rewrites: 0,
+            aof_last_rewrite_ok: true,
+            aof_rewrite_failures: 0,
+            aof_last_rewrite_time_s: -1,
+            aof_last_cow_bytes: 0,
         }
     }
 }
@@ -101,42 +127,98 @@ impl Engine {
         encode::serialized_length(v, self.rdb_compression(), self.list_fill())
     }
 
-    /// The whole dataset as an RDB file (`rdbSaveRio`), aux fields as Redis 7.0 writes them:
-    /// `repl-stream-db`, `repl-id` and `repl-offset` only for a master with a backlog or a
-    /// replica (`rdbPopulateSaveInfo`), so a restart can continue by partial resync.
-    pub fn rdb_image(&mut self, now_ms: i64) -> Vec<u8> {
-        let policy = self.conf.maxmemory_policy.clone();
+    /// The IDLE seconds or FREQ counter to save with a key, as `maxmemory-policy` decides
+    /// (`rdbSaveKeyValuePair`): LRU policies save idle time, LFU ones the frequency.
+    pub fn rdb_key_meta(&self, now_ms: i64) -> impl Fn(&Entry) -> (Option<u64>, Option<u8>) {
+        let policy = &self.conf.maxmemory_policy;
         let save_lru = policy.ends_with("-lru");
         let save_lfu = policy.ends_with("-lfu");
         let decay = self.conf.lfu_decay_time;
-        let key_meta = move |e: &Entry| -> (Option<u64>, Option<u8>) {
+        move |e: &Entry| -> (Option<u64>, Option<u8>) {
             let idle = save_lru.then(|| lru::estimate_idle_ms(e.lru, now_ms) / 1000);
             let freq = save_lfu.then(|| lru::lfu_decr_and_return(e.lru, now_ms, decay) as u8);
             (idle, freq)
-        };
+        }
+    }
+
+    /// The aux fields as Redis 7.0 writes them: `repl-stream-db`, `repl-id` and
+    /// `repl-offset` only for a master with a backlog or a replica (`rdbPopulateSaveInfo`),
+    /// so a restart can continue by partial resync.
+    pub fn rdb_aux(&self, now_ms: i64) -> Vec<(&'static str, Aux)> {
         let used = (self.info.used_memory)().allocated as i64;
+        let mut aux = vec![
+            ("redis-ver", Aux::Str(crate::REDIS_VERSION.into())),
+            ("redis-bits", Aux::Int(i64::from(self.info.arch_bits))),
+            ("ctime", Aux::Int(now_ms / 1000)),
+            ("used-mem", Aux::Int(used)),
+        ];
+        if let Some(db) = self.repl_stream_db() {
+            aux.push(("repl-stream-db", Aux::Int(db as i64)));
+            aux.push(("repl-id", Aux::Str(self.repl.ids.replid.clone())));
+            aux.push(("repl-offset", Aux::Int(self.stream.offset() as i64)));
+        }
+        aux.push(("aof-base", Aux::Int(0)));
+        aux
+    }
+
+    /// The dataset as an AOF base file (`aof-use-rdb-preamble yes`): an RDB whose
+    /// `aof-base` aux field is 1, as Redis writes it.
+    pub fn rdb_aof_base_image(&mut self, now_ms: i64) -> Vec<u8> {
+        let key_meta = self.rdb_key_meta(now_ms);
+        let mut aux = self.rdb_aux(now_ms);
+        if let Some(a) = aux.iter_mut().find(|(k, _)| *k == "aof-base") {
+            a.1 = Aux::Int(1);
+        }
         let opts = SaveOptions {
             compress: self.rdb_compression(),
             checksum: self.config.get_bool("rdbchecksum"),
             list_fill: self.list_fill(),
-            aux: {
-                let mut aux = vec![
-                    ("redis-ver", Aux::Str(crate::REDIS_VERSION.into())),
-                    ("redis-bits", Aux::Int(i64::from(self.info.arch_bits))),
-                    ("ctime", Aux::Int(now_ms / 1000)),
-                    ("used-mem", Aux::Int(used)),
-                ];
-                if let Some(db) = self.repl_stream_db() {
-                    aux.push(("repl-stream-db", Aux::Int(db as i64)));
-                    aux.push(("repl-id", Aux::Str(self.repl.ids.replid.clone())));
-                    aux.push(("repl-offset", Aux::Int(self.stream.offset() as i64)));
-                }
-                aux.push(("aof-base", Aux::Int(0)));
-                aux
-            },
+            aux,
             key_meta: &key_meta,
         };
         encode::save(&self.dbs, &opts)
+    }
+
+    /// The whole dataset as an RDB file (`rdbSaveRio`).
+    pub fn rdb_image(&mut self, now_ms: i64) -> Vec<u8> {
+        let key_meta = self.rdb_key_meta(now_ms);
+        let opts = SaveOptions {
+            compress: self.rdb_compression(),
+            checksum: self.config.get_bool("rdbchecksum"),
+            list_fill: self.list_fill(),
+            aux: self.rdb_aux(now_ms),
+            key_meta: &key_meta,
+        };
+        encode::save(&self.dbs, &opts)
+    }
+
+    /// The start of a snapshot's file and its entry serializer (see `crate::snapshot`).
+    /// `aof_base` sets the `aof-base` aux field (an AOF rewrite's base file).
+    pub fn rdb_snapshot_parts(
+        &self,
+        now_ms: i64,
+        aof_base: bool,
+    ) -> (Vec<u8>, redoubt_keyspace::cow::EntryWriter) {
+        let key_meta = self.rdb_key_meta(now_ms);
+        let (compress, list_fill) = (self.rdb_compression(), self.list_fill());
+        let mut aux = self.rdb_aux(now_ms);
+        if aof_base {
+            if let Some(a) = aux.iter_mut().find(|(k, _)| *k == "aof-base") {
+                a.1 = Aux::Int(1);
+            }
+        }
+        let header = encode::header(&SaveOptions {
+            compress,
+            checksum: true,
+            list_fill,
+            aux,
+            key_meta: &key_meta,
+        });
+        let writer = std::sync::Arc::new(move |e: &Entry, out: &mut Vec<u8>| {
+            let (idle, freq) = key_meta(e);
+            encode::write_entry(out, e, idle, freq, compress, list_fill);
+        });
+        (header, writer)
     }
 
     /// Loads an RDB image into the (emptied) databases, as a master does at startup.
@@ -210,6 +292,15 @@ impl Engine {
         // `save` is a list directive: read it as CONFIG GET renders it.
         let points = redoubt_config::lookup(b"save")
             .is_some_and(|m| !self.config.get_value_bytes(m.id).trim_ascii().is_empty());
+        // prepareForShutdown: its first line, then an RDB child is killed before anything
+        // else.
+        self.log_warning("User requested shutdown...");
+        if self.rdb_child() {
+            self.log_warning("There is a child saving an .rdb. Killing it!");
+        } else if self.aof_child() {
+            self.log_warning("There is a child rewriting the AOF. Killing it!");
+        }
+        self.kill_job();
         if !save.unwrap_or(points) {
             return true;
         }
@@ -357,6 +448,10 @@ pub fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 }
 
 pub fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
+    if ctx.eng.rdb_child() {
+        ctx.error("ERR Background save already in progress");
+        return;
+    }
     let now = ctx.now_ms;
     match ctx.eng.save_rdb(now) {
         Ok(()) => ctx.ok(),

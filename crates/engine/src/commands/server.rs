@@ -108,13 +108,26 @@ pub fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let Some(lazy) = flush_flag(ctx, argv) else {
         return;
     };
+    // `flushAllDataAndResetRDB`: a BGSAVE in progress is killed (its image would bring the
+    // flushed data back), and with save points the empty dataset is saved right away.
+    if ctx.eng.bgsave_kill() {
+        ctx.eng
+            .log_warning("Background saving terminated by signal 10");
+    }
     let mut n = 0;
     for db in 0..ctx.eng.dbs.len() {
         crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, db, None);
         n += ctx.eng.dbs[db].len() as u64;
         ctx.eng.empty_db(db, lazy);
     }
-    ctx.dirty(n + 1);
+    ctx.dirty(n);
+    if !ctx.eng.save_points().is_empty() {
+        let now = ctx.now_ms;
+        if let Err(e) = ctx.eng.save_rdb(now) {
+            ctx.eng.log_warning(&e);
+        }
+    }
+    ctx.dirty(1);
     let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
     ctx.propagate(&args);
     ctx.ok();

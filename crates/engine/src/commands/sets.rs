@@ -35,7 +35,7 @@ fn max_intset(ctx: &Ctx<'_>) -> usize {
 /// `Err(())` after replying WRONGTYPE.
 fn lookup(ctx: &mut Ctx<'_>, key: &[u8], write: bool) -> Result<bool, ()> {
     let found = if write {
-        ctx.lookup_write(key)
+        ctx.lookup_write(key).map(|e| &*e)
     } else {
         ctx.lookup_read(key)
     };

@@ -406,6 +406,8 @@ pub struct LoadStats {
     pub empty_keys_skipped: u64,
     /// The trailer was 0: the file was saved with `rdbchecksum no` (nothing verified).
     pub checksum_disabled: bool,
+    /// Bytes the RDB took (an AOF with an RDB preamble continues with commands after them).
+    pub consumed: usize,
 }
 
 impl LoadStats {
@@ -557,6 +559,7 @@ pub fn load(buf: &[u8], opts: &LoadOptions<'_>, dbs: &mut [Db]) -> R<LoadStats> 
             return Err(r.err_at(at, RdbErrorKind::BadChecksum { expected, got }));
         }
     }
+    stats.consumed = r.pos();
     Ok(stats)
 }
 

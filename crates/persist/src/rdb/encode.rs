@@ -259,27 +259,15 @@ pub struct SaveOptions<'a> {
 
 /// A whole RDB file (`rdbSaveRio`).
 pub fn save(dbs: &[Db], opts: &SaveOptions<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
-    for (k, v) in &opts.aux {
-        out.push(OP_AUX);
-        write_string(&mut out, k.as_bytes(), opts.compress);
-        match v {
-            Aux::Str(s) => write_string(&mut out, s.as_bytes(), opts.compress),
-            Aux::Int(n) => write_string(&mut out, n.to_string().as_bytes(), opts.compress),
-        }
-    }
+    let mut out = header(opts);
     for (i, db) in dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
         }
-        out.push(OP_SELECTDB);
-        write_len(&mut out, i as u64);
-        out.push(OP_RESIZEDB);
-        write_len(&mut out, db.len() as u64);
-        write_len(&mut out, db.expires_len() as u64);
+        select_db(&mut out, i, db.len(), db.expires_len());
         for e in db.iter() {
-            write_entry(&mut out, e, opts);
+            let (idle, freq) = (opts.key_meta)(e);
+            write_entry(&mut out, e, idle, freq, opts.compress, opts.list_fill);
         }
     }
     out.push(OP_EOF);
@@ -292,13 +280,48 @@ pub fn save(dbs: &[Db], opts: &SaveOptions<'_>) -> Vec<u8> {
     out
 }
 
-/// `rdbSaveKeyValuePair`.
-fn write_entry(out: &mut Vec<u8>, e: &Entry, opts: &SaveOptions<'_>) {
+/// The magic string and the aux fields: what precedes the first database.
+pub fn header(opts: &SaveOptions<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
+    for (k, v) in &opts.aux {
+        out.push(OP_AUX);
+        write_string(&mut out, k.as_bytes(), opts.compress);
+        match v {
+            Aux::Str(s) => write_string(&mut out, s.as_bytes(), opts.compress),
+            Aux::Int(n) => write_string(&mut out, n.to_string().as_bytes(), opts.compress),
+        }
+    }
+    out
+}
+
+/// SELECTDB and the RESIZEDB hint that open a database's entries.
+pub fn select_db(out: &mut Vec<u8>, index: usize, keys: usize, expires: usize) {
+    out.push(OP_SELECTDB);
+    write_len(out, index as u64);
+    out.push(OP_RESIZEDB);
+    write_len(out, keys as u64);
+    write_len(out, expires as u64);
+}
+
+/// The opcode that ends the data; the 8-byte checksum follows it.
+pub fn eof(out: &mut Vec<u8>) {
+    out.push(OP_EOF);
+}
+
+/// `rdbSaveKeyValuePair`: TTL, IDLE or FREQ, type, key, value.
+pub fn write_entry(
+    out: &mut Vec<u8>,
+    e: &Entry,
+    idle: Option<u64>,
+    freq: Option<u8>,
+    compress: bool,
+    list_fill: i64,
+) {
     if e.expire_at_ms != redoubt_keyspace::NO_EXPIRE {
         out.push(OP_EXPIRETIME_MS);
         out.extend_from_slice(&e.expire_at_ms.to_le_bytes());
     }
-    let (idle, freq) = (opts.key_meta)(e);
     if let Some(idle) = idle {
         out.push(OP_IDLE);
         write_len(out, idle);
@@ -308,6 +331,6 @@ fn write_entry(out: &mut Vec<u8>, e: &Entry, opts: &SaveOptions<'_>) {
         out.push(f);
     }
     out.push(value_type(&e.value));
-    write_string(out, &e.key, opts.compress);
-    write_value(out, &e.value, opts.compress, opts.list_fill);
+    write_string(out, &e.key, compress);
+    write_value(out, &e.value, compress, list_fill);
 }

@@ -1,0 +1,615 @@
+//! The append-only file, Redis 7.0's multi-part layout (`aof.c`): in `dir`/`appenddirname`,
+//! a manifest (`<appendfilename>.manifest`) names a base file (an RDB, or an AOF of
+//! commands) and the incremental files appended since, in order.
+//!
+//! The AOF is the replication stream's bytes (`Shared::end_batch` hands every batch's new
+//! bytes to [`AofWriter::append`] before the batch's replies are written), so it holds the
+//! same effects in the same order as a replica receives. With `appendfsync always` replies
+//! wait for [`AofWriter::sync_now`], called once for all the batches written before it
+//! (group commit: `server::aof_sync_task`), so no reply leaves before its fsync; `everysec`
+//! leaves the fsync to a thread that runs once a second; `no` leaves it to the kernel.
+//!
+//! At startup with `appendonly yes`: the manifest's files are loaded (base, then each
+//! increment, replayed through the engine); a legacy single `appendonly.aof` in `dir` is
+//! loaded and moved into the directory as the base, as Redis 7.0 upgrades it; with neither,
+//! an empty base is created. Then the last increment is opened for appending (a new one
+//! when there is none). BGREWRITEAOF, automatic rewrites and CONFIG SET appendonly are
+//! below ([`AofWriter::start_rewrite`], [`AofWriter::open_waiting`]). Not built yet:
+//! `aof-timestamp-enabled`, refusing writes after an AOF write error.
+
+use crate::{notice, warning};
+use bytes::BytesMut;
+use redoubt_engine::{ClientIo, ClientKind, Engine};
+use redoubt_persist::aof::{AofFile, Kind, Manifest};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    EverySec,
+    No,
+}
+
+/// The open incremental file and its fsync policy.
+pub struct AofWriter {
+    /// `None` while waiting for the first rewrite after CONFIG SET appendonly yes: effects
+    /// before the rewrite's snapshot need no file (the snapshot holds them).
+    file: Option<File>,
+    /// Turned on at run time and its first rewrite has not finished (`AOF_WAIT_REWRITE`):
+    /// the increment is a temp file, and the manifest on disk still describes the old AOF.
+    waiting: bool,
+    policy: Fsync,
+    stop: Arc<AtomicBool>,
+    /// The last write or fsync error, logged once.
+    failed: bool,
+    /// The AOF directory (relative to `dir`, as Redis keeps it) and the manifest's name.
+    dir: PathBuf,
+    manifest_name: String,
+    basename: String,
+    manifest: Manifest,
+    /// The base file a running rewrite is writing, and how many increments it covers.
+    rewrite: Option<(AofFile, usize)>,
+    /// The new increment and the stream offset where it takes over: bytes before the offset
+    /// are effects the rewrite's snapshot already holds, so they end the old increment.
+    switch: Option<(u64, File)>,
+}
+
+impl AofWriter {
+    /// Appends one batch of the replication stream, which ends at stream offset `end`;
+    /// false when the write or fsync failed.
+    pub fn append(&mut self, bytes: &[u8], end: u64) -> bool {
+        if let Some((at, _)) = &self.switch {
+            let start = end.saturating_sub(bytes.len() as u64);
+            let cut = at.saturating_sub(start).min(bytes.len() as u64) as usize;
+            if cut == bytes.len() {
+                return self.write_out(bytes);
+            }
+            let ok = self.write_out(&bytes[..cut]);
+            if let Some((_, file)) = self.switch.take() {
+                if let Some(old) = &self.file {
+                    let _ = old.sync_all();
+                }
+                if self.policy == Fsync::EverySec {
+                    self.stop.store(true, Ordering::Relaxed);
+                    self.stop = Arc::new(AtomicBool::new(false));
+                    if let Err(e) = spawn_fsync_thread(&file, self.stop.clone()) {
+                        warning!("Can't start the AOF fsync thread: {e}");
+                    }
+                }
+                self.file = Some(file);
+            }
+            return self.write_out(&bytes[cut..]) && ok;
+        }
+        self.write_out(bytes)
+    }
+
+    fn write_out(&mut self, bytes: &[u8]) -> bool {
+        let Some(file) = self.file.as_mut() else {
+            return true;
+        };
+        if bytes.is_empty() {
+            return !self.failed;
+        }
+        // With `always` the fsync is the caller's (`sync_now`), once for every batch that
+        // ran before it: Redis's one fsync per event-loop iteration (group commit).
+        let res = file.write_all(bytes);
+        match res {
+            Ok(()) => self.failed = false,
+            Err(e) => {
+                if !self.failed {
+                    warning!(
+                        "Error writing to the AOF file: {}",
+                        redoubt_config::fsio::strerror(&e)
+                    );
+                }
+                self.failed = true;
+            }
+        }
+        !self.failed
+    }
+
+    /// A rewrite starts (`openNewIncrAofForAppend`): later writes go to a new incremental
+    /// file, listed in the manifest at once; returns the sink for the new base.
+    pub fn start_rewrite(
+        &mut self,
+        checksum: bool,
+        split_offset: u64,
+    ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
+        let incr = if self.waiting {
+            // Not in the manifest until the rewrite ends (Redis's temp incr file).
+            AofFile {
+                name: self.temp_incr_name(),
+                seq: 0,
+                kind: Kind::Incr,
+            }
+        } else {
+            self.manifest.next_incr(&self.basename)
+        };
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.dir.join(&incr.name))
+            .map_err(|e| {
+                format!(
+                    "Can't open the append-only file {}: {}",
+                    incr.name,
+                    strerror(&e)
+                )
+            })?;
+        if self.waiting {
+            file.set_len(0).map_err(|e| strerror(&e))?;
+        } else {
+            self.manifest.incr.push(incr.clone());
+            if let Err(e) = persist_manifest(&self.dir, &self.manifest_name, &self.manifest) {
+                self.manifest.incr.pop();
+                let _ = std::fs::remove_file(self.dir.join(&incr.name));
+                return Err(e);
+            }
+            notice!("Creating AOF incr file {} on background rewrite", incr.name);
+        }
+        self.switch = Some((split_offset, file));
+        let base = self.manifest.next_base(&self.basename, true);
+        let tmp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
+        let dir = std::env::current_dir()
+            .map(|d| d.join(&self.dir))
+            .unwrap_or_else(|_| self.dir.clone());
+        let sink = crate::rdbfile::FileSink::start_in(dir, &tmp, &base.name, checksum)?;
+        // Every increment but the new one is covered by the new base.
+        // (Waiting: all of the old AOF's increments, the new one is not listed yet.)
+        let covered = if self.waiting {
+            self.manifest.incr.len()
+        } else {
+            self.manifest.incr.len().saturating_sub(1)
+        };
+        self.rewrite = Some((base, covered));
+        Ok(Box::new(sink))
+    }
+
+    /// A rewrite's base is on disk: the manifest switches to it (`backgroundRewriteDoneHandler`)
+    /// and the files it replaces become history, then are deleted. Returns (base size,
+    /// increments size).
+    pub fn finish_rewrite(&mut self) -> Result<(u64, u64), String> {
+        let Some((base, covered)) = self.rewrite.take() else {
+            return Err("no AOF rewrite in progress".into());
+        };
+        let mut next = self.manifest.clone();
+        let covered = if self.waiting {
+            next.incr.len()
+        } else {
+            covered
+        };
+        let waiting_incr = if self.waiting {
+            // The temp increment becomes the manifest's next one.
+            let f = next.next_incr(&self.basename);
+            std::fs::rename(self.dir.join(self.temp_incr_name()), self.dir.join(&f.name))
+                .map_err(|e| format!("Error renaming the temp incr AOF file: {}", strerror(&e)))?;
+            Some(f)
+        } else {
+            None
+        };
+        for mut f in next.incr.drain(..covered) {
+            f.kind = Kind::History;
+            next.history.push(f);
+        }
+        if let Some(mut old) = next.base.take() {
+            old.kind = Kind::History;
+            next.history.push(old);
+        }
+        next.base = Some(base.clone());
+        next.incr.extend(waiting_incr);
+        persist_manifest(&self.dir, &self.manifest_name, &next)?;
+        self.waiting = false;
+        notice!(
+            "Successfully renamed the temporary AOF base file temp-rewriteaof-bg-{}.aof into {}",
+            std::process::id(),
+            base.name
+        );
+        for h in std::mem::take(&mut next.history) {
+            notice!("Removing the history file {} in the background", h.name);
+            let _ = std::fs::remove_file(self.dir.join(&h.name));
+        }
+        persist_manifest(&self.dir, &self.manifest_name, &next)?;
+        self.manifest = next;
+        let size = |f: &AofFile| std::fs::metadata(self.dir.join(&f.name)).map_or(0, |m| m.len());
+        let base_size = size(&base);
+        let incr: u64 = self.manifest.incr.iter().map(size).sum();
+        Ok((base_size, incr))
+    }
+
+    fn temp_incr_name(&self) -> String {
+        format!("temp-{}.incr", self.basename)
+    }
+
+    /// CONFIG SET appendonly yes (`startAppendOnly`): an AOF that records nothing until its
+    /// first rewrite starts, keeping the manifest of an older AOF in the directory, if any,
+    /// until that rewrite replaces it.
+    pub fn open_waiting(cfg: &redoubt_config::Config) -> Result<AofWriter, String> {
+        let basename = cfg.get_str("appendfilename").into_owned();
+        let dirname = cfg.get_str("appenddirname").into_owned();
+        let dir = PathBuf::from(&dirname);
+        let manifest_name = format!("{basename}.manifest");
+        let manifest = match std::fs::read(dir.join(&manifest_name)) {
+            Ok(text) => Manifest::parse(&text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+            Err(e) => return Err(strerror(&e)),
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("Can't create AOF directory {dirname}: {}", strerror(&e)))?;
+        Ok(AofWriter {
+            file: None,
+            waiting: true,
+            policy: policy_of(cfg),
+            stop: Arc::new(AtomicBool::new(false)),
+            failed: false,
+            dir,
+            manifest_name,
+            basename,
+            manifest,
+            rewrite: None,
+            switch: None,
+        })
+    }
+
+    /// CONFIG SET appendfsync.
+    pub fn set_policy(&mut self, policy: Fsync) {
+        if policy == Fsync::EverySec && self.policy != Fsync::EverySec {
+            self.stop.store(true, Ordering::Relaxed);
+            self.stop = Arc::new(AtomicBool::new(false));
+            if let Some(f) = &self.file {
+                if let Err(e) = spawn_fsync_thread(f, self.stop.clone()) {
+                    warning!("Can't start the AOF fsync thread: {e}");
+                }
+            }
+        }
+        self.policy = policy;
+    }
+
+    /// `appendfsync always`: waits for the disk; replies held for it are released after.
+    pub fn sync_now(&mut self) -> bool {
+        let Some(f) = &self.file else {
+            return true;
+        };
+        match f.sync_data() {
+            Ok(()) => true,
+            Err(e) => {
+                if !self.failed {
+                    warning!("Error fsyncing the AOF file: {}", strerror(&e));
+                }
+                self.failed = true;
+                false
+            }
+        }
+    }
+
+    /// True when replies must wait for [`AofWriter::sync_now`] (`appendfsync always`).
+    pub fn syncs_before_replies(&self) -> bool {
+        self.policy == Fsync::Always
+    }
+
+    /// CONFIG SET appendonly no: everything written is made durable, then the file closes.
+    pub fn shut(&mut self) {
+        if let Some(f) = &self.file {
+            let _ = f.sync_all();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The final fsync of a shutdown.
+    pub fn close(&mut self) {
+        notice!("Calling fsync() on the AOF file.");
+        if let Some(f) = &self.file {
+            let _ = f.sync_all();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn strerror(e: &std::io::Error) -> String {
+    redoubt_config::fsio::strerror(e)
+}
+
+/// Writes the manifest crash-safely (temp file, fsync, rename, fsync of the directory).
+fn persist_manifest(dir: &Path, name: &str, m: &Manifest) -> Result<(), String> {
+    let tmp = dir.join(format!("temp-{name}"));
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(m.render().as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, dir.join(name))?;
+        File::open(dir)?.sync_all()
+    };
+    write().map_err(|e| {
+        format!(
+            "Can't persist the AOF manifest file {name}: {}",
+            strerror(&e)
+        )
+    })
+}
+
+/// Replays AOF commands through the engine as a client whose replies are dropped.
+/// Returns the length of the valid prefix; `Err` for a corrupt (not just cut) file.
+fn replay(eng: &mut Engine, bytes: &[u8], now_ms: i64) -> Result<(usize, bool), usize> {
+    // Redis's AOF client calls commands directly: no eviction or OOM refusal while the
+    // dataset loads (eviction starts with the first client command), and it is obeyed as a
+    // master link is (`mustObeyClient`: no size limits).
+    let maxmemory = std::mem::replace(&mut eng.conf.maxmemory, 0);
+    let res = replay_as_master(eng, bytes, now_ms);
+    eng.conf.maxmemory = maxmemory;
+    res
+}
+
+fn replay_as_master(eng: &mut Engine, bytes: &[u8], now_ms: i64) -> Result<(usize, bool), usize> {
+    let id = eng.add_client(ClientKind::Master, Rc::new(ClientIo::default()), now_ms);
+    let mut c = eng.take_client(id).expect("just added");
+    c.authenticated = true;
+    let mut buf = BytesMut::from(bytes);
+    let mut decoder = redoubt_resp::RequestDecoder::new();
+    let limits = redoubt_resp::DecodeLimits::default();
+    let mut done = 0usize;
+    // Where the MULTI being replayed began: a file cut inside a transaction is cut back to
+    // it, as Redis reverts an incomplete MULTI/EXEC.
+    let mut multi_at: Option<usize> = None;
+    let outcome = loop {
+        match decoder.decode(&mut buf, &limits) {
+            Ok(Some(req)) => {
+                if req.inline {
+                    break Err(done);
+                }
+                let start = done;
+                done += req.wire_len;
+                let name = req.args.first().map(|a| a.to_ascii_lowercase());
+                match name.as_deref() {
+                    Some(b"multi") => multi_at = Some(start),
+                    Some(b"exec") => multi_at = None,
+                    _ => {}
+                }
+                eng.execute(&mut c, req.args, now_ms);
+                c.out.buf.clear();
+                let _ = eng.end_batch();
+            }
+            Ok(None) => break Ok(buf.is_empty()),
+            Err(_) => break Err(done),
+        }
+    };
+    c.multi = None;
+    eng.put_client(c);
+    eng.remove_client(id);
+    match outcome {
+        Ok(complete) => match multi_at {
+            Some(at) => Ok((at, false)),
+            None => Ok((done, complete)),
+        },
+        Err(at) => Err(at),
+    }
+}
+
+/// Loads one file of the AOF (an RDB base or commands, or an RDB preamble followed by
+/// commands). A cut last command is dropped (and the file truncated to the valid prefix)
+/// when `truncated_ok` and the file is the last one, as `aof-load-truncated` says.
+fn load_file(
+    eng: &mut Engine,
+    path: &Path,
+    name: &str,
+    last: bool,
+    truncated_ok: bool,
+    now_ms: i64,
+) -> Result<(), String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("Unable to open the AOF file {name}: {}", strerror(&e)))?;
+    let mut from = 0;
+    if bytes.starts_with(b"REDIS") {
+        notice!("Reading RDB base file on AOF loading...");
+        let st = eng
+            .load_rdb_image(&bytes, now_ms)
+            .map_err(|e| format!("Bad file format reading the append only file {name}: {e}"))?;
+        notice!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            st.keys_loaded,
+            st.keys_expired
+        );
+        from = st.consumed;
+    }
+    match replay(eng, &bytes[from..], now_ms) {
+        Ok((_, true)) => Ok(()),
+        Ok((valid, false)) if last && truncated_ok => {
+            let valid = from + valid;
+            warning!("!!! Warning: short read while loading the AOF file {name}!!!");
+            warning!("!!! Truncating the AOF {name} at offset {valid} !!!");
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(valid as u64).map(|()| f))
+                .and_then(|f| f.sync_all());
+            if let Err(e) = f {
+                return Err(format!(
+                    "Error truncating the AOF file {name}: {}",
+                    strerror(&e)
+                ));
+            }
+            warning!("AOF {name} loaded anyway because aof-load-truncated is enabled");
+            Ok(())
+        }
+        Ok((valid, false)) => Err(format!(
+            "Unexpected end of file reading the append only file {name} (offset {}). You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+            from + valid
+        )),
+        Err(at) => Err(format!(
+            "Bad file format reading the append only file {name} (offset {}): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>",
+            from + at
+        )),
+    }
+}
+
+/// The configured `appendfsync`.
+pub fn policy_of(cfg: &redoubt_config::Config) -> Fsync {
+    match cfg.get_enum("appendfsync").as_ref() {
+        "always" => Fsync::Always,
+        "no" => Fsync::No,
+        _ => Fsync::EverySec,
+    }
+}
+
+/// Redis's BIO_AOF_FSYNC for `everysec`: at most about a second of acknowledged writes is
+/// only in the page cache. Stops when `stop` is set.
+fn spawn_fsync_thread(file: &File, stop: Arc<AtomicBool>) -> Result<(), String> {
+    let f = file.try_clone().map_err(|e| strerror(&e))?;
+    std::thread::Builder::new()
+        .name("aof-fsync".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let _ = f.sync_data();
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| strerror(&e))
+}
+
+/// `loadDataFromDisk` + `aofOpenIfNeededOnServerStart` for `appendonly yes`. `Ok(None)`
+/// when the AOF is off; `Err` is the exit code.
+pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
+    if !eng.config.get_bool("appendonly") {
+        return Ok(None);
+    }
+    let fail = |msg: String| {
+        warning!("{msg}");
+        1
+    };
+    let basename = eng.config.get_str("appendfilename").into_owned();
+    let dirname = eng.config.get_str("appenddirname").into_owned();
+    let dir = PathBuf::from(&dirname);
+    let manifest_name = format!("{basename}.manifest");
+    let truncated_ok = eng.config.get_bool("aof-load-truncated");
+    let start = std::time::Instant::now();
+    let mut manifest = match std::fs::read(dir.join(&manifest_name)) {
+        Ok(text) => Manifest::parse(&text).map_err(fail)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+        Err(e) => {
+            return Err(fail(format!(
+                "Fatal error: can't open the AOF manifest {manifest_name} for reading: {}",
+                strerror(&e)
+            )))
+        }
+    };
+    if manifest.base.is_none() && manifest.incr.is_empty() && Path::new(&basename).is_file() {
+        // A Redis < 7.0 single-file AOF becomes the base of the new layout, then loads as
+        // one (`aofUpgradePrepare`).
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            fail(format!(
+                "Can't create AOF directory {dirname}: {}",
+                strerror(&e)
+            ))
+        })?;
+        manifest.base = Some(AofFile {
+            name: basename.clone(),
+            seq: 1,
+            kind: Kind::Base,
+        });
+        persist_manifest(&dir, &manifest_name, &manifest).map_err(fail)?;
+        std::fs::rename(&basename, dir.join(&basename)).map_err(|e| {
+            fail(format!(
+                "Error moving {basename} into {dirname}: {}",
+                strerror(&e)
+            ))
+        })?;
+        notice!(
+            "Successfully migrated an old-style AOF file ({basename}) into the AOF directory ({dirname})."
+        );
+    }
+    let files: Vec<AofFile> = manifest.load_order().cloned().collect();
+    for (i, f) in files.iter().enumerate() {
+        let t = std::time::Instant::now();
+        let last = i + 1 == files.len();
+        load_file(eng, &dir.join(&f.name), &f.name, last, truncated_ok, now_ms).map_err(fail)?;
+        let what = if f.kind == Kind::Base { "base" } else { "incr" };
+        notice!(
+            "DB loaded from {what} file {}: {:.3} seconds",
+            f.name,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    if !files.is_empty() {
+        notice!(
+            "DB loaded from append only file: {:.3} seconds",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    // What was replayed is on disk already: the stream starts afresh (and with a SELECT).
+    eng.stream = redoubt_engine::stream::ReplStream::new();
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        fail(format!(
+            "Can't create AOF directory {dirname}: {}",
+            strerror(&e)
+        ))
+    })?;
+    if manifest.base.is_none() && manifest.incr.is_empty() {
+        let rdb = eng.config.get_bool("aof-use-rdb-preamble");
+        let base = manifest.next_base(&basename, rdb);
+        // The dataset is empty here (nothing was loaded): an RDB of it, or an empty AOF.
+        let data = if rdb {
+            eng.rdb_aof_base_image(now_ms)
+        } else {
+            Vec::new()
+        };
+        crate::rdbfile::write_atomic_in(&dir, &base.name, &data).map_err(fail)?;
+        notice!("Creating AOF base file {} on server start", base.name);
+        manifest.base = Some(base);
+    }
+    let (incr, created) = match manifest.incr.last() {
+        Some(f) => (f.clone(), false),
+        None => {
+            let f = manifest.next_incr(&basename);
+            manifest.incr.push(f.clone());
+            (f, true)
+        }
+    };
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.join(&incr.name))
+        .map_err(|e| {
+            fail(format!(
+                "Can't open the append-only file {}: {}",
+                incr.name,
+                strerror(&e)
+            ))
+        })?;
+    persist_manifest(&dir, &manifest_name, &manifest).map_err(fail)?;
+    let size = |f: &AofFile| std::fs::metadata(dir.join(&f.name)).map_or(0, |m| m.len());
+    let base_size = manifest.base.as_ref().map_or(0, size);
+    let current_size = base_size + manifest.incr.iter().map(size).sum::<u64>();
+    eng.aof = Some(redoubt_engine::AofStats {
+        current_size,
+        base_size,
+        last_write_ok: true,
+        rewrite_base_size: current_size,
+    });
+    if created {
+        notice!("Creating AOF incr file {} on server start", incr.name);
+    } else {
+        notice!("Opening AOF incr file {} on server start", incr.name);
+    }
+    let policy = policy_of(&eng.config);
+    let stop = Arc::new(AtomicBool::new(false));
+    if policy == Fsync::EverySec {
+        spawn_fsync_thread(&file, stop.clone()).map_err(fail)?;
+    }
+    Ok(Some(AofWriter {
+        file: Some(file),
+        waiting: false,
+        policy,
+        stop,
+        failed: false,
+        dir,
+        manifest_name,
+        basename,
+        manifest,
+        rewrite: None,
+        switch: None,
+    }))
+}
