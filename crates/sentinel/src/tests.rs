@@ -581,6 +581,8 @@ struct World {
     ports: std::collections::HashMap<crate::LinkId, u16>,
     events: Vec<String>,
     in_multi: std::collections::HashMap<crate::LinkId, Vec<Vec<Vec<u8>>>>,
+    /// Every command a data node received: (port, words joined by spaces).
+    sent: Vec<(u16, String)>,
 }
 
 impl World {
@@ -589,7 +591,8 @@ impl World {
         let runid = format!("{port:0>40}");
         match of {
             None => {
-                let mut s = format!("run_id:{runid}\r\nrole:master\r\n");
+                let mut s =
+                    format!("run_id:{runid}\r\nrole:master\r\nmaster_repl_offset:{off}\r\n");
                 let mut replicas: Vec<_> = self
                     .nodes
                     .iter()
@@ -678,6 +681,11 @@ impl World {
         if !self.nodes.get(&port).is_some_and(|n| n.0) {
             return;
         }
+        let words: Vec<String> = argv
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        self.sent.push((port, words.join(" ")));
         if let Some(q) = self.in_multi.get_mut(&link) {
             if name == "EXEC" {
                 let q = self.in_multi.remove(&link).unwrap_or_default();
@@ -729,6 +737,7 @@ fn failover_promotes_the_best_replica_and_reconfigures_the_rest() {
         ports: Default::default(),
         events: Vec::new(),
         in_multi: Default::default(),
+        sent: Vec::new(),
     };
     let mut t = 1_000_000;
     for _ in 0..30 {
@@ -992,3 +1001,6 @@ fn absurd_values_from_peers_and_clients_do_not_crash() {
         }
     }
 }
+
+#[path = "tests_redoubt.rs"]
+mod redoubt;
