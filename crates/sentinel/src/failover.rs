@@ -380,20 +380,27 @@ impl Sentinel {
         self.send_cmd(mi, At::Master, argv, Pending::Discard);
     }
 
-    /// The promotion was observed during a coordinated failover: the still-paused old master
-    /// becomes a replica of the promoted one before its pause is lifted, so the writers it
-    /// held get -READONLY or a closed connection, never an acknowledgement.
-    pub(crate) fn demote_paused_master(&mut self, mi: usize, to: (String, i64)) {
-        let Some(c) = self.masters[mi].coord.as_mut() else {
-            return;
+    /// The promotion was observed (Redoubt): the old master, if this Sentinel still has a
+    /// link to it, is made a replica of the promoted one now instead of when it is seen
+    /// again after the switch (Redis: 4 publish periods after that). A paused or partitioned
+    /// old master runs the SLAVEOF among the first things it does when it returns. After a
+    /// coordinated failover its pause is lifted in the same transaction, after the SLAVEOF,
+    /// so the writers it held get -READONLY or a closed connection, never an
+    /// acknowledgement.
+    pub(crate) fn demote_old_master(&mut self, mi: usize, to: (String, i64)) {
+        let coordinated = match self.masters[mi].coord.as_mut() {
+            Some(c) if c.active => {
+                c.active = false;
+                true
+            }
+            _ => false,
         };
-        if !c.active {
+        let m = &self.masters[mi];
+        if m.inst.link.cmd.is_none() {
             return;
         }
-        c.active = false;
-        let m = &self.masters[mi];
         let old = (m.inst.ip.clone(), m.inst.port);
-        let cmds = vec![
+        let mut cmds = vec![
             vec![m.map_command("MULTI")],
             vec![
                 m.map_command("SLAVEOF"),
@@ -401,28 +408,26 @@ impl Sentinel {
                 to.1.to_string().into_bytes(),
             ],
             vec![m.map_command("CONFIG"), b"REWRITE".to_vec()],
-            vec![m.map_command("CLIENT"), b"UNPAUSE".to_vec()],
-            vec![
-                m.map_command("CLIENT"),
-                b"KILL".to_vec(),
-                b"TYPE".to_vec(),
-                b"normal".to_vec(),
-            ],
-            vec![
-                m.map_command("CLIENT"),
-                b"KILL".to_vec(),
-                b"TYPE".to_vec(),
-                b"pubsub".to_vec(),
-            ],
-            vec![m.map_command("EXEC")],
         ];
+        if coordinated {
+            cmds.push(vec![m.map_command("CLIENT"), b"UNPAUSE".to_vec()]);
+        }
+        for kind in ["normal", "pubsub"] {
+            cmds.push(vec![
+                m.map_command("CLIENT"),
+                b"KILL".to_vec(),
+                b"TYPE".to_vec(),
+                kind.as_bytes().to_vec(),
+            ]);
+        }
+        cmds.push(vec![m.map_command("EXEC")]);
         for argv in cmds {
             self.send_cmd(mi, At::Master, argv, Pending::Discard);
         }
         self.log(
             Level::Notice,
             format!(
-                "Coordinated failover: old master {}:{} demoted to replica of {}:{}",
+                "Old master {}:{} demoted to replica of {}:{}",
                 old.0, old.1, to.0, to.1
             ),
         );

@@ -438,6 +438,11 @@ impl Sentinel {
     /// `sentinelHandleRedisInstance` for one instance.
     fn handle_instance(&mut self, mi: usize, at: At, now: i64) {
         self.reconnect(mi, at, now);
+        if let At::Replica(ri) = at {
+            if !self.tilt {
+                self.fence_ahead(mi, ri, now);
+            }
+        }
         self.send_periodic(mi, at, now);
         if self.tilt {
             if now - self.tilt_start_time < self.timing.tilt_period {
@@ -1009,7 +1014,7 @@ impl Sentinel {
                 self.client_reconf_script(mi, true, (&from.0, from.1), (&to.0, to.1));
                 self.force_hello_update(mi);
                 if self.redoubt {
-                    self.demote_paused_master(mi, to);
+                    self.demote_old_master(mi, to);
                 }
             } else if !r.has(flags::PROMOTED)
                 && self.master_looks_sane(mi, now)
@@ -1071,6 +1076,31 @@ impl Sentinel {
                     self.replica_event(Level::Notice, "+slave-reconf-done", mi, ri, "");
                 }
             }
+        }
+    }
+
+    /// Redoubt: a former master still to be fenced gets its SLAVEOF queued on its command
+    /// link as soon as there is one, without waiting for it to answer: a paused or
+    /// partitioned old master then executes it among the first things it does when it
+    /// returns, before it can acknowledge more than a write or so per client. Its INFO
+    /// (asked on its first PONG) repeats the conversion if this one was lost.
+    fn fence_ahead(&mut self, mi: usize, ri: usize, now: i64) {
+        let m = &self.masters[mi];
+        let r = &m.replicas[ri];
+        let Some(link) = r.link.cmd else { return };
+        if !self.redoubt
+            || r.fence_link == Some(link)
+            || r.has(flags::PROMOTED)
+            || !m.is_fenced(&r.ip, r.port)
+            || m.inst.has(flags::FAILOVER_IN_PROGRESS)
+            || !self.master_looks_sane(mi, now)
+        {
+            return;
+        }
+        let target = (m.inst.ip.clone(), m.inst.port);
+        if self.send_slaveof(mi, At::Replica(ri), Some(target)) {
+            self.masters[mi].replicas[ri].fence_link = Some(link);
+            self.replica_event(Level::Notice, "+convert-to-slave", mi, ri, "");
         }
     }
 

@@ -138,6 +138,8 @@ pub struct Instance {
     pub master_reboot_since_time: i64,
     /// When SLAVEOF <new master> was sent during a failover.
     pub slave_reconf_sent_time: i64,
+    /// The cmd link a fencing SLAVEOF was queued on (Redoubt; once per link).
+    pub fence_link: Option<LinkId>,
     /// Sentinels: the leader this Sentinel voted for, and in which epoch.
     pub leader: Option<String>,
     pub leader_epoch: u64,
@@ -178,6 +180,7 @@ impl Instance {
             master_repl_offset: 0,
             master_reboot_since_time: 0,
             slave_reconf_sent_time: 0,
+            fence_link: None,
             leader: None,
             leader_epoch: 0,
         }

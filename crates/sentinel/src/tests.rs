@@ -583,6 +583,8 @@ struct World {
     in_multi: std::collections::HashMap<crate::LinkId, Vec<Vec<Vec<u8>>>>,
     /// Every command a data node received: (port, words joined by spaces).
     sent: Vec<(u16, String)>,
+    /// Commands a down node received without answering (they wait on a stopped process).
+    held: Vec<(u16, String)>,
 }
 
 impl World {
@@ -678,13 +680,15 @@ impl World {
             s.on_reply(link, &reply, now);
             return;
         }
-        if !self.nodes.get(&port).is_some_and(|n| n.0) {
-            return;
-        }
         let words: Vec<String> = argv
             .iter()
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
+        if !self.nodes.get(&port).is_some_and(|n| n.0) {
+            // A stopped node (SIGSTOP) keeps its connections: what it would run on return.
+            self.held.push((port, words.join(" ")));
+            return;
+        }
         self.sent.push((port, words.join(" ")));
         if let Some(q) = self.in_multi.get_mut(&link) {
             if name == "EXEC" {
@@ -738,6 +742,7 @@ fn failover_promotes_the_best_replica_and_reconfigures_the_rest() {
         events: Vec::new(),
         in_multi: Default::default(),
         sent: Vec::new(),
+        held: Vec::new(),
     };
     let mut t = 1_000_000;
     for _ in 0..30 {

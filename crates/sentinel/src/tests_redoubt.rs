@@ -14,6 +14,7 @@ fn world(nodes: &[(u16, FakeNode)]) -> World {
         events: Vec::new(),
         in_multi: Default::default(),
         sent: Vec::new(),
+        held: Vec::new(),
     }
 }
 
@@ -172,13 +173,28 @@ fn a_returning_old_master_is_converted_at_once() {
         .master("mymaster")
         .expect("m")
         .is_fenced("127.0.0.1", 7001));
-    // It returns still claiming to be a master: converted within about a PING period.
+    // The group settles on the new master (its INFO makes it look sane) while 7001 is away.
+    let t = run(&mut w, &mut s, t, 15);
+    // It returns still claiming to be a master: the SLAVEOF is queued on the new link
+    // before anything else is asked of it (a paused master runs it first thing on return).
     w.nodes.get_mut(&7001).expect("m").0 = true;
+    let before = w.sent.len();
     let converted = run_until(&mut w, &mut s, t, 10_000, &|w| {
         w.nodes[&7001].1 == Some(7003)
     })
     .expect("converted");
     assert!(converted - t <= 1_500, "took {} ms", converted - t);
+    let to_old: Vec<&str> = w.sent[before..]
+        .iter()
+        .filter(|(p, _)| *p == 7001)
+        .map(|(_, c)| c.as_str())
+        .collect();
+    let slaveof = to_old.iter().position(|c| *c == "SLAVEOF 127.0.0.1 7003");
+    let info = to_old
+        .iter()
+        .position(|c| *c == "INFO")
+        .unwrap_or(usize::MAX);
+    assert!(slaveof.is_some_and(|i| i < info), "{to_old:#?}");
     assert!(w
         .events
         .iter()
@@ -228,5 +244,31 @@ fn failover_within_down_after_plus_half_a_second() {
             "down-after {down_after}: {} ms",
             promoted - t
         );
+    }
+}
+
+#[test]
+fn a_stopped_old_master_has_its_slaveof_waiting_when_it_returns() {
+    for redoubt in [true, false] {
+        let mut s = group(1000, 1_000_000);
+        s.redoubt = redoubt;
+        let mut w = three_nodes();
+        let t = run(&mut w, &mut s, 1_000_000, 30);
+        // SIGSTOP: the node stops answering, its connections stay open.
+        w.nodes.get_mut(&7001).expect("m").0 = false;
+        let promoted = run_until(&mut w, &mut s, t, 20_000, &|w| {
+            w.events.iter().any(|e| e.starts_with("+promoted-slave"))
+        })
+        .expect("promoted");
+        let held = |w: &World| {
+            w.held
+                .iter()
+                .any(|(p, c)| *p == 7001 && c == "SLAVEOF 127.0.0.1 7003")
+        };
+        // Redoubt queues the demotion at the promotion; Redis only after the old master
+        // answers again and 4 publish periods have passed.
+        assert_eq!(held(&w), redoubt, "redoubt={redoubt}");
+        run(&mut w, &mut s, promoted, 30);
+        assert_eq!(held(&w), redoubt, "redoubt={redoubt}");
     }
 }
