@@ -843,6 +843,8 @@ impl Sentinel {
                     ids.extend(s.link.take_all());
                 }
                 m.sentinels.clear();
+                // SENTINEL RESET forgets the replicas, former masters among them.
+                m.fenced.clear();
             }
             ids.extend(m.inst.link.take_all());
             m.inst.link = crate::state::Link::new(now);
