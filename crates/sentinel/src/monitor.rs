@@ -501,12 +501,19 @@ impl Sentinel {
     }
 
     /// A link finished connecting; `local_ip` is our address on it (hellos announce it).
-    pub fn on_connected(&mut self, link: LinkId, local_ip: &str, _now: i64) {
+    pub fn on_connected(&mut self, link: LinkId, local_ip: &str, now: i64) {
         let Some((mi, at, kind)) = self.at_of_link(link) else {
             return;
         };
         if kind == LinkKind::Cmd {
             self.inst_mut(mi, at).link.local_ip = Some(local_ip.to_string());
+            // A former master reached again: its SLAVEOF goes right behind the handshake,
+            // before anything is asked of it.
+            if let At::Replica(ri) = at {
+                if !self.tilt {
+                    self.fence_ahead(mi, ri, now);
+                }
+            }
         }
     }
 
@@ -1090,7 +1097,10 @@ impl Sentinel {
         let m = &self.masters[mi];
         let r = &m.replicas[ri];
         let Some(link) = r.link.cmd else { return };
+        // Only on a connected link: a connection that fails would be retried every second,
+        // each time with a SLAVEOF and an event nobody received.
         if !self.redoubt
+            || r.link.local_ip.is_none()
             || r.fence_link == Some(link)
             || r.has(flags::PROMOTED)
             || !m.is_fenced(&r.ip, r.port)

@@ -585,6 +585,8 @@ struct World {
     sent: Vec<(u16, String)>,
     /// Commands a down node received without answering (they wait on a stopped process).
     held: Vec<(u16, String)>,
+    /// Down nodes that still accept connections (a stopped process: the kernel accepts).
+    stopped: Vec<u16>,
 }
 
 impl World {
@@ -629,7 +631,9 @@ impl World {
                 match a {
                     Action::Connect { link, port, .. } => {
                         self.ports.insert(link, port);
-                        let up = port >= 26000 || self.nodes.get(&port).is_some_and(|n| n.0);
+                        let up = port >= 26000
+                            || self.nodes.get(&port).is_some_and(|n| n.0)
+                            || self.stopped.contains(&port);
                         if up {
                             s.on_connected(link, "127.0.0.1", now);
                         } else {
@@ -743,6 +747,7 @@ fn failover_promotes_the_best_replica_and_reconfigures_the_rest() {
         in_multi: Default::default(),
         sent: Vec::new(),
         held: Vec::new(),
+        stopped: Vec::new(),
     };
     let mut t = 1_000_000;
     for _ in 0..30 {
