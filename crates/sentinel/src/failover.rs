@@ -21,6 +21,28 @@ pub mod state {
 /// Redis's SENTINEL_MAX_DESYNC.
 const MAX_DESYNC: u64 = 1000;
 
+/// Redoubt's coordinated SENTINEL FAILOVER: writes paused on the old master, the chosen
+/// replica caught up with the paused master's offset, then promoted, then the old master
+/// demoted before the pause is lifted, so no write it acknowledged is missing on the new
+/// master (Redis promotes at once and loses what the replica had not received yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coord {
+    /// When CLIENT PAUSE WRITE was sent to the old master.
+    pub paused_at: i64,
+    /// The old master's `master_repl_offset` read after the pause.
+    pub target_offset: Option<u64>,
+    /// False once a timeout fell back to Redis's way (the pause was lifted).
+    pub active: bool,
+}
+
+/// How long the chosen replica may take to catch up with the paused master before the
+/// failover falls back to Redis's behaviour (promote at once, unpause).
+pub const COORD_CATCHUP_TIMEOUT: i64 = 2_000;
+/// The CLIENT PAUSE timeout: long enough to cover catch-up, promotion and the old master's
+/// demotion (it is lifted explicitly then), short enough that a Sentinel dying in between
+/// stalls writers only briefly.
+pub const COORD_PAUSE_MS: i64 = 10_000;
+
 impl Sentinel {
     /// The index of the promoted replica of master `mi`, if any.
     pub(crate) fn promoted_index(&self, mi: usize) -> Option<usize> {
@@ -268,13 +290,147 @@ impl Sentinel {
             }
             return;
         }
+        if self.redoubt
+            && self.masters[mi].inst.has(flags::FORCE_FAILOVER)
+            && !self.coordination_done(mi, ri, now)
+        {
+            return;
+        }
         if !self.send_slaveof(mi, At::Replica(ri), None) {
             return;
+        }
+        if self.redoubt {
+            // Read the result of the EXEC at once instead of at the next INFO period.
+            let argv = vec![self.masters[mi].map_command("INFO")];
+            self.send_cmd(mi, At::Replica(ri), argv, Pending::Info);
         }
         self.replica_event(Level::Notice, "+failover-state-wait-promotion", mi, ri, "");
         let m = &mut self.masters[mi];
         m.failover_state = state::WAIT_PROMOTION;
         m.failover_state_change_time = now;
+    }
+
+    /// The coordinated part of a manual failover; true when the replica may be promoted
+    /// (caught up, or the coordination is impossible or timed out: Redis's way then).
+    fn coordination_done(&mut self, mi: usize, ri: usize, now: i64) -> bool {
+        let m = &self.masters[mi];
+        let Some(c) = m.coord.clone() else {
+            // Only a reachable old master can be paused; otherwise promote as Redis does.
+            if m.inst.link.disconnected || m.inst.link.cmd.is_none() || m.inst.has(flags::S_DOWN) {
+                return true;
+            }
+            let pause = vec![
+                m.map_command("CLIENT"),
+                b"PAUSE".to_vec(),
+                COORD_PAUSE_MS.to_string().into_bytes(),
+                b"WRITE".to_vec(),
+            ];
+            let info = vec![m.map_command("INFO")];
+            self.send_cmd(mi, At::Master, pause, Pending::Discard);
+            self.send_cmd(mi, At::Master, info, Pending::PausedInfo);
+            self.masters[mi].coord = Some(Coord {
+                paused_at: now,
+                target_offset: None,
+                active: true,
+            });
+            self.log(
+                Level::Notice,
+                "Coordinated failover: writes paused on the old master, waiting for the replica to catch up".into(),
+            );
+            return false;
+        };
+        if !c.active {
+            return true;
+        }
+        let r = &m.replicas[ri];
+        if let Some(t) = c.target_offset {
+            if r.slave_repl_offset >= t {
+                self.log(
+                    Level::Notice,
+                    format!("Coordinated failover: replica caught up at offset {t}"),
+                );
+                return true;
+            }
+        }
+        if now - c.paused_at > COORD_CATCHUP_TIMEOUT {
+            self.log(
+                Level::Warning,
+                "Coordinated failover: the replica did not catch up in time, promoting it anyway as Redis does".into(),
+            );
+            self.unpause_old_master(mi);
+            return true;
+        }
+        if !r.link.pending.contains(&Pending::Info) {
+            let argv = vec![m.map_command("INFO")];
+            self.send_cmd(mi, At::Replica(ri), argv, Pending::Info);
+        }
+        false
+    }
+
+    /// Ends a coordination that did not complete: writes resume on the old master.
+    fn unpause_old_master(&mut self, mi: usize) {
+        let Some(c) = self.masters[mi].coord.as_mut() else {
+            return;
+        };
+        if !c.active {
+            return;
+        }
+        c.active = false;
+        let argv = vec![self.masters[mi].map_command("CLIENT"), b"UNPAUSE".to_vec()];
+        self.send_cmd(mi, At::Master, argv, Pending::Discard);
+    }
+
+    /// The promotion was observed (Redoubt): the old master, if this Sentinel still has a
+    /// link to it, is made a replica of the promoted one now instead of when it is seen
+    /// again after the switch (Redis: 4 publish periods after that). A paused or partitioned
+    /// old master runs the SLAVEOF among the first things it does when it returns. After a
+    /// coordinated failover its pause is lifted in the same transaction, after the SLAVEOF,
+    /// so the writers it held get -READONLY or a closed connection, never an
+    /// acknowledgement.
+    pub(crate) fn demote_old_master(&mut self, mi: usize, to: (String, i64)) {
+        let coordinated = match self.masters[mi].coord.as_mut() {
+            Some(c) if c.active => {
+                c.active = false;
+                true
+            }
+            _ => false,
+        };
+        let m = &self.masters[mi];
+        if m.inst.link.cmd.is_none() {
+            return;
+        }
+        let old = (m.inst.ip.clone(), m.inst.port);
+        let mut cmds = vec![
+            vec![m.map_command("MULTI")],
+            vec![
+                m.map_command("SLAVEOF"),
+                to.0.clone().into_bytes(),
+                to.1.to_string().into_bytes(),
+            ],
+            vec![m.map_command("CONFIG"), b"REWRITE".to_vec()],
+        ];
+        if coordinated {
+            cmds.push(vec![m.map_command("CLIENT"), b"UNPAUSE".to_vec()]);
+        }
+        for kind in ["normal", "pubsub"] {
+            cmds.push(vec![
+                m.map_command("CLIENT"),
+                b"KILL".to_vec(),
+                b"TYPE".to_vec(),
+                kind.as_bytes().to_vec(),
+            ]);
+        }
+        cmds.push(vec![m.map_command("EXEC")]);
+        for argv in cmds {
+            self.send_cmd(mi, At::Master, argv, Pending::Discard);
+        }
+        self.log(
+            Level::Notice,
+            format!(
+                "Old master {}:{} demoted to replica of {}:{}",
+                old.0, old.1, to.0, to.1
+            ),
+        );
     }
 
     /// `sentinelFailoverReconfNextSlave`: at most parallel-syncs replicas resyncing at once.
@@ -383,6 +539,8 @@ impl Sentinel {
 
     /// `sentinelAbortFailover`.
     pub(crate) fn abort_failover(&mut self, mi: usize, now: i64) {
+        self.unpause_old_master(mi);
+        self.masters[mi].coord = None;
         let pi = self.promoted_index(mi);
         let m = &mut self.masters[mi];
         m.inst.flags &= !(flags::FAILOVER_IN_PROGRESS | flags::FORCE_FAILOVER);

@@ -17,6 +17,7 @@ pub struct InfoFields {
     pub slave_priority: Option<i64>,
     pub slave_repl_offset: Option<u64>,
     pub replica_announced: Option<bool>,
+    pub master_repl_offset: Option<u64>,
 }
 
 /// Reads INFO as Redis does: line by line, by prefix, in one pass; the replica fields only
@@ -40,6 +41,9 @@ pub fn parse(info: &str) -> InfoFields {
             f.role = Some(Role::Master);
         } else if l.starts_with("role:slave") {
             f.role = Some(Role::Replica);
+        }
+        if let Some(v) = l.strip_prefix("master_repl_offset:") {
+            f.master_repl_offset = Some(strtoull(v));
         }
         if f.role == Some(Role::Replica) {
             if let Some(v) = l.strip_prefix("master_host:") {

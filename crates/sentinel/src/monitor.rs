@@ -257,21 +257,35 @@ impl Sentinel {
         if inst.link.disconnected || inst.link.pending_commands >= MAX_PENDING_COMMANDS {
             return;
         }
-        let info_period = if (inst.role == Role::Replica
+        let info_pending = inst.link.pending.contains(&Pending::Info);
+        let info_period = if self.redoubt && inst.role == Role::Replica && !info_pending && {
+            // Redoubt polls the replicas a failover waits for every tick, not every second.
+            use crate::failover::state as fs;
+            m.inst.has(flags::FAILOVER_IN_PROGRESS)
+                && ((inst.has(flags::PROMOTED) && m.failover_state == fs::WAIT_PROMOTION)
+                    || (inst.has(flags::RECONF_SENT | flags::RECONF_INPROG)
+                        && m.failover_state == fs::RECONF_SLAVES))
+        } {
+            100
+        } else if (inst.role == Role::Replica
             && (m.inst.has(flags::O_DOWN | flags::FAILOVER_IN_PROGRESS)
                 || inst.master_link_down_time != 0))
             || (inst.role == Role::Master && inst.has(flags::MASTER_REBOOT))
+            || (self.redoubt && inst.role == Role::Replica && m.is_fenced(&inst.ip, inst.port))
         {
             1000
         } else {
             self.timing.info_period
         };
+        // A master paused by our coordinated failover would hold a PUBLISH (and every reply
+        // after it on this link) until the pause ends.
+        let paused_by_us = at == At::Master && m.coord.as_ref().is_some_and(|c| c.active);
         let ping_period = inst.down_after_period.min(self.timing.ping_period);
         let want_info = inst.role != Role::Sentinel
             && (inst.info_refresh == 0 || now - inst.info_refresh > info_period);
         let want_ping = now - inst.link.last_pong_time > ping_period
             && now - inst.link.last_ping_time > ping_period / 2;
-        let want_hello = now - inst.last_pub_time > self.timing.publish_period;
+        let want_hello = now - inst.last_pub_time > self.timing.publish_period && !paused_by_us;
         if want_info {
             let argv = vec![self.cmd_name(mi, at, "INFO")];
             self.send_cmd(mi, at, argv, Pending::Info);
@@ -391,7 +405,17 @@ impl Sentinel {
             if !m.inst.has(flags::S_DOWN) || s.link.disconnected {
                 continue;
             }
-            if !forced && now - s.last_master_down_reply_time < ask {
+            // Redoubt asks every tick between SDOWN and ODOWN (one question in flight at a
+            // time): the peers' own SDOWN is seen within 100 ms, not up to a second later.
+            let period = if self.redoubt && !m.inst.has(flags::O_DOWN) {
+                if s.link.pending.contains(&Pending::IsMasterDown) {
+                    continue;
+                }
+                100.min(ask)
+            } else {
+                ask
+            };
+            if !forced && now - s.last_master_down_reply_time < period {
                 continue;
             }
             let runid = if m.failover_state > 0 {
@@ -414,6 +438,11 @@ impl Sentinel {
     /// `sentinelHandleRedisInstance` for one instance.
     fn handle_instance(&mut self, mi: usize, at: At, now: i64) {
         self.reconnect(mi, at, now);
+        if let At::Replica(ri) = at {
+            if !self.tilt {
+                self.fence_ahead(mi, ri, now);
+            }
+        }
         self.send_periodic(mi, at, now);
         if self.tilt {
             if now - self.tilt_start_time < self.timing.tilt_period {
@@ -472,12 +501,19 @@ impl Sentinel {
     }
 
     /// A link finished connecting; `local_ip` is our address on it (hellos announce it).
-    pub fn on_connected(&mut self, link: LinkId, local_ip: &str, _now: i64) {
+    pub fn on_connected(&mut self, link: LinkId, local_ip: &str, now: i64) {
         let Some((mi, at, kind)) = self.at_of_link(link) else {
             return;
         };
         if kind == LinkKind::Cmd {
             self.inst_mut(mi, at).link.local_ip = Some(local_ip.to_string());
+            // A former master reached again: its SLAVEOF goes right behind the handshake,
+            // before anything is asked of it.
+            if let At::Replica(ri) = at {
+                if !self.tilt {
+                    self.fence_ahead(mi, ri, now);
+                }
+            }
         }
     }
 
@@ -547,6 +583,16 @@ impl Sentinel {
                 }
             }
             Pending::IsMasterDown => self.is_master_down_reply(mi, at, reply, now),
+            Pending::PausedInfo => {
+                if let Value::Bulk(b) | Value::Verbatim(_, b) = reply {
+                    let text = String::from_utf8_lossy(b).into_owned();
+                    let offset = info::parse(&text).master_repl_offset;
+                    self.refresh_info(mi, at, &text, now);
+                    if let Some(c) = self.masters[mi].coord.as_mut() {
+                        c.target_offset = offset;
+                    }
+                }
+            }
         }
     }
 
@@ -563,6 +609,17 @@ impl Sentinel {
                 inst.link.act_ping_time = 0;
                 if inst.has(flags::MASTER_REBOOT) && t.starts_with("PONG") {
                     inst.flags &= !flags::MASTER_REBOOT;
+                }
+                // A former master answering again: look at its role now, not at the next
+                // INFO period, so it is fenced within a PING period (Redoubt).
+                let (ip, port) = (inst.ip.clone(), inst.port);
+                if self.redoubt
+                    && matches!(at, At::Replica(_))
+                    && self.masters[mi].is_fenced(&ip, port)
+                    && !self.inst(mi, at).link.pending.contains(&Pending::Info)
+                {
+                    let argv = vec![self.cmd_name(mi, at, "INFO")];
+                    self.send_cmd(mi, at, argv, Pending::Info);
                 }
             } else if t.starts_with("BUSY")
                 && self.inst(mi, at).has(flags::S_DOWN)
@@ -751,12 +808,19 @@ impl Sentinel {
         if !(m.inst.ip == ip && m.inst.port == port) {
             addrs.push((m.inst.ip.clone(), m.inst.port));
         }
+        let old = (m.inst.ip.clone(), m.inst.port);
         // The other Sentinels stay: they watch the same group (SENTINEL_RESET_NO_SENTINELS).
         self.reset_master(mi, false, false, now);
         {
             let m = &mut self.masters[mi];
             m.inst.ip = ip.to_string();
             m.inst.port = port;
+            m.fenced
+                .retain(|(fip, fport)| !(*fport == port && fip.eq_ignore_ascii_case(ip)));
+            let moved = !(old.1 == port && old.0.eq_ignore_ascii_case(ip));
+            if moved && !m.is_fenced(&old.0, old.1) {
+                m.fenced.push(old);
+            }
         }
         for (rip, rport) in addrs {
             if let Ok(ri) = self.create_replica(mi, &rip, rport, now) {
@@ -786,6 +850,8 @@ impl Sentinel {
                     ids.extend(s.link.take_all());
                 }
                 m.sentinels.clear();
+                // SENTINEL RESET forgets the replicas, former masters among them.
+                m.fenced.clear();
             }
             ids.extend(m.inst.link.take_all());
             m.inst.link = crate::state::Link::new(now);
@@ -798,6 +864,7 @@ impl Sentinel {
                 | flags::SCRIPT_KILL_SENT);
             m.leader = None;
             m.promoted_slave = None;
+            m.coord = None;
             m.failover_state = 0;
             m.failover_state_change_time = 0;
             m.failover_start_time = 0;
@@ -887,6 +954,12 @@ impl Sentinel {
             }
             inst.info_refresh = now;
         }
+        if f.role == Some(Role::Replica) && matches!(at, At::Replica(_)) {
+            let (ip, port) = (self.inst(mi, at).ip.clone(), self.inst(mi, at).port);
+            self.masters[mi]
+                .fenced
+                .retain(|(fip, fport)| !(*fport == port && fip.eq_ignore_ascii_case(&ip)));
+        }
         if f.role != self.inst(mi, at).role_reported {
             let inst = self.inst_mut(mi, at);
             inst.role_reported_time = now;
@@ -949,11 +1022,17 @@ impl Sentinel {
                 );
                 self.client_reconf_script(mi, true, (&from.0, from.1), (&to.0, to.1));
                 self.force_hello_update(mi);
+                if self.redoubt {
+                    self.demote_old_master(mi, to);
+                }
             } else if !r.has(flags::PROMOTED)
                 && self.master_looks_sane(mi, now)
-                && no_down_for(r, publish4, now)
-                && now - r.role_reported_time > publish4
+                && ((self.redoubt && m.is_fenced(&r.ip, r.port))
+                    || (no_down_for(r, publish4, now) && now - r.role_reported_time > publish4))
             {
+                // Redoubt: a former master that has not been a replica since its failover
+                // cannot have been promoted by anyone since, so converting it at once is safe;
+                // Redis waits 4 publish periods in case it was.
                 let target = (m.inst.ip.clone(), m.inst.port);
                 if self.send_slaveof(mi, at, Some(target)) {
                     self.replica_event(Level::Notice, "+convert-to-slave", mi, ri, "");
@@ -1006,6 +1085,34 @@ impl Sentinel {
                     self.replica_event(Level::Notice, "+slave-reconf-done", mi, ri, "");
                 }
             }
+        }
+    }
+
+    /// Redoubt: a former master still to be fenced gets its SLAVEOF queued on its command
+    /// link as soon as there is one, without waiting for it to answer: a paused or
+    /// partitioned old master then executes it among the first things it does when it
+    /// returns, before it can acknowledge more than a write or so per client. Its INFO
+    /// (asked on its first PONG) repeats the conversion if this one was lost.
+    fn fence_ahead(&mut self, mi: usize, ri: usize, now: i64) {
+        let m = &self.masters[mi];
+        let r = &m.replicas[ri];
+        let Some(link) = r.link.cmd else { return };
+        // Only on a connected link: a connection that fails would be retried every second,
+        // each time with a SLAVEOF and an event nobody received.
+        if !self.redoubt
+            || r.link.local_ip.is_none()
+            || r.fence_link == Some(link)
+            || r.has(flags::PROMOTED)
+            || !m.is_fenced(&r.ip, r.port)
+            || m.inst.has(flags::FAILOVER_IN_PROGRESS)
+            || !self.master_looks_sane(mi, now)
+        {
+            return;
+        }
+        let target = (m.inst.ip.clone(), m.inst.port);
+        if self.send_slaveof(mi, At::Replica(ri), Some(target)) {
+            self.masters[mi].replicas[ri].fence_link = Some(link);
+            self.replica_event(Level::Notice, "+convert-to-slave", mi, ri, "");
         }
     }
 

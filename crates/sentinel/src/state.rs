@@ -35,6 +35,9 @@ pub(crate) enum Pending {
     Info,
     Publish,
     IsMasterDown,
+    /// INFO sent to a master right after CLIENT PAUSE WRITE (coordinated failover): its
+    /// `master_repl_offset` is the offset the promoted replica must reach.
+    PausedInfo,
 }
 
 /// A time far enough in the past that any period has elapsed since.
@@ -130,9 +133,13 @@ pub struct Instance {
     pub slave_master_port: i64,
     pub slave_master_link_up: bool,
     pub slave_repl_offset: u64,
+    /// `master_repl_offset` from the last INFO (any role).
+    pub master_repl_offset: u64,
     pub master_reboot_since_time: i64,
     /// When SLAVEOF <new master> was sent during a failover.
     pub slave_reconf_sent_time: i64,
+    /// The cmd link a fencing SLAVEOF was queued on (Redoubt; once per link).
+    pub fence_link: Option<LinkId>,
     /// Sentinels: the leader this Sentinel voted for, and in which epoch.
     pub leader: Option<String>,
     pub leader_epoch: u64,
@@ -170,8 +177,10 @@ impl Instance {
             slave_master_port: 0,
             slave_master_link_up: false,
             slave_repl_offset: 0,
+            master_repl_offset: 0,
             master_reboot_since_time: 0,
             slave_reconf_sent_time: 0,
+            fence_link: None,
             leader: None,
             leader_epoch: 0,
         }
@@ -216,6 +225,13 @@ pub struct Master {
     pub master_reboot_down_after_period: i64,
     /// The replica chosen for promotion (its name), during a failover.
     pub promoted_slave: Option<String>,
+    /// A coordinated SENTINEL FAILOVER in progress (Redoubt only, see
+    /// [`crate::failover::Coord`]).
+    pub coord: Option<crate::failover::Coord>,
+    /// Addresses of former masters of this group that have not reported `role:slave` since
+    /// they were failed over: one reporting `role:master` is converted at once (Redoubt's
+    /// fencing; Redis waits 4 publish periods).
+    pub fenced: Vec<(String, i64)>,
 }
 
 impl Master {
@@ -249,6 +265,8 @@ impl Master {
             renamed_commands: Vec::new(),
             master_reboot_down_after_period: 0,
             promoted_slave: None,
+            coord: None,
+            fenced: Vec::new(),
         }
     }
 
@@ -263,6 +281,13 @@ impl Master {
             .find(|(old, _)| old.eq_ignore_ascii_case(cmd))
             .map(|(_, new)| new.as_bytes().to_vec())
             .unwrap_or_else(|| cmd.as_bytes().to_vec())
+    }
+
+    /// Whether `ip:port` is a former master still to be fenced (see [`Master::fenced`]).
+    pub fn is_fenced(&self, ip: &str, port: i64) -> bool {
+        self.fenced
+            .iter()
+            .any(|(fip, fport)| *fport == port && fip.eq_ignore_ascii_case(ip))
     }
 
     pub fn replica_index(&self, ip: &str, port: i64) -> Option<usize> {
@@ -338,6 +363,10 @@ pub struct Sentinel {
     /// Queued and running scripts (Redis's `scripts_queue`).
     pub scripts: Vec<crate::scripts::ScriptJob>,
     pub(crate) next_script: u64,
+    /// Redoubt's documented improvements (docs/COMPATIBILITY.md): coordinated manual
+    /// failover, immediate fencing of a returning old master, faster asking and INFO
+    /// polling around a failover. `false` gives redis-sentinel 7.0's timing exactly.
+    pub redoubt: bool,
 }
 
 impl Sentinel {
@@ -362,6 +391,7 @@ impl Sentinel {
             actions: Vec::new(),
             scripts: Vec::new(),
             next_script: 0,
+            redoubt: true,
         }
     }
 

@@ -581,6 +581,12 @@ struct World {
     ports: std::collections::HashMap<crate::LinkId, u16>,
     events: Vec<String>,
     in_multi: std::collections::HashMap<crate::LinkId, Vec<Vec<Vec<u8>>>>,
+    /// Every command a data node received: (port, words joined by spaces).
+    sent: Vec<(u16, String)>,
+    /// Commands a down node received without answering (they wait on a stopped process).
+    held: Vec<(u16, String)>,
+    /// Down nodes that still accept connections (a stopped process: the kernel accepts).
+    stopped: Vec<u16>,
 }
 
 impl World {
@@ -589,7 +595,8 @@ impl World {
         let runid = format!("{port:0>40}");
         match of {
             None => {
-                let mut s = format!("run_id:{runid}\r\nrole:master\r\n");
+                let mut s =
+                    format!("run_id:{runid}\r\nrole:master\r\nmaster_repl_offset:{off}\r\n");
                 let mut replicas: Vec<_> = self
                     .nodes
                     .iter()
@@ -624,7 +631,9 @@ impl World {
                 match a {
                     Action::Connect { link, port, .. } => {
                         self.ports.insert(link, port);
-                        let up = port >= 26000 || self.nodes.get(&port).is_some_and(|n| n.0);
+                        let up = port >= 26000
+                            || self.nodes.get(&port).is_some_and(|n| n.0)
+                            || self.stopped.contains(&port);
                         if up {
                             s.on_connected(link, "127.0.0.1", now);
                         } else {
@@ -675,9 +684,16 @@ impl World {
             s.on_reply(link, &reply, now);
             return;
         }
+        let words: Vec<String> = argv
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
         if !self.nodes.get(&port).is_some_and(|n| n.0) {
+            // A stopped node (SIGSTOP) keeps its connections: what it would run on return.
+            self.held.push((port, words.join(" ")));
             return;
         }
+        self.sent.push((port, words.join(" ")));
         if let Some(q) = self.in_multi.get_mut(&link) {
             if name == "EXEC" {
                 let q = self.in_multi.remove(&link).unwrap_or_default();
@@ -729,6 +745,9 @@ fn failover_promotes_the_best_replica_and_reconfigures_the_rest() {
         ports: Default::default(),
         events: Vec::new(),
         in_multi: Default::default(),
+        sent: Vec::new(),
+        held: Vec::new(),
+        stopped: Vec::new(),
     };
     let mut t = 1_000_000;
     for _ in 0..30 {
@@ -992,3 +1011,6 @@ fn absurd_values_from_peers_and_clients_do_not_crash() {
         }
     }
 }
+
+#[path = "tests_redoubt.rs"]
+mod redoubt;
