@@ -212,7 +212,6 @@ fn write_loss_master_paused_without_min_replicas() {
 }
 
 #[test]
-#[ignore = "needs Redoubt Sentinel's coordinated SENTINEL FAILOVER (not built yet: Redoubt loses ~680 acknowledged writes here today, as Redis does)"]
 fn redoubt_manual_failover_loses_nothing() {
     let l = scenario(
         Fault::Manual,
