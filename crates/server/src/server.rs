@@ -102,7 +102,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(engine: Engine, settings: Settings) -> Rc<Shared> {
+    pub fn new(mut engine: Engine, settings: Settings) -> Rc<Shared> {
+        // A server that never saved counts its start as the last save (Redis's initServer),
+        // so save points measure from now, also for servers built without `startup`.
+        if engine.lastsave_s == 0 {
+            engine.lastsave_s = crate::log::now_ms() / 1000;
+        }
         Rc::new(Shared {
             engine: RefCell::new(engine),
             settings: RefCell::new(settings),

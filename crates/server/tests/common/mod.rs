@@ -33,7 +33,8 @@ pub fn start_in_process(
             let port = listener.local_addr().expect("addr").port();
             // As startup does: the runtime settings and the directive table both come from
             // the config, so a later CONFIG SET (which re-reads the table) keeps DEBUG enabled.
-            let mut text = String::from("enable-debug-command yes\n");
+            // No save points: an in-process server's working directory is the crate's.
+            let mut text = String::from("enable-debug-command yes\nsave \"\"\n");
             for (name, value) in &directives {
                 text.push_str(&format!("{name} {value}\n"));
             }
