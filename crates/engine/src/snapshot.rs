@@ -11,7 +11,7 @@
 //! sync) which appends the CRC64 trailer, so checksumming and I/O stay off the engine thread.
 //!
 //! Usage:
-//! ```ignore
+//! ```text
 //! let mut snap = Snapshot::begin(&mut eng.dbs, header, writer);
 //! loop {
 //!     let mut chunk = Vec::new();

@@ -299,6 +299,8 @@ fn daemonize_forks_writes_the_pidfile_and_stops_on_sigterm() {
         .arg(&pidfile)
         .arg("--logfile")
         .arg(dir.path().join("d.log"))
+        // SIGTERM saves (default save points) into the working directory: keep it temporary.
+        .current_dir(dir.path())
         .status()
         .expect("run");
     assert!(
