@@ -4,9 +4,12 @@
 //! (so the test itself is checked against Redis), then with three Redoubt Sentinels.
 //! The larger end-to-end suite (failover, mixed groups, faults) lives elsewhere.
 
+mod sentinel_nodes;
+
 use redoubt_harness::wait_for;
-use redoubt_harness::{redis_binary, redoubt_binary, Flavor, ServerProcess};
+use redoubt_harness::{Flavor, ServerProcess};
 use redoubt_resp::Value;
+use sentinel_nodes::{data_node, sentinel_binary};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -34,42 +37,6 @@ fn field(entry: &Value, name: &str) -> Option<String> {
     kv.chunks(2)
         .find(|c| c.len() == 2 && text(&c[0]) == name)
         .map(|c| text(&c[1]))
-}
-
-fn data_node(master: Option<u16>, priority: u32) -> ServerProcess {
-    let mut conf = format!("replica-priority {priority}\n");
-    if let Some(p) = master {
-        conf.push_str(&format!("replicaof 127.0.0.1 {p}\n"));
-    }
-    ServerProcess::builder(Flavor::Redis)
-        .config_file(&conf)
-        .start()
-        .expect("start redis-server")
-}
-
-/// The binary to start as a Sentinel: redis-sentinel, or redoubt-server through a link named
-/// `redis-sentinel` (sentinel mode by name, as issue 7 asks).
-fn sentinel_binary(flavor: Flavor, links: &tempfile::TempDir) -> PathBuf {
-    match flavor {
-        Flavor::Redis => {
-            let server = redis_binary().expect("redis-server");
-            let dir = server.parent().map(PathBuf::from).unwrap_or_default();
-            let candidate = dir.join("redis-sentinel");
-            if candidate.exists() {
-                candidate
-            } else {
-                PathBuf::from("redis-sentinel")
-            }
-        }
-        _ => {
-            let target = redoubt_binary().expect("redoubt-server");
-            let link = links.path().join("redis-sentinel");
-            if !link.exists() {
-                std::os::unix::fs::symlink(&target, &link).expect("symlink");
-            }
-            link
-        }
-    }
 }
 
 fn start_sentinel(binary: &PathBuf, master_port: u16) -> ServerProcess {

@@ -9,10 +9,12 @@
 //! Each scenario runs with Redoubt Sentinels (losses asserted to be zero) and with real
 //! redis-sentinels (asserted only to complete; their losses are printed, not asserted).
 
-use redoubt_harness::{redis_binary, redoubt_binary, wait_for, Flavor, RawConn, ServerProcess};
+mod sentinel_nodes;
+
+use redoubt_harness::{wait_for, Flavor, RawConn, ServerProcess};
 use redoubt_resp::Value;
+use sentinel_nodes::{data_node, sentinel_binary};
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -48,40 +50,6 @@ fn info_field(port: u16, name: &str) -> Option<String> {
         l.strip_prefix(&format!("{name}:"))
             .map(|v| v.trim().to_string())
     })
-}
-
-fn data_node(master: Option<u16>, priority: u32) -> ServerProcess {
-    let mut conf = format!("replica-priority {priority}\n");
-    if let Some(p) = master {
-        conf.push_str(&format!("replicaof 127.0.0.1 {p}\n"));
-    }
-    ServerProcess::builder(Flavor::Redis)
-        .config_file(&conf)
-        .start()
-        .expect("start redis-server")
-}
-
-fn sentinel_binary(flavor: Flavor, links: &tempfile::TempDir) -> PathBuf {
-    match flavor {
-        Flavor::Redis => {
-            let server = redis_binary().expect("redis-server");
-            let dir = server.parent().map(PathBuf::from).unwrap_or_default();
-            let candidate = dir.join("redis-sentinel");
-            if candidate.exists() {
-                candidate
-            } else {
-                PathBuf::from("redis-sentinel")
-            }
-        }
-        _ => {
-            let target = redoubt_binary().expect("redoubt-server");
-            let link = links.path().join("redis-sentinel");
-            if !link.exists() {
-                std::os::unix::fs::symlink(&target, &link).expect("symlink");
-            }
-            link
-        }
-    }
 }
 
 /// The classic deployment: a master, replicas of priority 90 and 100, three Sentinels.
