@@ -65,7 +65,11 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>, 
         b':' => Value::Int(num(l)?),
         b',' => Value::Double(text()),
         b'(' => Value::BigNumber(text()),
-        b'#' => Value::Bool(l == b"t"),
+        b'#' => match l {
+            b"t" => Value::Bool(true),
+            b"f" => Value::Bool(false),
+            _ => return Err(format!("bad boolean {:?}", text())),
+        },
         b'_' => Value::Nil,
         b'$' | b'=' | b'!' => {
             let n = num(l)?;
@@ -75,6 +79,9 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>, 
                 let n = n as usize;
                 if buf.len() < p + n + 2 {
                     return Ok(None);
+                }
+                if &buf[p + n..p + n + 2] != b"\r\n" {
+                    return Err("bulk payload not followed by CRLF".into());
                 }
                 let data = Bytes::copy_from_slice(&buf[p..p + n]);
                 p += n + 2;
@@ -175,5 +182,20 @@ mod tests {
         for cut in 0..full.len() {
             assert_eq!(parse_value(&full[..cut]).expect("valid prefix"), None);
         }
+    }
+
+    #[test]
+    fn rejects_malformed_booleans_and_bulk_framing() {
+        assert_eq!(
+            parse_value(b"#t\r\n").expect("valid"),
+            Some((Value::Bool(true), 4))
+        );
+        assert_eq!(
+            parse_value(b"#f\r\n").expect("valid"),
+            Some((Value::Bool(false), 4))
+        );
+        assert!(parse_value(b"#T\r\n").is_err());
+        assert!(parse_value(b"#\r\n").is_err());
+        assert!(parse_value(b"$3\r\nabcXY").is_err());
     }
 }
