@@ -46,6 +46,26 @@ impl TestEngine {
         out
     }
 
+    /// Connects a fresh client when the engine closed the test client (a command can end its
+    /// own connection: PSYNC then FAILOVER turns it into a replica that the role change
+    /// drops, as Redis drops its replicas). Returns whether it had to.
+    pub fn reconnect_if_closed(&mut self) -> bool {
+        match self.eng.take_client(self.id) {
+            Some(c) => {
+                self.eng.put_client(c);
+                false
+            }
+            None => {
+                self.id = self.eng.add_client(
+                    ClientKind::Normal,
+                    Rc::new(ClientIo::default()),
+                    self.now_ms,
+                );
+                true
+            }
+        }
+    }
+
     /// Runs a command and returns the reply as text with CRLF shown as `|`.
     pub fn text(&mut self, line: &str) -> String {
         String::from_utf8_lossy(&self.run(line)).replace("\r\n", "|")

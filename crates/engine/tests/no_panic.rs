@@ -121,6 +121,7 @@ proptest! {
             argv.extend(args.into_iter().map(Bytes::from));
             t.run_args(argv);
             t.stream();
+            t.reconnect_if_closed();
         }
         // Whatever state the client was left in (MULTI, subscriptions, CLIENT REPLY OFF),
         // RESET returns it to normal and the engine still answers.
