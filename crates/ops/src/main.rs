@@ -1,4 +1,11 @@
 //! The `redoubt` binary: argument parsing and dispatch; the work is in the library.
+//!
+//! `redoubt server ARGS...` is `redoubt-server ARGS...` (the same library, the same
+//! allocator), so that `cargo run --bin redoubt -- up` works on a fresh checkout where no
+//! `redoubt-server` binary has been built next to it yet.
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,7 +45,8 @@ enum Command {
         /// Use ports P, P+1, ... instead of free ports chosen by the OS
         #[arg(long, value_name = "P")]
         base_port: Option<u16>,
-        /// The redoubt-server binary (default: the one next to this executable)
+        /// The redoubt-server binary (default: the one next to this executable, else
+        /// `redoubt server`, the same server built into this binary)
         #[arg(long, value_name = "PATH")]
         server_bin: Option<PathBuf>,
         /// Run real redis-server and redis-sentinel (from PATH) in the same layout
@@ -98,6 +106,13 @@ enum Command {
 }
 
 fn main() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "server") {
+        // The server reads argv[0] like redis-server does (a binary named redis-sentinel is
+        // a Sentinel); ours is a plain server unless `--sentinel` follows.
+        args.splice(0..2, [std::ffi::OsString::from("redoubt-server")]);
+        std::process::exit(redoubt_server::startup::main(args));
+    }
     if let Err(e) = run(Cli::parse()) {
         eprintln!("redoubt: {e:#}");
         std::process::exit(1);
@@ -127,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 t.down_after_ms = ms;
             }
             t.validate()?;
+            let mut prefix_args = Vec::new();
             let (server_bin, sentinel) = if redis {
                 let server = in_path("redis-server")?;
                 match in_path("redis-sentinel") {
@@ -136,7 +152,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 let bin = match server_bin {
                     Some(b) => b,
-                    None => next_to_me("redoubt-server")?,
+                    None => match next_to_me("redoubt-server") {
+                        Some(b) => b,
+                        None => {
+                            prefix_args.push("server".to_string());
+                            std::env::current_exe().context("locating redoubt")?
+                        }
+                    },
                 };
                 (bin.clone(), (bin, vec!["--sentinel".into()]))
             };
@@ -152,6 +174,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 base_port,
                 server_bin,
                 sentinel,
+                prefix_args,
                 timeout: Duration::from_secs(timeout),
             })?;
             print!("{}", up::summary(&d));
@@ -200,17 +223,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// A binary installed next to this one (`target/release/`, or wherever both were copied).
-fn next_to_me(name: &str) -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe().context("locating the redoubt executable")?;
+fn next_to_me(name: &str) -> Option<PathBuf> {
+    let me = std::env::current_exe().ok()?;
     let bin = me.parent().unwrap_or(Path::new(".")).join(name);
-    if !bin.is_file() {
-        bail!(
-            "{name} not found next to {} (build it: `cargo build --release --bin {name}`, or \
-             pass --server-bin PATH)",
-            me.display()
-        );
-    }
-    Ok(bin)
+    bin.is_file().then_some(bin)
 }
 
 fn in_path(name: &str) -> anyhow::Result<PathBuf> {

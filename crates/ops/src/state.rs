@@ -40,6 +40,9 @@ pub struct Deployment {
     pub server_bin: PathBuf,
     pub sentinel_bin: PathBuf,
     pub sentinel_args: Vec<String>,
+    /// Arguments before the config file for both: `server` when the binary is `redoubt`
+    /// itself (`redoubt server` is redoubt-server), else none.
+    pub prefix_args: Vec<String>,
     pub members: Vec<Member>,
 }
 
@@ -102,13 +105,16 @@ impl Deployment {
         }
     }
 
-    /// The command line after the binary: the absolute config path, then the extra args.
+    /// The command line after the binary: the prefix, the absolute config path, then the
+    /// Sentinel's extra args.
     pub fn args(&self, m: &Member) -> Vec<String> {
-        let mut a = vec![self
-            .member_dir(m)
-            .join(m.conf_name())
-            .to_string_lossy()
-            .into_owned()];
+        let mut a = self.prefix_args.clone();
+        a.push(
+            self.member_dir(m)
+                .join(m.conf_name())
+                .to_string_lossy()
+                .into_owned(),
+        );
         if m.kind == Kind::Sentinel {
             a.extend(self.sentinel_args.iter().cloned());
         }
@@ -137,6 +143,7 @@ impl Deployment {
         line(&mut s, "server-bin", &self.server_bin.to_string_lossy());
         line(&mut s, "sentinel-bin", &self.sentinel_bin.to_string_lossy());
         line(&mut s, "sentinel-args", &self.sentinel_args.join(" "));
+        line(&mut s, "prefix-args", &self.prefix_args.join(" "));
         for m in &self.members {
             match m.kind {
                 Kind::Node => line(
@@ -180,6 +187,7 @@ impl Deployment {
             server_bin: PathBuf::new(),
             sentinel_bin: PathBuf::new(),
             sentinel_args: Vec::new(),
+            prefix_args: Vec::new(),
             members: Vec::new(),
         };
         for (n, raw) in text.lines().enumerate() {
@@ -204,6 +212,7 @@ impl Deployment {
                 "server-bin" => d.server_bin = PathBuf::from(v),
                 "sentinel-bin" => d.sentinel_bin = PathBuf::from(v),
                 "sentinel-args" => d.sentinel_args = words.iter().map(|s| s.to_string()).collect(),
+                "prefix-args" => d.prefix_args = words.iter().map(|s| s.to_string()).collect(),
                 "node" if words.len() == 4 => d.members.push(Member {
                     name: words[0].to_string(),
                     kind: Kind::Node,
@@ -245,6 +254,7 @@ mod tests {
             server_bin: "/x/redoubt-server".into(),
             sentinel_bin: "/x/redoubt-server".into(),
             sentinel_args: vec!["--sentinel".into()],
+            prefix_args: vec!["server".into()],
             members: vec![
                 Member {
                     name: "node1".into(),

@@ -27,6 +27,8 @@ pub struct UpOptions {
     pub server_bin: PathBuf,
     /// `(binary, args after the config file)` for the Sentinels.
     pub sentinel: (PathBuf, Vec<String>),
+    /// Args before the config file for both (`server` when the binary is `redoubt`).
+    pub prefix_args: Vec<String>,
     pub timeout: Duration,
 }
 
@@ -94,6 +96,7 @@ pub fn up(opts: UpOptions) -> anyhow::Result<Deployment> {
         server_bin: absolute(&opts.server_bin)?,
         sentinel_bin: absolute(&opts.sentinel.0)?,
         sentinel_args: opts.sentinel.1.clone(),
+        prefix_args: opts.prefix_args.clone(),
         members,
     };
     for m in &d.members {
@@ -364,6 +367,14 @@ pub fn summary(d: &Deployment) -> String {
             m.name, m.port, pid
         ));
     }
+    s.push_str(&format!(
+        "\n  servers: {}{}\n",
+        d.server_bin.display(),
+        d.prefix_args
+            .iter()
+            .map(|a| format!(" {a}"))
+            .collect::<String>()
+    ));
     let master = d.nodes().next().map_or(0, |m| m.port);
     let sentinel = d.sentinels().next().map_or(0, |m| m.port);
     let auth = if d.password.is_empty() {

@@ -323,6 +323,9 @@ fn commands_without_a_deployment_explain() {
             "{cmd}: {err}"
         );
     }
+    // The server built into `redoubt` (what `up` runs when no redoubt-server is beside it).
+    let version = must_succeed(&["server", "--version"]);
+    assert!(version.starts_with("Redis server v=7.0.15 "), "{version}");
     let bad = tmp.path().join("bad.conf");
     std::fs::write(&bad, "quorum = 5\n").expect("write");
     let out = redoubt(&["up", "--dir", &dir, "--topology", &bad.to_string_lossy()]);
