@@ -11,8 +11,9 @@
 //! the directory we gave it (`procs::is_ours`); every network call has a timeout; only
 //! 127.0.0.1 is ever contacted.
 //!
-//! Depends on `redoubt-resp` alone among our crates: the servers are separate processes,
-//! driven over sockets like any client would.
+//! The library depends on `redoubt-resp` alone among our crates: the servers are separate
+//! processes, driven over sockets like any client would. (The package also links
+//! `redoubt-server` for the binary's `redoubt server` mode only; see main.rs.)
 
 pub mod client;
 pub mod control;
