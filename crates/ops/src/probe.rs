@@ -349,6 +349,18 @@ pub fn render_status(d: &Deployment, s: &Snapshot) -> String {
             None => "unknown (no Sentinel answered)".into(),
         }
     ));
+    if let Some(p) = s
+        .agreed_master()
+        .and_then(|m| s.nodes.iter().find(|n| n.name == m))
+        .map(|n| n.port)
+    {
+        let auth = if d.password.is_empty() {
+            String::new()
+        } else {
+            format!(" -a {} --no-auth-warning", d.password)
+        };
+        out.push_str(&format!("connect: redoubt-cli -p {p}{auth}\n"));
+    }
     out.push_str("\nnodes:\n");
     for n in &s.nodes {
         let pid = n.pid.map_or("-".into(), |p| p.to_string());

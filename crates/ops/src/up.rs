@@ -385,8 +385,8 @@ pub fn summary(d: &Deployment) -> String {
     let dir = d.dir.display();
     s.push_str(&format!(
         "\nConnect (redis-cli works the same):\n  \
-         redoubt-cli -p {master}{auth}                         # the master\n  \
-         redoubt-cli -p {sentinel} SENTINEL get-master-addr-by-name {}   # ask a Sentinel\n\
+         redoubt-cli -p {master}{auth}    # the master\n  \
+         redoubt-cli -p {sentinel} SENTINEL get-master-addr-by-name {}    # ask a Sentinel\n\
          \nThen:\n  \
          redoubt status --dir {dir}\n  \
          redoubt watch --dir {dir}        # live view; in another terminal:\n  \

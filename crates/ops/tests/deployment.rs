@@ -241,12 +241,15 @@ fn up_status_watch_failover_start_down() {
     let mut last = String::new();
     let rejoined = redoubt_harness::try_wait_for(Duration::from_secs(40), || {
         last = must_succeed(&["status", "--dir", &dir]);
-        last.contains("replica  of node2  link up")
-            && last.matches("replica  of node2  link up").count() == 2
+        last.matches("replica  of node2  link up").count() == 2
     });
     assert!(
         rejoined,
         "node1 did not rejoin as a replica of node2:\n{last}"
+    );
+    assert!(
+        last.contains(&format!("connect: redoubt-cli -p {p2} -a {} ", d.password)),
+        "{last}"
     );
 
     let all = pids(&Deployment::load(Path::new(&dir)).expect("state"));
