@@ -4,7 +4,7 @@
 //! Drawing ([`draw`]) is a pure function of a [`Snapshot`] and the recent events, so its
 //! output is checked in a unit test from ratatui's `TestBackend` buffer; [`run`] owns the
 //! terminal (raw mode, alternate screen, restored on every exit path) and the keys:
-//! `q`, Esc or Ctrl-C quit.
+//! `q`, Esc or Ctrl-C quit; `k` kills the master with SIGKILL (as `redoubt kill master`).
 
 use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};
@@ -43,7 +43,9 @@ pub fn draw(f: &mut Frame, snap: &Snapshot, events: &VecDeque<Event>, updated: &
             format!(" redoubt watch: {} ", snap.master_name),
             Style::default().add_modifier(Modifier::BOLD),
         ),
-        Span::raw(format!("  master {master}  updated {updated}  (q to quit)")),
+        Span::raw(format!(
+            "  master {master}  updated {updated}  (k: kill -9 the master, q: quit)"
+        )),
     ]);
     f.render_widget(Paragraph::new(title), rows[0]);
 
@@ -236,10 +238,23 @@ pub fn run(d: &Deployment, opts: &WatchOptions) -> anyhow::Result<()> {
             }
             if let TermEvent::Key(k) = event::read()? {
                 let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers == KeyModifiers::CONTROL;
-                if k.kind == KeyEventKind::Press
-                    && (ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc))
-                {
+                if k.kind != KeyEventKind::Press {
+                    continue;
+                }
+                if ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) {
                     return Ok(());
+                }
+                if k.code == KeyCode::Char('k') {
+                    // The demo's one action: kill -9 the master, shown in the event pane.
+                    let what = crate::control::kill(d, "master", libc::SIGKILL)
+                        .unwrap_or_else(|e| format!("{e:#}"));
+                    events.push_back(Event {
+                        at: clock(SystemTime::now()),
+                        sentinel: "redoubt".into(),
+                        channel: "kill".into(),
+                        payload: what.trim().to_string(),
+                    });
+                    break;
                 }
             }
         }
