@@ -45,8 +45,8 @@ enum Command {
         /// Use ports P, P+1, ... instead of free ports chosen by the OS
         #[arg(long, value_name = "P")]
         base_port: Option<u16>,
-        /// The redoubt-server binary (default: the one next to this executable, else
-        /// `redoubt server`, the same server built into this binary)
+        /// The redoubt-server binary (default: the one next to this executable if it is not
+        /// older, else `redoubt server`, the same server built into this binary)
         #[arg(long, value_name = "PATH")]
         server_bin: Option<PathBuf>,
         /// Run real redis-server and redis-sentinel (from PATH) in the same layout
@@ -222,11 +222,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A binary installed next to this one (`target/release/`, or wherever both were copied).
+/// A binary installed next to this one (`target/release/`, or wherever both were copied),
+/// unless it is older than this one: a `redoubt-server` left from an earlier build would run
+/// older code than the server built into `redoubt`.
 fn next_to_me(name: &str) -> Option<PathBuf> {
     let me = std::env::current_exe().ok()?;
     let bin = me.parent().unwrap_or(Path::new(".")).join(name);
-    bin.is_file().then_some(bin)
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if !bin.is_file() {
+        return None;
+    }
+    if modified(&bin) < modified(&me) {
+        eprintln!(
+            "redoubt: {} is older than redoubt itself; using the server built into redoubt \
+             (`redoubt server`) instead",
+            bin.display()
+        );
+        return None;
+    }
+    Some(bin)
 }
 
 fn in_path(name: &str) -> anyhow::Result<PathBuf> {
