@@ -161,7 +161,7 @@ impl Deployment {
             }
         }
         let path = self.dir.join(STATE_FILE);
-        std::fs::write(&path, s).with_context(|| format!("writing {}", path.display()))
+        crate::up::write_private(&path, &s)
     }
 
     /// Reads `<dir>/redoubt.state`; the error says how to get one.

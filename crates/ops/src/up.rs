@@ -107,7 +107,7 @@ pub fn up(opts: UpOptions) -> anyhow::Result<Deployment> {
             Kind::Sentinel => sentinel_conf(&d, t, m),
         };
         let path = mdir.join(m.conf_name());
-        std::fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
+        write_private(&path, &conf)?;
         // A pid file from an earlier run names a process that is gone (checked above).
         let _ = std::fs::remove_file(d.pid_file(m));
     }
@@ -309,6 +309,21 @@ fn sentinel_conf(d: &Deployment, t: &Topology, m: &Member) -> String {
         c.push_str(&format!("sentinel auth-pass {name} \"{}\"\n", d.password));
     }
     c
+}
+
+/// Writes a file only its owner can read: configs carry the password.
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Free loopback ports: from the OS (bound all at once so they differ), or `base`, `base+1`...

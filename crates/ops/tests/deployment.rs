@@ -174,6 +174,19 @@ fn up_status_watch_failover_start_down() {
         );
     }
 
+    // The password is in these files: only their owner reads them.
+    use std::os::unix::fs::PermissionsExt;
+    for f in [
+        Path::new(&dir).join("redoubt.state"),
+        Path::new(&dir).join("node1/redis.conf"),
+    ] {
+        let mode = std::fs::metadata(&f)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", f.display());
+    }
+
     // A second `up` on a running deployment refuses instead of starting a second one.
     let again = redoubt(&["up", "--dir", &dir, "--server-bin", &server_s]);
     assert!(!again.status.success());
