@@ -353,6 +353,40 @@ mod tests {
     }
 
     #[test]
+    fn a_failover_in_progress_is_highlighted() {
+        let mut snap = crate::probe::sample();
+        snap.sentinels[0].master_port = Some(7001);
+        snap.sentinels[0].master_flags = "o_down,s_down,master,failover_in_progress".into();
+        snap.sentinels[0].status = "odown".into();
+        snap.sentinels[0].failover_state = Some("wait_promotion".into());
+        snap.sentinels[1].master_flags = "s_down,master".into();
+        snap.sentinels[2].error = Some("Connection refused".into());
+        let lines = screen(&snap, &VecDeque::new());
+        let all = lines.join("\n");
+        let y = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("no {needle:?} in\n{all}")) as u16
+        };
+        let s1 = &lines[y("│sentinel1") as usize];
+        assert!(s1.contains("node1") && s1.contains("o_down,s_down,master,failover_in_progress"));
+        assert!(
+            s1.contains("odown") && s1.contains("wait_promotion"),
+            "{s1}"
+        );
+        assert!(lines[y("│sentinel3") as usize].contains("DOWN"), "{all}");
+        let mut t = ratatui::Terminal::new(TestBackend::new(120, 30)).expect("test terminal");
+        t.draw(|f| draw(f, &snap, &VecDeque::new(), "x"))
+            .expect("draw");
+        let buf = t.backend().buffer();
+        // ODOWN red, SDOWN yellow, an unreachable Sentinel red.
+        assert_eq!(buf[(3, y("│sentinel1"))].fg, Color::Red);
+        assert_eq!(buf[(3, y("│sentinel2"))].fg, Color::Yellow);
+        assert_eq!(buf[(3, y("│sentinel3"))].fg, Color::Red);
+    }
+
+    #[test]
     fn small_terminal_does_not_panic() {
         let snap = crate::probe::sample();
         let mut t = ratatui::Terminal::new(TestBackend::new(20, 5)).expect("test terminal");

@@ -330,8 +330,10 @@ fn chained_topology_on_real_redis() {
 fn commands_without_a_deployment_explain() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("nothing").to_string_lossy().into_owned();
-    for cmd in ["status", "down", "watch"] {
-        let out = redoubt(&[cmd, "--dir", &dir]);
+    for cmd in ["status", "down", "watch", "start node1", "kill master"] {
+        let mut args: Vec<&str> = cmd.split(' ').collect();
+        args.extend(["--dir", &dir]);
+        let out = redoubt(&args);
         assert!(!out.status.success(), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -342,6 +344,16 @@ fn commands_without_a_deployment_explain() {
     // The server built into `redoubt` (what `up` runs when no redoubt-server is beside it).
     let version = must_succeed(&["server", "--version"]);
     assert!(version.starts_with("Redis server v=7.0.15 "), "{version}");
+    // A server that cannot start: the error names it, and nothing is left running.
+    let out = redoubt(&["up", "--dir", &dir, "--server-bin", "/bin/false"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("node1 (/bin/false) failed to start") && err.contains("exited"),
+        "{err}"
+    );
+    let d = Deployment::load(Path::new(&dir)).expect("state written before starting");
+    assert!(d.members.iter().all(|m| d.live_pid(m).is_none()));
     let bad = tmp.path().join("bad.conf");
     std::fs::write(&bad, "quorum = 5\n").expect("write");
     let out = redoubt(&["up", "--dir", &dir, "--topology", &bad.to_string_lossy()]);
