@@ -269,6 +269,20 @@ mod tests {
     }
 
     #[test]
+    fn readme_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("```ini\n")
+            .expect("the README's topology example")
+            + 7;
+        let len = readme[start..].find("```").expect("end of the example");
+        let t = Topology::parse(&readme[start..start + len]).expect("the README's example");
+        assert_eq!((t.replicas.len(), t.sentinels, t.quorum), (3, 5, 3));
+        assert_eq!(t.replicas[2].replica_of, 3);
+        assert_eq!(t.password.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let e = |text: &str| format!("{:#}", Topology::parse(text).expect_err(text));
         assert!(e("quorum = 4").contains("quorum 4"));
