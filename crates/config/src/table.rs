@@ -623,6 +623,10 @@ pub static DIRECTIVES: &[Directive] = &[
     // oracle binary has it.
     b("lua-enable-deprecated-api", None, HID | IMM, false, Never),
 
+    // Redoubt's own: the Prometheus endpoint's port (0: off). Hidden, so `CONFIG GET *` stays
+    // Redis's list; immutable, as the listener is opened once at startup.
+    int("redoubt-metrics-port", None, HID | IMM, 0, 65535, 0, Support::Yes),
+
     // TLS configs: the oracle is built with TLS, so `CONFIG GET *` lists them.
     int("tls-port", None, 0, 0, 65535, 0, Never),
     int("tls-session-cache-size", None, 0, 0, INT_MAX, 20 * 1024, Never),
@@ -747,12 +751,19 @@ mod tests {
 
     #[test]
     fn counts_match_redis_7_0_15() {
-        // 192 names from `CONFIG GET *` (173 directives + 19 aliases) plus 6 hidden ones.
+        // 192 names from `CONFIG GET *` (173 directives + 19 aliases) plus 6 hidden ones,
+        // and Redoubt's own (hidden) `redoubt-metrics-port`.
         let visible = DIRECTIVES.iter().filter(|d| !d.is_hidden()).count();
         let aliases = DIRECTIVES.iter().filter(|d| d.alias.is_some()).count();
         assert_eq!(visible, 173);
         assert_eq!(aliases, 19);
-        assert_eq!(DIRECTIVES.len(), 179);
+        assert_eq!(DIRECTIVES.len(), 180);
+        let ours: Vec<&str> = DIRECTIVES
+            .iter()
+            .filter(|d| d.name.starts_with("redoubt-"))
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(ours, ["redoubt-metrics-port"]);
     }
 
     #[test]

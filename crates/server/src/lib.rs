@@ -3,7 +3,8 @@
 //!
 //! Owns: listeners and connection tasks ([`conn`]), the cron timer and signals
 //! ([`server`]), the replica's link to its master ([`replica_link`]), Redis's log format
-//! ([`log`]), allocator stats ([`mem`]), and startup and shutdown ([`startup`]). Everything
+//! ([`log`]), allocator stats ([`mem`]), the Prometheus endpoint ([`metrics_http`],
+//! [`metrics`]), and startup and shutdown ([`startup`]). Everything
 //! about data and commands lives in `redoubt-engine`.
 
 pub mod aof;
@@ -11,6 +12,8 @@ pub mod conn;
 pub mod listeners;
 pub mod log;
 pub mod mem;
+pub mod metrics;
+pub mod metrics_http;
 pub mod rdbfile;
 pub mod replica_link;
 pub mod sentinel_driver;

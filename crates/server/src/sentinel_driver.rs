@@ -15,7 +15,7 @@ use bytes::Bytes;
 use redoubt_resp::ReplyBuf;
 use redoubt_sentinel::{Action, LinkId, LinkKind, Sentinel};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,7 +34,13 @@ pub struct Driver {
     /// The server directives as loaded (CONFIG is not served in sentinel mode, so they do
     /// not change), for rewrites of the whole file.
     config: redoubt_config::Config,
+    /// Events published so far, by type, and `+switch-master` per master name: the metrics
+    /// endpoint's counters (`crate::metrics_http`).
+    events: RefCell<EventCounts>,
 }
+
+/// Events by type, and completed failovers by master name.
+type EventCounts = (BTreeMap<String, u64>, BTreeMap<String, u64>);
 
 struct LinkHandle {
     tx: mpsc::UnboundedSender<Vec<u8>>,
@@ -52,6 +58,7 @@ impl Driver {
             shared: RefCell::new(Weak::new()),
             config_path,
             config,
+            events: RefCell::default(),
         })
     }
 
@@ -82,6 +89,21 @@ impl Driver {
                 ),
             ),
         }
+    }
+
+    fn count_event(&self, channel: &str, message: &str) {
+        let mut ev = self.events.borrow_mut();
+        *ev.0.entry(channel.to_string()).or_default() += 1;
+        if channel == "+switch-master" {
+            // `<master name> <old ip> <old port> <new ip> <new port>`
+            if let Some(name) = message.split(' ').next() {
+                *ev.1.entry(name.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn event_counts(&self) -> EventCounts {
+        self.events.borrow().clone()
     }
 
     /// Takes the core's actions and applies them; safe to call only outside an engine borrow.
@@ -124,6 +146,7 @@ impl Driver {
                 }
             }
             Action::Publish { channel, message } => {
+                self.count_event(&channel, &message);
                 if let Some(shared) = self.shared.borrow().upgrade() {
                     let mut eng = shared.engine.borrow_mut();
                     eng.now_ms = log::now_ms();

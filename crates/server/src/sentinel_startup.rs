@@ -19,6 +19,13 @@ pub struct Pending {
     myid_generated: bool,
 }
 
+impl Pending {
+    /// The driver, for the metrics endpoint.
+    pub fn driver(&self) -> Rc<Driver> {
+        self.driver.clone()
+    }
+}
+
 /// Returns the exit code.
 pub fn main(args: &ServerArgs) -> i32 {
     // Every line of a Sentinel's log carries its role letter, from the first one.

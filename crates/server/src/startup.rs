@@ -41,7 +41,14 @@ pub struct Loaded {
 /// Entry point of the binary; returns the exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
     use std::os::unix::ffi::OsStrExt;
-    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    // `--metrics-port N` is the short spelling of our own directive.
+    let argv: Vec<&[u8]> = args
+        .iter()
+        .map(|a| match a.as_bytes() {
+            b"--metrics-port" => b"--redoubt-metrics-port",
+            other => other,
+        })
+        .collect();
     let server_args = match redoubt_config::parse_server_args(&argv) {
         Invocation::Version => {
             println!("{}", version_line());
@@ -149,6 +156,7 @@ async fn serve(
             return 1;
         }
     };
+    let metrics_port = config.get_int("redoubt-metrics-port").clamp(0, 65535) as u16;
     let seed = (log::now_ms() as u64) ^ u64::from(std::process::id()).rotate_left(32);
     let mut engine = Engine::new(conf, seed);
     engine.info.pid = std::process::id();
@@ -183,6 +191,7 @@ async fn serve(
     };
     // A server that never saved reports its start as the last save, as Redis does.
     engine.lastsave_s = engine.info.start_ms / 1000;
+    let (bind, backlog) = (settings.bind.clone(), settings.tcp_backlog);
     let pidfile = settings.pidfile.clone();
     let unixsocket = settings.unixsocket.clone();
     let port = settings.port;
@@ -194,6 +203,14 @@ async fn serve(
     if !pidfile.is_empty() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
             warning!("Failed to write PID file: {e}");
+        }
+    }
+    if metrics_port != 0 {
+        let driver = sentinel.as_ref().map(|p| p.driver());
+        if let Err(msg) = crate::metrics_http::start(&shared, driver, &bind, metrics_port, backlog)
+        {
+            warning!("{msg}");
+            return 1;
         }
     }
     if let Some(pending) = sentinel {

@@ -143,12 +143,10 @@ fn section_server(eng: &Engine, s: &mut String, now_ms: i64) {
     );
 }
 
-fn section_clients(eng: &Engine, s: &mut String, me: &crate::Client) {
-    let clients = eng
-        .clients
-        .values()
-        .map(|b| &**b)
-        .chain(std::iter::once(me));
+/// `me` is the client running INFO, taken out of `eng.clients` while it runs; a scrape of
+/// the metrics endpoint has none (`info_detached`) and so counts no client of its own.
+fn section_clients(eng: &Engine, s: &mut String, me: Option<&crate::Client>) {
+    let clients = eng.clients.values().map(|b| &**b).chain(me);
     let (mut max_in, mut max_out) = (0, 0);
     for c in clients {
         max_in = max_in.max(c.query_buf_len);
@@ -165,7 +163,7 @@ fn section_clients(eng: &Engine, s: &mut String, me: &crate::Client) {
          blocked_clients:{}\r\n\
          tracking_clients:0\r\n\
          clients_in_timeout_table:0\r\n",
-        eng.clients.len() + 1,
+        eng.clients.len() + usize::from(me.is_some()),
         eng.conf.maxclients,
         eng.blocking.count,
     );
@@ -549,6 +547,21 @@ fn section_keyspace(eng: &Engine, s: &mut String) {
 /// Builds the INFO text for the sections asked (`genRedisInfoString`).
 pub fn info_string(ctx: &mut Ctx<'_>, sections: &Sections) -> String {
     let now = ctx.now_ms;
+    info_generic(ctx.eng, Some(ctx.client), sections, now)
+}
+
+/// The INFO text as seen from outside any client (the metrics endpoint): the same code as
+/// the INFO command, without counting a calling client, a command or its reply.
+pub fn info_detached(eng: &mut Engine, sections: &Sections, now_ms: i64) -> String {
+    info_generic(eng, None, sections, now_ms)
+}
+
+fn info_generic(
+    eng: &mut Engine,
+    me: Option<&crate::Client>,
+    sections: &Sections,
+    now: i64,
+) -> String {
     let mut s = String::with_capacity(4096);
     let mut n = 0;
     let mut begin = |s: &mut String| {
@@ -559,34 +572,33 @@ pub fn info_string(ctx: &mut Ctx<'_>, sections: &Sections) -> String {
     };
     if sections.wants("server") {
         begin(&mut s);
-        section_server(ctx.eng, &mut s, now);
+        section_server(eng, &mut s, now);
     }
     if sections.wants("clients") {
         begin(&mut s);
-        section_clients(ctx.eng, &mut s, ctx.client);
+        section_clients(eng, &mut s, me);
     }
     if sections.wants("memory") {
         begin(&mut s);
-        let me = client_memory(ctx.client) as u64;
-        let mh = overhead(ctx.eng, me);
-        section_memory(ctx.eng, &mut s, &mh);
+        let me_mem = me.map_or(0, |c| client_memory(c) as u64);
+        let mh = overhead(eng, me_mem);
+        section_memory(eng, &mut s, &mh);
     }
     if sections.wants("persistence") {
         begin(&mut s);
-        section_persistence(ctx.eng, &mut s, now);
+        section_persistence(eng, &mut s, now);
     }
     if sections.wants("stats") {
         begin(&mut s);
-        section_stats(ctx.eng, &mut s);
+        section_stats(eng, &mut s);
     }
     if sections.wants("replication") {
         begin(&mut s);
-        let now = ctx.now_ms;
-        crate::commands::replication::info_section(ctx.eng, &mut s, now);
+        crate::commands::replication::info_section(eng, &mut s, now);
     }
     if sections.wants("cpu") {
         begin(&mut s);
-        section_cpu(ctx.eng, &mut s);
+        section_cpu(eng, &mut s);
     }
     if sections.wants("module_list") || sections.wants("modules") {
         begin(&mut s);
@@ -594,15 +606,15 @@ pub fn info_string(ctx: &mut Ctx<'_>, sections: &Sections) -> String {
     }
     if sections.wants("commandstats") {
         begin(&mut s);
-        section_commandstats(ctx.eng, &mut s);
+        section_commandstats(eng, &mut s);
     }
     if sections.wants("errorstats") {
         begin(&mut s);
-        section_errorstats(ctx.eng, &mut s);
+        section_errorstats(eng, &mut s);
     }
     if sections.wants("latencystats") {
         begin(&mut s);
-        section_latencystats(ctx.eng, &mut s);
+        section_latencystats(eng, &mut s);
     }
     if sections.wants("cluster") {
         begin(&mut s);
@@ -610,7 +622,7 @@ pub fn info_string(ctx: &mut Ctx<'_>, sections: &Sections) -> String {
     }
     if sections.wants("keyspace") {
         begin(&mut s);
-        section_keyspace(ctx.eng, &mut s);
+        section_keyspace(eng, &mut s);
     }
     s
 }
@@ -642,6 +654,28 @@ mod tests {
         // Strip the bulk header and trailing CRLF.
         let body = s.split_once("\r\n").map(|x| x.1).unwrap_or_default();
         body.strip_suffix("\r\n").unwrap_or(body).to_string()
+    }
+
+    /// The metrics endpoint's INFO counts neither itself as a client nor a command.
+    #[test]
+    fn detached_info_counts_no_caller() {
+        let mut t = TestEngine::new();
+        t.run("SET k v");
+        let field = |text: &str, name: &str| {
+            text.split("\r\n")
+                .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+                .unwrap_or_default()
+        };
+        let by_client = info(&mut t, "INFO clients stats");
+        assert_eq!(field(&by_client, "connected_clients"), "1");
+        let sections = Sections::parse(&[Bytes::from("clients"), Bytes::from("stats")]);
+        let now = t.now_ms;
+        let detached = info_detached(&mut t.eng, &sections, now);
+        // The test client is connected (idle); the scrape adds none.
+        assert_eq!(field(&detached, "connected_clients"), "1");
+        // SET and the INFO above; the detached INFO is not a command.
+        assert_eq!(field(&detached, "total_commands_processed"), "2");
+        assert_eq!(headers(&detached), ["# Clients", "# Stats"]);
     }
 
     #[test]
