@@ -14,6 +14,8 @@
 //! - [`deployment`]: a Sentinel deployment (data nodes and Sentinels, each with its own config
 //!   file, log and port), [`events`] (every Sentinel event as clients see it) and [`writer`]
 //!   (a Sentinel-aware writer and the count of acknowledged writes lost in a failover).
+//! - [`proxy`]: a fault-injecting TCP proxy (delay, blackhole/half-open, throttle, cut, heal)
+//!   to put between a replica and its master.
 //! - [`diff`]: the differential script format and the lockstep runner that replays a script
 //!   against two servers and reports every reply that differs.
 //!
@@ -28,6 +30,7 @@ pub mod reply;
 
 pub mod deployment;
 pub mod events;
+pub mod proxy;
 pub mod writer;
 
 mod conn;
