@@ -7,6 +7,8 @@
 //! - a half-open link is detected by `repl-timeout` on both sides, and after healing the
 //!   replica continues by partial resync (`sync_partial_ok` grows, `sync_full` does not);
 //! - cuts under a steady write load each come back by partial resync;
+//! - a full sync through a throttled link, cut a third of the way: the replica keeps its old
+//!   dataset (nothing half-loaded), and the retried full sync converges;
 //! - `min-replicas-to-write 1` / `min-replicas-max-lag 2`: once the replica is blackholed
 //!   the master refuses writes with NOREPLICAS within max-lag plus the ACK and cron periods,
 //!   WAIT gives 0 at its timeout, and after healing writes are accepted and WAIT gives 1.
@@ -310,6 +312,68 @@ fn cuts_under_writes_recover_by_partial_resync(master: Flavor, replica: Flavor) 
     assert_eq!(partial2, partial + CUTS, "one partial resync per cut");
 }
 
+/// A full sync through a slow link (throttled), cut half-way under writes: the replica must
+/// not keep a half-loaded dataset, and the retried full sync converges.
+fn cut_during_a_throttled_full_sync(master: Flavor, replica: Flavor) {
+    let ms = start(master, &[]);
+    let rs = start(replica, &[]);
+    let proxy = FaultProxy::start(ms.port()).expect("starting the proxy");
+    let mut m = must_connect(&ms);
+    let mut r = must_connect(&rs);
+    // About 1 MB that LZF cannot shrink, which takes ~2.5 s at 400 kB/s.
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in 0..1000 {
+        let value: String = (0..1000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b'!' + (seed % 90) as u8)
+            })
+            .collect();
+        must_ok(&m.cmd(&["SET", &format!("big:{i}"), &value]));
+    }
+    must_ok(&r.cmd(&["SET", "replica-only", "1"]));
+    proxy.throttle(400_000);
+    must_ok(&r.cmd(&["REPLICAOF", "127.0.0.1", &proxy.port().to_string()]));
+    wait_for("a third of the payload through the proxy", DEADLINE, || {
+        proxy.forwarded().1 > 300_000
+    });
+    assert_eq!(
+        info_field(&mut r, "replication", "master_sync_in_progress"),
+        "1",
+        "the sync is not in progress a third of the way through"
+    );
+    writes(&mut m, "during-sync", 20);
+    assert_eq!(proxy.cut(), 1, "one connection (the sync) to cut");
+    // The retried sync needs seconds through the throttle: until it ends the replica serves
+    // its old dataset, with nothing of the cut transfer loaded.
+    assert_eq!(
+        int(r.cmd(&["DBSIZE"])),
+        1,
+        "the replica kept part of a cut full sync"
+    );
+    writes(&mut m, "after-cut", 20);
+    let mut p = Pair {
+        master: ms,
+        replica: rs,
+        proxy,
+        m,
+        r,
+    };
+    p.wait_link_up();
+    p.proxy.heal();
+    writes(&mut p.m, "after-sync", 20);
+    p.wait_converged();
+    assert_eq!(
+        int(p.r.cmd(&["EXISTS", "replica-only"])),
+        0,
+        "the replica's own data survived a full sync"
+    );
+    let (full, _) = p.stats();
+    assert_eq!(full, 2, "the cut sync and its retry are two full syncs");
+}
+
 const NOREPLICAS: &[u8] = b"-NOREPLICAS Not enough good replicas to write.\r\n";
 
 fn raw(c: &mut RawConn, args: &[&str]) -> Vec<u8> {
@@ -467,4 +531,21 @@ fn min_replicas_redis_master_redoubt_replica() {
 #[test]
 fn min_replicas_redoubt_master_redis_replica() {
     min_replicas_follow_a_blackholed_replica(Redoubt, Redis);
+}
+
+#[test]
+fn cut_full_sync_redis_redis() {
+    cut_during_a_throttled_full_sync(Redis, Redis);
+}
+#[test]
+fn cut_full_sync_redoubt_redoubt() {
+    cut_during_a_throttled_full_sync(Redoubt, Redoubt);
+}
+#[test]
+fn cut_full_sync_redis_master_redoubt_replica() {
+    cut_during_a_throttled_full_sync(Redis, Redoubt);
+}
+#[test]
+fn cut_full_sync_redoubt_master_redis_replica() {
+    cut_during_a_throttled_full_sync(Redoubt, Redis);
 }
