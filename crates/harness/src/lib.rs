@@ -17,7 +17,7 @@
 //! - [`proxy`]: a fault-injecting TCP proxy (delay, blackhole/half-open, throttle, cut, heal)
 //!   to put between a replica and its master.
 //! - [`netns`]: hosts with their own addresses in network namespaces, and partitions between
-//!   them (root only).
+//!   them (nftables; root only).
 //! - [`diff`]: the differential script format and the lockstep runner that replays a script
 //!   against two servers and reports every reply that differs.
 //!

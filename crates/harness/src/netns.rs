@@ -9,10 +9,12 @@
 //! out. Names carry the test process's PID; namespaces left behind by a test process that
 //! was killed are removed by the next [`Network::create`].
 //!
-//! [`Network::partition`] puts `blackhole` routes on both sides (in each host of one group
-//! for every address of the other): packets are silently dropped, no RST and no ICMP, so
-//! open connections hang exactly as in a real partition, and the hub still reaches every host
-//! (a client that can talk to both sides). [`Network::heal`] removes them.
+//! [`Network::partition`] adds nftables rules in the hosts on both sides that drop every
+//! packet to or from the other side: no RST, no ICMP, a connect gets no answer, and open
+//! connections hang exactly as in a real partition, while the hub still reaches every host (a
+//! client that can talk to both sides). [`Network::heal`] removes them. (A `blackhole` route
+//! would need no extra package, but the kernel fails a new connect through one at once with
+//! EINVAL, which a partition never does.)
 //!
 //! Processes run in a host with `ip netns exec <ns> <binary> ...` (which `exec`s, so the
 //! child's PID is the server's) and are killed by that PID on drop ([`NsProcess`]). The test
@@ -20,7 +22,7 @@
 //! thread that enters the hub namespace first ([`Network::connect`]), and a socket stays in
 //! the namespace it was made in.
 //!
-//! This needs root (namespaces, veth, routes); [`require_root`] fails with an explanation
+//! This needs root (namespaces, veth, nftables) and the `nft` tool (Debian: nftables); [`require_root`] fails with an explanation
 //! instead of letting the test skip.
 
 use std::fs::File;
@@ -70,7 +72,7 @@ pub const HUB_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 254);
 pub struct Network {
     hub: String,
     hosts: Vec<String>,
-    /// Blackhole routes in place: (host whose table has it, host it points at).
+    /// Drops in place: (host whose rules have it, host whose packets it drops).
     cuts: Vec<(usize, usize)>,
 }
 
@@ -87,6 +89,52 @@ fn ip(args: &[&str]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+const TABLE: &str = "redoubt_partition";
+
+/// The table a partitioned host drops the other side's packets with (the set `cut`).
+const PARTITION_TABLE: &str = "table inet redoubt_partition {
+    set cut { type ipv4_addr; }
+    chain input { type filter hook input priority 0; ip saddr @cut drop; }
+    chain output { type filter hook output priority 0; ip daddr @cut drop; }
+}
+";
+
+/// Runs an nft script in namespace `ns`.
+fn nft(ns: &str, script: &str) -> anyhow::Result<()> {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running nft (is the nftables package installed?)")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        stdin
+            .write_all(script.as_bytes())
+            .context("writing the nft script")?;
+    }
+    let out = child.wait_with_output().context("waiting for nft")?;
+    if !out.status.success() {
+        bail!(
+            "nft in {ns} failed ({}): {}{}\nscript:\n{script}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            if search_nft() {
+                ""
+            } else {
+                " (nft is not installed: Debian package nftables)"
+            }
+        );
+    }
+    Ok(())
+}
+
+fn search_nft() -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join("nft").is_file()))
 }
 
 /// Deletes namespaces of ours whose test process is gone (it was killed before its drop).
@@ -169,17 +217,21 @@ impl Network {
         &self.hub
     }
 
-    /// Cuts every host in `a` off from every host in `b`, both ways (blackhole routes).
+    /// Cuts every host in `a` off from every host in `b`, both ways: each host drops the
+    /// other side's packets in and out.
     pub fn partition(&mut self, a: &[usize], b: &[usize]) -> anyhow::Result<()> {
         for &x in a {
             for &y in b {
-                for (from, to) in [(x, y), (y, x)] {
-                    if self.cuts.contains(&(from, to)) {
+                for (host, other) in [(x, y), (y, x)] {
+                    if self.cuts.contains(&(host, other)) {
                         continue;
                     }
-                    let dest = format!("{}/32", host_ip(to));
-                    ip(&["-n", &self.hosts[from], "route", "add", "blackhole", &dest])?;
-                    self.cuts.push((from, to));
+                    if !self.cuts.iter().any(|(h, _)| *h == host) {
+                        nft(&self.hosts[host], PARTITION_TABLE)?;
+                    }
+                    let add = format!("add element inet {TABLE} cut {{ {} }}\n", host_ip(other));
+                    nft(&self.hosts[host], &add)?;
+                    self.cuts.push((host, other));
                 }
             }
         }
@@ -188,9 +240,12 @@ impl Network {
 
     /// Removes every partition.
     pub fn heal(&mut self) -> anyhow::Result<()> {
-        while let Some((from, to)) = self.cuts.pop() {
-            let dest = format!("{}/32", host_ip(to));
-            ip(&["-n", &self.hosts[from], "route", "del", "blackhole", &dest])?;
+        let mut hosts: Vec<usize> = self.cuts.iter().map(|(h, _)| *h).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        for h in hosts {
+            nft(&self.hosts[h], &format!("delete table inet {TABLE}\n"))?;
+            self.cuts.retain(|(host, _)| *host != h);
         }
         Ok(())
     }
@@ -296,16 +351,27 @@ impl Drop for Network {
 /// Makes a TCP connection from inside namespace `ns`: a thread enters it (`setns` changes
 /// only the calling thread's namespace), connects, and ends; the socket stays in `ns`.
 pub fn connect_in(ns: &str, addr: SocketAddr, timeout: Duration) -> anyhow::Result<TcpStream> {
+    run_in(ns, move || {
+        TcpStream::connect_timeout(&addr, timeout)
+            .map_err(|e| anyhow!("connecting to {addr} from {}: {e}", addr.ip()))
+    })
+}
+
+/// Runs `f` on a thread that has entered namespace `ns`; sockets it makes stay there.
+fn run_in<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
     let path = PathBuf::from("/var/run/netns").join(ns);
     let handle = std::thread::Builder::new()
-        .name("netns-connect".into())
-        .spawn(move || -> anyhow::Result<TcpStream> {
-            let f = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        .name("netns".into())
+        .spawn(move || -> anyhow::Result<T> {
+            let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
             // SAFETY: setns(2) reads no memory of ours: it takes a descriptor we own (open
-            // for the whole call) and a flag. It moves only this thread, which ends after the
-            // connect, so no other code of the process runs in the other namespace.
+            // for the whole call) and a flag. It moves only this thread, which ends after
+            // `f`, so no other code of the process runs in the other namespace.
             #[allow(unsafe_code)]
-            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
             if rc != 0 {
                 return Err(anyhow!(
                     "setns({}): {}",
@@ -313,13 +379,12 @@ pub fn connect_in(ns: &str, addr: SocketAddr, timeout: Duration) -> anyhow::Resu
                     std::io::Error::last_os_error()
                 ));
             }
-            TcpStream::connect_timeout(&addr, timeout)
-                .map_err(|e| anyhow!("connecting to {addr} from the hub: {e}"))
+            f()
         })
-        .context("spawning the connect thread")?;
+        .context("spawning a thread to enter the namespace")?;
     handle
         .join()
-        .map_err(|_| anyhow!("the connect thread panicked"))?
+        .map_err(|_| anyhow!("the namespace thread panicked"))?
 }
 
 /// A process running in a host namespace, killed by PID on drop.
@@ -395,6 +460,63 @@ fn read_lossy(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn namespaces() -> String {
+        let out = Command::new("ip").args(["netns", "list"]).output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Hosts reach each other until partitioned, the hub reaches them throughout, and every
+    /// namespace is gone after a drop, a panicking one included.
+    #[test]
+    fn partition_and_heal_between_namespaces() {
+        let mut net = Network::create(2).expect("creating the network");
+        let ns1 = net.host_ns(1).to_string();
+        let listener = run_in(&ns1, || Ok(std::net::TcpListener::bind((host_ip(1), 0))?))
+            .expect("a listener in host 1");
+        let addr = listener.local_addr().expect("its address");
+        let t = Duration::from_millis(700);
+        let from_host0 = |net: &Network| connect_in(net.host_ns(0), addr, t).is_ok();
+        assert!(from_host0(&net), "host 0 cannot reach host 1");
+        net.partition(&[0], &[1]).expect("partition");
+        let start = Instant::now();
+        assert!(
+            !from_host0(&net),
+            "host 0 reaches host 1 across a partition"
+        );
+        // Silently: the connect waits for its timeout, no refusal comes back.
+        assert!(
+            start.elapsed() >= t,
+            "refused at once: {:?}",
+            start.elapsed()
+        );
+        assert!(net.connect(addr, t).is_ok(), "the hub lost host 1");
+        net.heal().expect("heal");
+        assert!(from_host0(&net), "host 0 cannot reach host 1 after healing");
+        let names = [net.hub_ns().to_string(), net.host_ns(0).to_string(), ns1];
+        drop(listener);
+        drop(net);
+        let left = namespaces();
+        assert!(
+            !names.iter().any(|n| left.contains(n.as_str())),
+            "left behind: {left}"
+        );
+
+        let hub = std::panic::catch_unwind(|| {
+            let net = Network::create(1).expect("creating the network");
+            let hub = net.hub_ns().to_string();
+            std::panic::panic_any(hub);
+        });
+        let hub = hub
+            .err()
+            .and_then(|p| p.downcast::<String>().ok())
+            .expect("the panic carries the hub's name");
+        assert!(
+            !namespaces().contains(hub.as_str()),
+            "a panicking test left {hub}"
+        );
+    }
 
     #[test]
     fn host_addresses() {

@@ -5,10 +5,11 @@
 //! `masterauth`, `min-replicas-to-write 1`, `min-replicas-max-lag 10`, AOF; quorum 2,
 //! `down-after-milliseconds 1500`.
 //!
-//! The master's host A is cut off from B and C (blackhole routes both ways: packets vanish,
-//! connections hang) while a Sentinel-aware writer keeps writing from the hub, a client that
-//! still reaches every host. It asks the Sentinels in the order A, B, C, so it stays with A as
-//! long as A's Sentinel names A: the client stuck on the old master's side. Then:
+//! The master's host A is cut off from B and C (nftables drops on both sides: packets vanish,
+//! connections and connects hang) while a Sentinel-aware writer keeps writing from the hub, a
+//! client that still reaches every host. It asks the Sentinels in the order A, B, C, so it
+//! stays with A as long as A's Sentinel names A: the client stuck on the old master's side.
+//! Then:
 //! - B's and C's Sentinels see `+sdown`, reach `+odown ... #quorum 2/2` and fail over to B
 //!   (`+switch-master`); A's Sentinel never reaches ODOWN (no quorum, CKQUORUM refuses);
 //! - A acknowledges writes until `min-replicas-max-lag` runs out (at most ~10 s), then
