@@ -442,11 +442,11 @@ impl Drop for NsProcess {
             );
         }
         if std::env::var_os("REDOUBT_HARNESS_KEEP_DIRS").is_some() {
-            let d = std::mem::replace(
-                &mut self.dir,
-                tempfile::tempdir().expect("a temp dir to swap in"),
-            );
-            eprintln!("--- kept {}", d.keep().display());
+            // Swap in an empty dir so the real one can be kept (never panic in a drop).
+            if let Ok(empty) = tempfile::tempdir() {
+                let d = std::mem::replace(&mut self.dir, empty);
+                eprintln!("--- kept {}", d.keep().display());
+            }
         }
     }
 }

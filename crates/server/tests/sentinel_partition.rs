@@ -294,7 +294,9 @@ fn find_master(hub: &str) -> Option<(RawConn, u16)> {
             },
             _ => continue,
         };
-        let host = u16::from(ip.octets()[3]) - 1;
+        let Some(host) = u16::from(ip.octets()[3]).checked_sub(1) else {
+            continue;
+        };
         let Ok(stream) = netns::connect_in(
             hub,
             SocketAddr::from((ip, NODE_PORT)),
