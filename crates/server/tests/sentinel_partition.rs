@@ -19,7 +19,8 @@
 //!   during the partition is lost: counted and printed as a `WRITE-LOSS` line (appended to
 //!   `$REDOUBT_WRITE_LOSS_REPORT` when set), as `sentinel/loss.rs` does for other faults.
 //!
-//! The same test runs with Redis everywhere (which validates it) and Redoubt everywhere.
+//! The same test runs with Redis everywhere (which validates it), Redoubt everywhere, and
+//! Redoubt Sentinels over redis-server nodes.
 //! Both need root; without it they fail with an explanation, never skip.
 
 use std::collections::BTreeMap;
@@ -86,11 +87,10 @@ struct Hosts {
 }
 
 impl Hosts {
-    fn start(flavor: Flavor) -> Hosts {
+    fn start(nodes: Flavor, sentinels: Flavor) -> Hosts {
         let net = Network::create(3).unwrap_or_else(|e| panic!("creating the hosts: {e:#}"));
-        let bin = flavor
-            .binary()
-            .unwrap_or_else(|e| panic!("{}: {e:#}", flavor.name()));
+        let binary = |f: Flavor| f.binary().unwrap_or_else(|e| panic!("{}: {e:#}", f.name()));
+        let (node_bin, sentinel_bin) = (binary(nodes), binary(sentinels));
         let mut h = Hosts {
             events: EventLog::new(),
             sentinels: Vec::new(),
@@ -103,7 +103,7 @@ impl Hosts {
                 .net
                 .spawn(
                     i,
-                    &bin,
+                    &node_bin,
                     &[("redis.conf", &conf)],
                     &["redis.conf"],
                     NODE_PORT,
@@ -121,7 +121,7 @@ impl Hosts {
                 .net
                 .spawn(
                     i,
-                    &bin,
+                    &sentinel_bin,
                     &[("sentinel.conf", &conf)],
                     &["sentinel.conf", "--sentinel"],
                     SENTINEL_PORT,
@@ -413,9 +413,9 @@ impl Drop for NetWriter {
     }
 }
 
-fn partition_story(flavor: Flavor) {
+fn partition_story(nodes: Flavor, sentinels: Flavor) {
     netns::require_root();
-    let mut h = Hosts::start(flavor);
+    let mut h = Hosts::start(nodes, sentinels);
     h.wait_discovered();
     let (a_ip, b_ip) = (host_ip(0), host_ip(1));
 
@@ -546,10 +546,12 @@ fn partition_story(flavor: Flavor) {
         })
         .collect();
     let line = format!(
-        "WRITE-LOSS fault=Partition min_replicas=1 nodes={f} sentinels={f} acked={} lost={} \
+        "WRITE-LOSS fault=Partition min_replicas=1 nodes={} sentinels={} acked={} lost={} \
          lost_by={by_host:?} acked_by_A_in_partition={a_acked_in_partition} \
          A_last_ack_after_cut_ms={} switch_master_after_cut_ms={switch_ms} \
          convert_after_heal_ms={convert_ms} unknown={} refused={:?} present_unacked={} rate={:.0}/s",
+        short(nodes),
+        short(sentinels),
         losses.acked,
         losses.lost.len(),
         a_last_ack_ms.map(|v| v.to_string()).unwrap_or_else(|| "none".into()),
@@ -557,10 +559,6 @@ fn partition_story(flavor: Flavor) {
         log.refused,
         losses.present_unacked,
         log.ack_rate(),
-        f = match flavor {
-            Flavor::Redis => "redis",
-            Flavor::Redoubt => "redoubt",
-        },
     );
     println!("{line}");
     if let Some(path) = std::env::var_os("REDOUBT_WRITE_LOSS_REPORT") {
@@ -600,12 +598,25 @@ fn partition_story(flavor: Flavor) {
     );
 }
 
+fn short(f: Flavor) -> &'static str {
+    match f {
+        Flavor::Redis => "redis",
+        Flavor::Redoubt => "redoubt",
+    }
+}
+
 #[test]
 fn partition_of_the_master_redis() {
-    partition_story(Flavor::Redis);
+    partition_story(Flavor::Redis, Flavor::Redis);
 }
 
 #[test]
 fn partition_of_the_master_redoubt() {
-    partition_story(Flavor::Redoubt);
+    partition_story(Flavor::Redoubt, Flavor::Redoubt);
+}
+
+/// Redoubt Sentinels over real redis-server nodes.
+#[test]
+fn partition_of_the_master_redoubt_sentinels_redis_nodes() {
+    partition_story(Flavor::Redis, Flavor::Redoubt);
 }
