@@ -93,6 +93,18 @@ impl RawConn {
         })
     }
 
+    /// Wraps a stream connected by the caller: one made inside a test's network namespace
+    /// ([`crate::netns`]), whose private addresses have no route out of the namespaces.
+    pub fn from_stream(stream: TcpStream) -> io::Result<Self> {
+        stream.set_nodelay(true)?;
+        Ok(RawConn {
+            stream,
+            buf: Vec::new(),
+            eof: false,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
     /// Changes the timeout of the convenience methods.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;

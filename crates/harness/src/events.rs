@@ -54,7 +54,11 @@ impl EventLog {
     /// Subscribes to everything the Sentinel on `port` publishes, as Sentinel number `index`,
     /// and returns once the subscription is confirmed (so no later event can be missed).
     pub fn watch(&mut self, index: usize, port: u16) -> anyhow::Result<()> {
-        let mut conn = RawConn::connect(port)?;
+        self.watch_conn(index, RawConn::connect(port)?)
+    }
+
+    /// [`EventLog::watch`] over a connection the caller made (inside a network namespace).
+    pub fn watch_conn(&mut self, index: usize, mut conn: RawConn) -> anyhow::Result<()> {
         conn.send_cmd(&["PSUBSCRIBE", "*"])?;
         match conn.read_reply(Instant::now() + Duration::from_secs(10)) {
             Ok(Value::Array(v)) | Ok(Value::Push(v)) if v.len() == 3 => {}

@@ -14,20 +14,27 @@
 //! - [`deployment`]: a Sentinel deployment (data nodes and Sentinels, each with its own config
 //!   file, log and port), [`events`] (every Sentinel event as clients see it) and [`writer`]
 //!   (a Sentinel-aware writer and the count of acknowledged writes lost in a failover).
+//! - [`proxy`]: a fault-injecting TCP proxy (delay, blackhole/half-open, throttle, cut, heal)
+//!   to put between a replica and its master.
+//! - [`netns`]: hosts with their own addresses in network namespaces, and partitions between
+//!   them (nftables; root only).
 //! - [`diff`]: the differential script format and the lockstep runner that replays a script
 //!   against two servers and reports every reply that differs.
 //!
 //! Failing loudly is the rule: a missing `redis-server` (the oracle) or a missing
 //! `redoubt-server` binary is an error with an explanation, never a skipped test.
 //!
-//! Only 127.0.0.1 is ever contacted. This crate may depend on `redoubt-resp` and nothing else
-//! in the workspace: the server under test is always a separate process.
+//! Only 127.0.0.1 is ever contacted, and the private addresses of the network namespaces a
+//! test creates ([`netns`]), which have no route out. This crate may depend on `redoubt-resp`
+//! and nothing else in the workspace: the server under test is always a separate process.
 
 pub mod diff;
 pub mod reply;
 
 pub mod deployment;
 pub mod events;
+pub mod netns;
+pub mod proxy;
 pub mod writer;
 
 mod conn;
