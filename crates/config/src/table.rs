@@ -557,7 +557,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int("repl-ping-replica-period", Some("repl-ping-slave-period"), 0, 1, INT_MAX, 10, Support::Yes),
     int("list-compress-depth", None, 0, 0, INT_MAX, 0, NotYet),
     int("rdb-key-save-delay", None, HID, INT_MIN, INT_MAX, 0, Support::Yes),
-    int("key-load-delay", None, HID, INT_MIN, INT_MAX, 0, NotYet),
+    int("key-load-delay", None, HID, INT_MIN, INT_MAX, 0, Support::Yes),
     int("active-expire-effort", None, 0, 1, 10, 1, NotYet),
     int("hz", None, 0, 0, INT_MAX, 10, Support::Yes),
     int("min-replicas-to-write", Some("min-slaves-to-write"), 0, 0, INT_MAX, 0, Support::Yes),

@@ -141,6 +141,13 @@ impl Engine {
             self.reject(client, errors::MASTERDOWN, Some(cmd));
             return;
         }
+        // `is_denyloading_command`: only commands flagged `loading` run while the dataset
+        // loads (EXEC of queued ones was refused when they were queued). The AOF's own
+        // client is a master and is obeyed.
+        if self.loading.is_some() && !is_master && !cmd.has(flags::LOADING) {
+            self.reject(client, crate::loading::LOADING_ERR, Some(cmd));
+            return;
+        }
         if client.multi.is_some() && !is_multi_ctl {
             if let Some(q) = client.multi.as_mut() {
                 q.push(argv);

@@ -39,6 +39,7 @@ pub mod latency;
 pub mod lazyfree;
 #[cfg(test)]
 mod lazyfree_tests;
+pub mod loading;
 pub mod lru;
 pub mod meta;
 pub mod pause;
@@ -276,6 +277,8 @@ pub struct Engine {
     pub bgsave: Option<Box<commands::bgsave::BgSave>>,
     /// What INFO reports of the AOF, kept by the server that writes it; `None` when off.
     pub aof: Option<AofStats>,
+    /// The dataset is loading (see [`loading`]); `None` once it is in.
+    pub loading: Option<loading::Loading>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,6 +411,7 @@ impl Engine {
             repl: repl::Repl::default(),
             bgsave: None,
             aof: None,
+            loading: None,
         }
     }
 

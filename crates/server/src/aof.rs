@@ -17,9 +17,8 @@
 //! below ([`AofWriter::start_rewrite`], [`AofWriter::open_waiting`]). Not built yet:
 //! `aof-timestamp-enabled`, refusing writes after an AOF write error.
 
+use crate::server::Shared;
 use crate::{notice, warning};
-use bytes::BytesMut;
-use redoubt_engine::{ClientIo, ClientKind, Engine};
 use redoubt_persist::aof::{AofFile, Kind, Manifest};
 use std::fs::File;
 use std::io::Write;
@@ -331,120 +330,6 @@ fn persist_manifest(dir: &Path, name: &str, m: &Manifest) -> Result<(), String> 
     })
 }
 
-/// Replays AOF commands through the engine as a client whose replies are dropped.
-/// Returns the length of the valid prefix; `Err` for a corrupt (not just cut) file.
-fn replay(eng: &mut Engine, bytes: &[u8], now_ms: i64) -> Result<(usize, bool), usize> {
-    // Redis's AOF client calls commands directly: no eviction or OOM refusal while the
-    // dataset loads (eviction starts with the first client command), and it is obeyed as a
-    // master link is (`mustObeyClient`: no size limits).
-    let maxmemory = std::mem::replace(&mut eng.conf.maxmemory, 0);
-    let res = replay_as_master(eng, bytes, now_ms);
-    eng.conf.maxmemory = maxmemory;
-    res
-}
-
-fn replay_as_master(eng: &mut Engine, bytes: &[u8], now_ms: i64) -> Result<(usize, bool), usize> {
-    let id = eng.add_client(ClientKind::Master, Rc::new(ClientIo::default()), now_ms);
-    let mut c = eng.take_client(id).expect("just added");
-    c.authenticated = true;
-    let mut buf = BytesMut::from(bytes);
-    let mut decoder = redoubt_resp::RequestDecoder::new();
-    let limits = redoubt_resp::DecodeLimits::default();
-    let mut done = 0usize;
-    // Where the MULTI being replayed began: a file cut inside a transaction is cut back to
-    // it, as Redis reverts an incomplete MULTI/EXEC.
-    let mut multi_at: Option<usize> = None;
-    let outcome = loop {
-        match decoder.decode(&mut buf, &limits) {
-            Ok(Some(req)) => {
-                if req.inline {
-                    break Err(done);
-                }
-                let start = done;
-                done += req.wire_len;
-                let name = req.args.first().map(|a| a.to_ascii_lowercase());
-                match name.as_deref() {
-                    Some(b"multi") => multi_at = Some(start),
-                    Some(b"exec") => multi_at = None,
-                    _ => {}
-                }
-                eng.execute(&mut c, req.args, now_ms);
-                c.out.buf.clear();
-                let _ = eng.end_batch();
-            }
-            Ok(None) => break Ok(buf.is_empty()),
-            Err(_) => break Err(done),
-        }
-    };
-    c.multi = None;
-    eng.put_client(c);
-    eng.remove_client(id);
-    match outcome {
-        Ok(complete) => match multi_at {
-            Some(at) => Ok((at, false)),
-            None => Ok((done, complete)),
-        },
-        Err(at) => Err(at),
-    }
-}
-
-/// Loads one file of the AOF (an RDB base or commands, or an RDB preamble followed by
-/// commands). A cut last command is dropped (and the file truncated to the valid prefix)
-/// when `truncated_ok` and the file is the last one, as `aof-load-truncated` says.
-fn load_file(
-    eng: &mut Engine,
-    path: &Path,
-    name: &str,
-    last: bool,
-    truncated_ok: bool,
-    now_ms: i64,
-) -> Result<(), String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("Unable to open the AOF file {name}: {}", strerror(&e)))?;
-    let mut from = 0;
-    if bytes.starts_with(b"REDIS") {
-        notice!("Reading RDB base file on AOF loading...");
-        let st = eng
-            .load_rdb_image(&bytes, now_ms)
-            .map_err(|e| format!("Bad file format reading the append only file {name}: {e}"))?;
-        notice!(
-            "Done loading RDB, keys loaded: {}, keys expired: {}.",
-            st.keys_loaded,
-            st.keys_expired
-        );
-        from = st.consumed;
-    }
-    match replay(eng, &bytes[from..], now_ms) {
-        Ok((_, true)) => Ok(()),
-        Ok((valid, false)) if last && truncated_ok => {
-            let valid = from + valid;
-            warning!("!!! Warning: short read while loading the AOF file {name}!!!");
-            warning!("!!! Truncating the AOF {name} at offset {valid} !!!");
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .and_then(|f| f.set_len(valid as u64).map(|()| f))
-                .and_then(|f| f.sync_all());
-            if let Err(e) = f {
-                return Err(format!(
-                    "Error truncating the AOF file {name}: {}",
-                    strerror(&e)
-                ));
-            }
-            warning!("AOF {name} loaded anyway because aof-load-truncated is enabled");
-            Ok(())
-        }
-        Ok((valid, false)) => Err(format!(
-            "Unexpected end of file reading the append only file {name} (offset {}). You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
-            from + valid
-        )),
-        Err(at) => Err(format!(
-            "Bad file format reading the append only file {name} (offset {}): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>",
-            from + at
-        )),
-    }
-}
-
 /// The configured `appendfsync`.
 pub fn policy_of(cfg: &redoubt_config::Config) -> Fsync {
     match cfg.get_enum("appendfsync").as_ref() {
@@ -472,19 +357,20 @@ fn spawn_fsync_thread(file: &File, stop: Arc<AtomicBool>) -> Result<(), String> 
 
 /// `loadDataFromDisk` + `aofOpenIfNeededOnServerStart` for `appendonly yes`. `Ok(None)`
 /// when the AOF is off; `Err` is the exit code.
-pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
-    if !eng.config.get_bool("appendonly") {
+pub async fn start(shared: &Rc<Shared>) -> Result<Option<AofWriter>, i32> {
+    let cfg = shared.engine.borrow().config.clone();
+    if !cfg.get_bool("appendonly") {
         return Ok(None);
     }
     let fail = |msg: String| {
         warning!("{msg}");
         1
     };
-    let basename = eng.config.get_str("appendfilename").into_owned();
-    let dirname = eng.config.get_str("appenddirname").into_owned();
+    let basename = cfg.get_str("appendfilename").into_owned();
+    let dirname = cfg.get_str("appenddirname").into_owned();
     let dir = PathBuf::from(&dirname);
     let manifest_name = format!("{basename}.manifest");
-    let truncated_ok = eng.config.get_bool("aof-load-truncated");
+    let truncated_ok = cfg.get_bool("aof-load-truncated");
     let start = std::time::Instant::now();
     let mut manifest = match std::fs::read(dir.join(&manifest_name)) {
         Ok(text) => Manifest::parse(&text).map_err(fail)?,
@@ -522,10 +408,22 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
         );
     }
     let files: Vec<AofFile> = manifest.load_order().cloned().collect();
+    let size = |f: &AofFile| std::fs::metadata(dir.join(&f.name)).map_or(0, |m| m.len());
+    let total: u64 = files.iter().map(size).sum();
+    if total > 0 {
+        // `startLoading` for the whole AOF: clients get LOADING until its end.
+        let loading = redoubt_engine::loading::Loading::new(crate::log::now_ms() / 1000, total);
+        shared.engine.borrow_mut().loading = Some(loading);
+    }
+    let mut loaded_bytes = 0u64;
     for (i, f) in files.iter().enumerate() {
         let t = std::time::Instant::now();
         let last = i + 1 == files.len();
-        load_file(eng, &dir.join(&f.name), &f.name, last, truncated_ok, now_ms).map_err(fail)?;
+        let path = dir.join(&f.name);
+        loaded_bytes +=
+            crate::aof_load::load_file(shared, &path, &f.name, last, truncated_ok, loaded_bytes)
+                .await
+                .map_err(fail)?;
         let what = if f.kind == Kind::Base { "base" } else { "incr" };
         notice!(
             "DB loaded from {what} file {}: {:.3} seconds",
@@ -539,6 +437,9 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
             start.elapsed().as_secs_f64()
         );
     }
+    let now_ms = crate::log::now_ms();
+    let mut guard = shared.engine.borrow_mut();
+    let eng = &mut *guard;
     // What was replayed is on disk already: the stream starts afresh (and with a SELECT).
     eng.stream = redoubt_engine::stream::ReplStream::new();
     std::fs::create_dir_all(&dir).map_err(|e| {
@@ -580,7 +481,6 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
             ))
         })?;
     persist_manifest(&dir, &manifest_name, &manifest).map_err(fail)?;
-    let size = |f: &AofFile| std::fs::metadata(dir.join(&f.name)).map_or(0, |m| m.len());
     let base_size = manifest.base.as_ref().map_or(0, size);
     let current_size = base_size + manifest.incr.iter().map(size).sum::<u64>();
     eng.aof = Some(redoubt_engine::AofStats {

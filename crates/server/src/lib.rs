@@ -7,8 +7,10 @@
 //! about data and commands lives in `redoubt-engine`.
 
 pub mod aof;
+mod aof_load;
 pub mod conn;
 pub mod listeners;
+pub mod loading;
 pub mod log;
 pub mod mem;
 pub mod rdbfile;

@@ -243,6 +243,10 @@ async fn cron(shared: Rc<Shared>) {
         let now = crate::log::now_ms();
         let mut guard = shared.engine.borrow_mut();
         let eng = &mut *guard;
+        if eng.loading.is_some() {
+            // Redis runs no serverCron while it loads (no save points, no expiry).
+            continue;
+        }
         // ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC: 25% of each tick.
         let budget_us = 1_000_000 * 25 / u64::from(hz) / 100;
         let start = Instant::now();
