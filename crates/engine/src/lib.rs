@@ -66,6 +66,11 @@ pub struct AofStats {
     pub current_size: u64,
     pub base_size: u64,
     pub last_write_ok: bool,
+    /// Why the last write or fsync failed (`strerror(aof_last_write_errno)`), for MISCONF.
+    pub last_write_error: String,
+    /// `aof_buffer_length`: bytes written to the AOF buffer but not yet to the file (kept
+    /// after a failed write until a retry succeeds).
+    pub buffer_length: u64,
     /// `aof_rewrite_base_size`: the AOF's size after the load or the last rewrite, the
     /// reference of `auto-aof-rewrite-percentage`.
     pub rewrite_base_size: u64,

@@ -44,8 +44,16 @@ pub struct AofWriter {
     waiting: bool,
     policy: Fsync,
     stop: Arc<AtomicBool>,
-    /// The last write or fsync error, logged once.
-    failed: bool,
+    /// Why the last write failed (`strerror`), until a retried write succeeds.
+    failed: Option<String>,
+    /// Bytes not written yet because a write failed (Redis keeps them in `aof_buf` and
+    /// retries): written before anything newer, so the file never has a gap.
+    pending: Vec<u8>,
+    /// When a write error was last logged (Redis logs one every 30 seconds).
+    last_error_log_ms: i64,
+    /// The everysec fsync thread's last error (`aof_bio_fsync_status`), `None` when its
+    /// last fsync succeeded.
+    fsync_error: Arc<std::sync::Mutex<Option<String>>>,
     /// The AOF directory (relative to `dir`, as Redis keeps it) and the manifest's name.
     dir: PathBuf,
     manifest_name: String,
@@ -76,7 +84,9 @@ impl AofWriter {
                 if self.policy == Fsync::EverySec {
                     self.stop.store(true, Ordering::Relaxed);
                     self.stop = Arc::new(AtomicBool::new(false));
-                    if let Err(e) = spawn_fsync_thread(&file, self.stop.clone()) {
+                    if let Err(e) =
+                        spawn_fsync_thread(&file, self.stop.clone(), self.fsync_error.clone())
+                    {
                         warning!("Can't start the AOF fsync thread: {e}");
                     }
                 }
@@ -88,28 +98,109 @@ impl AofWriter {
     }
 
     fn write_out(&mut self, bytes: &[u8]) -> bool {
+        if self.file.is_none() {
+            return true;
+        }
+        if !self.pending.is_empty() {
+            // Older bytes first: append behind them and retry the whole buffer.
+            self.pending.extend_from_slice(bytes);
+            return self.flush_pending();
+        }
+        if bytes.is_empty() {
+            return self.failed.is_none();
+        }
+        let data = bytes.to_vec();
+        self.write_data(data)
+    }
+
+    /// Writes the bytes a failed write left behind (the cron's retry, `flushAppendOnlyFile`).
+    fn flush_pending(&mut self) -> bool {
+        let data = std::mem::take(&mut self.pending);
+        if data.is_empty() {
+            return self.failed.is_none();
+        }
+        self.write_data(data)
+    }
+
+    /// `flushAppendOnlyFile`'s write and its error handling: a short write is truncated
+    /// away (or, when that fails, what was written is dropped from the buffer); the rest is
+    /// kept for the next attempt and writes are refused meanwhile (MISCONF). With
+    /// `appendfsync always` Redis cannot take back replies already promised and exits.
+    fn write_data(&mut self, data: Vec<u8>) -> bool {
         let Some(file) = self.file.as_mut() else {
             return true;
         };
-        if bytes.is_empty() {
-            return !self.failed;
-        }
         // With `always` the fsync is the caller's (`sync_now`), once for every batch that
         // ran before it: Redis's one fsync per event-loop iteration (group commit).
-        let res = file.write_all(bytes);
-        match res {
-            Ok(()) => self.failed = false,
-            Err(e) => {
-                if !self.failed {
-                    warning!(
-                        "Error writing to the AOF file: {}",
-                        redoubt_config::fsio::strerror(&e)
-                    );
+        let (mut written, err) = match write_counting(file, &data) {
+            Ok(()) => {
+                if self.failed.take().is_some() {
+                    warning!("AOF write error looks solved, Redis can write again.");
                 }
-                self.failed = true;
+                return true;
             }
+            Err(x) => x,
+        };
+        let now = crate::log::now_ms();
+        let can_log = now - self.last_error_log_ms > 30_000;
+        if can_log {
+            self.last_error_log_ms = now;
         }
-        !self.failed
+        let reason = if written == 0 {
+            if can_log {
+                warning!("Error writing to the AOF file: {}", strerror(&err));
+            }
+            strerror(&err)
+        } else {
+            if can_log {
+                warning!(
+                    "Short write while writing to the AOF file: (nwritten={written}, expected={})",
+                    data.len()
+                );
+            }
+            let undo = file
+                .metadata()
+                .and_then(|m| file.set_len(m.len().saturating_sub(written as u64)));
+            match undo {
+                Ok(()) => written = 0,
+                Err(e) => {
+                    if can_log {
+                        warning!("Could not remove short write from the append-only file.  Redis may refuse to load the AOF the next time it starts.  ftruncate: {}", strerror(&e));
+                    }
+                }
+            }
+            "No space left on device".to_string()
+        };
+        if self.policy == Fsync::Always {
+            warning!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+            std::process::exit(1);
+        }
+        self.pending = data[written..].to_vec();
+        self.failed = Some(reason);
+        false
+    }
+
+    /// Retries a failed write: Redis's `beforeSleep` does on every event-loop iteration
+    /// while its buffer holds bytes, and `serverCron` while idle.
+    pub fn retry(&mut self) {
+        if self.failed.is_some() {
+            self.flush_pending();
+        }
+    }
+
+    /// Why writes are refused: the last failed write, else the fsync thread's last error.
+    pub fn last_error(&self) -> Option<String> {
+        self.failed.clone().or_else(|| {
+            self.fsync_error
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Bytes waiting for a successful write (`aof_buffer_length`).
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
     }
 
     /// A rewrite starts (`openNewIncrAofForAppend`): later writes go to a new incremental
@@ -244,7 +335,10 @@ impl AofWriter {
             waiting: true,
             policy: policy_of(cfg),
             stop: Arc::new(AtomicBool::new(false)),
-            failed: false,
+            failed: None,
+            pending: Vec::new(),
+            last_error_log_ms: 0,
+            fsync_error: Arc::default(),
             dir,
             manifest_name,
             basename,
@@ -260,7 +354,7 @@ impl AofWriter {
             self.stop.store(true, Ordering::Relaxed);
             self.stop = Arc::new(AtomicBool::new(false));
             if let Some(f) = &self.file {
-                if let Err(e) = spawn_fsync_thread(f, self.stop.clone()) {
+                if let Err(e) = spawn_fsync_thread(f, self.stop.clone(), self.fsync_error.clone()) {
                     warning!("Can't start the AOF fsync thread: {e}");
                 }
             }
@@ -276,11 +370,12 @@ impl AofWriter {
         match f.sync_data() {
             Ok(()) => true,
             Err(e) => {
-                if !self.failed {
-                    warning!("Error fsyncing the AOF file: {}", strerror(&e));
-                }
-                self.failed = true;
-                false
+                // Replies wait for this fsync: they cannot be released, nor the writes undone.
+                warning!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
+                    strerror(&e)
+                );
+                std::process::exit(1);
             }
         }
     }
@@ -330,6 +425,21 @@ fn persist_manifest(dir: &Path, name: &str, m: &Manifest) -> Result<(), String> 
     })
 }
 
+/// `aofWrite`: writes all of `data` unless an error stops it; the error comes with how
+/// many bytes were written before it.
+fn write_counting(file: &mut File, data: &[u8]) -> Result<(), (usize, std::io::Error)> {
+    let mut n = 0;
+    while n < data.len() {
+        match file.write(&data[n..]) {
+            Ok(0) => return Err((n, std::io::ErrorKind::WriteZero.into())),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((n, e)),
+        }
+    }
+    Ok(())
+}
+
 /// The configured `appendfsync`.
 pub fn policy_of(cfg: &redoubt_config::Config) -> Fsync {
     match cfg.get_enum("appendfsync").as_ref() {
@@ -341,14 +451,30 @@ pub fn policy_of(cfg: &redoubt_config::Config) -> Fsync {
 
 /// Redis's BIO_AOF_FSYNC for `everysec`: at most about a second of acknowledged writes is
 /// only in the page cache. Stops when `stop` is set.
-fn spawn_fsync_thread(file: &File, stop: Arc<AtomicBool>) -> Result<(), String> {
+fn spawn_fsync_thread(
+    file: &File,
+    stop: Arc<AtomicBool>,
+    status: Arc<std::sync::Mutex<Option<String>>>,
+) -> Result<(), String> {
     let f = file.try_clone().map_err(|e| strerror(&e))?;
     std::thread::Builder::new()
         .name("aof-fsync".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_secs(1));
-                let _ = f.sync_data();
+                // `aof_bio_fsync_status`: a failure refuses writes until an fsync succeeds.
+                let res = f.sync_data().map_err(|e| strerror(&e));
+                if let Ok(mut st) = status.lock() {
+                    if let Err(e) = &res {
+                        if st.is_none() {
+                            // Logged from the main thread's view of it (the logger is
+                            // per-thread): see `AofWriter::last_error`.
+                            *st = Some(e.clone());
+                        }
+                    } else {
+                        *st = None;
+                    }
+                }
             }
         })
         .map(|_| ())
@@ -488,6 +614,7 @@ pub async fn start(shared: &Rc<Shared>) -> Result<Option<AofWriter>, i32> {
         base_size,
         last_write_ok: true,
         rewrite_base_size: current_size,
+        ..Default::default()
     });
     if created {
         notice!("Creating AOF incr file {} on server start", incr.name);
@@ -496,15 +623,19 @@ pub async fn start(shared: &Rc<Shared>) -> Result<Option<AofWriter>, i32> {
     }
     let policy = policy_of(&eng.config);
     let stop = Arc::new(AtomicBool::new(false));
+    let fsync_error = Arc::default();
     if policy == Fsync::EverySec {
-        spawn_fsync_thread(&file, stop.clone()).map_err(fail)?;
+        spawn_fsync_thread(&file, stop.clone(), Arc::clone(&fsync_error)).map_err(fail)?;
     }
     Ok(Some(AofWriter {
         file: Some(file),
         waiting: false,
         policy,
         stop,
-        failed: false,
+        failed: None,
+        pending: Vec::new(),
+        last_error_log_ms: 0,
+        fsync_error,
         dir,
         manifest_name,
         basename,

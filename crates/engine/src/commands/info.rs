@@ -352,10 +352,10 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
             "aof_current_size:{}\r\n\
              aof_base_size:{}\r\n\
              aof_pending_rewrite:0\r\n\
-             aof_buffer_length:0\r\n\
+             aof_buffer_length:{}\r\n\
              aof_pending_bio_fsync:0\r\n\
              aof_delayed_fsync:0\r\n",
-            a.current_size, a.base_size
+            a.current_size, a.base_size, a.buffer_length
         );
     }
     if let Some(l) = &eng.loading {
