@@ -461,7 +461,7 @@ pub static DIRECTIVES: &[Directive] = &[
     b("rdb-save-incremental-fsync", None, 0, true, NotYet),
     b("aof-load-truncated", None, 0, true, Support::Yes),
     b("aof-use-rdb-preamble", None, 0, true, Support::Yes),
-    b("aof-timestamp-enabled", None, 0, false, NotYet),
+    b("aof-timestamp-enabled", None, 0, false, Support::Yes),
     b("cluster-replica-no-failover", Some("cluster-slave-no-failover"), 0, false, Never),
     b("replica-lazy-flush", Some("slave-lazy-flush"), 0, false, NotYet),
     b("replica-serve-stale-data", Some("slave-serve-stale-data"), 0, true, Support::Yes),

@@ -54,6 +54,10 @@ pub struct AofWriter {
     /// The everysec fsync thread's last error (`aof_bio_fsync_status`), `None` when its
     /// last fsync succeeded.
     fsync_error: Arc<std::sync::Mutex<Option<String>>>,
+    /// `aof-timestamp-enabled`, and the unix second of the last `#TS:` annotation written
+    /// (`aof_cur_timestamp`).
+    timestamps: bool,
+    cur_timestamp: i64,
     /// The AOF directory (relative to `dir`, as Redis keeps it) and the manifest's name.
     dir: PathBuf,
     manifest_name: String,
@@ -334,6 +338,8 @@ impl AofWriter {
             file: None,
             waiting: true,
             policy: policy_of(cfg),
+            timestamps: cfg.get_bool("aof-timestamp-enabled"),
+            cur_timestamp: 0,
             stop: Arc::new(AtomicBool::new(false)),
             failed: None,
             pending: Vec::new(),
@@ -346,6 +352,21 @@ impl AofWriter {
             rewrite: None,
             switch: None,
         })
+    }
+
+    /// `aof-timestamp-enabled` (CONFIG SET).
+    pub fn set_timestamps(&mut self, on: bool) {
+        self.timestamps = on;
+    }
+
+    /// `genAofTimestampAnnotationIfNeeded`: before the first write of each new second, a
+    /// `#TS:<unix seconds>` line (loaders skip lines starting with `#`).
+    pub fn annotate(&mut self, now_s: i64) {
+        if self.timestamps && self.cur_timestamp < now_s && self.file.is_some() {
+            self.cur_timestamp = now_s;
+            let ts = format!("#TS:{now_s}\r\n");
+            self.write_out(ts.as_bytes());
+        }
     }
 
     /// CONFIG SET appendfsync.
@@ -574,12 +595,17 @@ pub async fn start(shared: &Rc<Shared>) -> Result<Option<AofWriter>, i32> {
             strerror(&e)
         ))
     })?;
+    let mut cur_timestamp = 0;
     if manifest.base.is_none() && manifest.incr.is_empty() {
         let rdb = eng.config.get_bool("aof-use-rdb-preamble");
         let base = manifest.next_base(&basename, rdb);
         // The dataset is empty here (nothing was loaded): an RDB of it, or an empty AOF.
         let data = if rdb {
             eng.rdb_aof_base_image(now_ms)
+        } else if eng.config.get_bool("aof-timestamp-enabled") {
+            // `rewriteAppendOnlyFileRio` starts an AOF base with a forced annotation.
+            cur_timestamp = now_ms / 1000;
+            format!("#TS:{cur_timestamp}\r\n").into_bytes()
         } else {
             Vec::new()
         };
@@ -631,6 +657,8 @@ pub async fn start(shared: &Rc<Shared>) -> Result<Option<AofWriter>, i32> {
         file: Some(file),
         waiting: false,
         policy,
+        timestamps: eng.config.get_bool("aof-timestamp-enabled"),
+        cur_timestamp,
         stop,
         failed: None,
         pending: Vec::new(),

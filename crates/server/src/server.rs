@@ -149,6 +149,7 @@ impl Shared {
             // this batch's replies is written.
             if let Some(aof) = self.aof.borrow_mut().as_mut() {
                 let end = eng.stream.offset();
+                aof.annotate(crate::log::now_ms() / 1000);
                 aof.append(&bytes, end);
                 if let Some(st) = eng.aof.as_mut() {
                     st.current_size += bytes.len() as u64;
@@ -508,6 +509,7 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
         };
         if let Some(aof) = shared.aof.borrow_mut().as_mut() {
             aof.set_policy(crate::aof::policy_of(cfg));
+            aof.set_timestamps(cfg.get_bool("aof-timestamp-enabled"));
         }
         let s = Settings::from_config(cfg);
         let level = crate::log::Level::parse(&s.loglevel).unwrap_or(crate::log::Level::Notice);

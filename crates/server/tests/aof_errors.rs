@@ -114,7 +114,10 @@ fn full_disk_case(flavor: Flavor) {
     assert_eq!(info_field(&mut c, "aof_buffer_length"), "0");
     assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(acked + 1));
     s.stop().expect("stop");
-    let manifest = fs.path.join("appendonlydir").join("appendonly.aof.manifest");
+    let manifest = fs
+        .path
+        .join("appendonlydir")
+        .join("appendonly.aof.manifest");
     let out = Command::new("redis-check-aof")
         .arg(&manifest)
         .output()
