@@ -443,7 +443,7 @@ pub static DIRECTIVES: &[Directive] = &[
     b("always-show-logo", None, IMM, false, NotYet),
     b("protected-mode", None, 0, true, Support::Yes),
     b("rdbcompression", None, 0, true, Support::Yes),
-    b("rdb-del-sync-files", None, 0, false, NotYet),
+    b("rdb-del-sync-files", None, 0, false, Support::Yes),
     b("activerehashing", None, 0, true, Never),
     b("stop-writes-on-bgsave-error", None, 0, true, Support::Yes),
     b("set-proc-title", None, IMM, true, Never),

@@ -19,4 +19,5 @@ pub mod sentinel_driver;
 pub mod sentinel_startup;
 pub mod server;
 pub mod startup;
+pub mod sync_files;
 mod sys;

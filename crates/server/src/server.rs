@@ -272,6 +272,9 @@ async fn cron(shared: Rc<Shared>) {
         eng.stats.expire_cycle_time_used_us += start.elapsed().as_micros() as u64;
         eng.stats_cron(now);
         eng.replication_cron(now);
+        // Every replica is online once its payload is queued (the sync is built at once), so
+        // none is ever still waiting for one here.
+        crate::sync_files::remove_rdb_used_to_sync_replicas(eng, false);
         if let Some(aof) = shared.aof.borrow_mut().as_mut() {
             aof.retry();
             sync_aof_status(aof, eng);
