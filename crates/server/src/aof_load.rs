@@ -2,14 +2,11 @@
 //! with LOADING replies: an RDB base (or preamble) decodes on a blocking thread
 //! (`crate::loading::load_rdb_bytes`), commands replay through the engine in slices of about
 //! a millisecond, and between two slices every connection task runs.
-//!
-//! Lines starting with `#` are annotations (`aof-timestamp-enabled`'s `#TS:<unix time>`) and
-//! are skipped, as Redis 7.0 skips them.
+//! The replay itself (annotations, cut transactions) is `redoubt_engine::aof_replay`.
 
 use crate::server::Shared;
 use crate::{notice, warning};
-use bytes::BytesMut;
-use redoubt_engine::{Client, ClientIo, ClientKind};
+use redoubt_engine::aof_replay::{AofReplayer, Outcome};
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -19,118 +16,10 @@ fn strerror(e: &std::io::Error) -> String {
     redoubt_config::fsio::strerror(e)
 }
 
-/// Replays AOF commands as a client whose replies are dropped, a slice at a time.
-struct Replayer {
-    client: Option<Box<Client>>,
-    buf: BytesMut,
-    decoder: redoubt_resp::RequestDecoder,
-    /// Bytes consumed: the valid prefix so far.
-    done: usize,
-    /// Where the MULTI being replayed began: a file cut inside a transaction is cut back to
-    /// it, as Redis reverts an incomplete MULTI/EXEC.
-    multi_at: Option<usize>,
-    commands: u64,
-}
-
-/// How a replay ended: `Ok((valid prefix, complete))`, or `Err(offset)` of bad input.
-type Outcome = Result<(usize, bool), usize>;
-
-impl Replayer {
-    fn new(shared: &Shared, bytes: &[u8], now_ms: i64) -> Replayer {
-        let mut eng = shared.engine.borrow_mut();
-        // Redis's AOF client is a fake client called directly: as our master link, it is
-        // obeyed (no size limits, no LOADING refusal) and not listed by CLIENT LIST, since
-        // it is kept outside the engine between slices.
-        let id = eng.add_client(ClientKind::Master, Rc::new(ClientIo::default()), now_ms);
-        let mut c = eng.take_client(id).expect("just added");
-        c.authenticated = true;
-        Replayer {
-            client: Some(c),
-            buf: BytesMut::from(bytes),
-            decoder: redoubt_resp::RequestDecoder::new(),
-            done: 0,
-            multi_at: None,
-            commands: 0,
-        }
-    }
-
-    /// Runs commands for about `budget`; `None` while there is more to do.
-    fn step(&mut self, shared: &Shared, now_ms: i64, budget: Duration) -> Option<Outcome> {
-        let mut guard = shared.engine.borrow_mut();
-        let eng = &mut *guard;
-        let Some(c) = self.client.as_mut() else {
-            return Some(Err(self.done));
-        };
-        // No eviction or OOM refusal while the dataset loads (eviction starts with the
-        // first client command).
-        let maxmemory = std::mem::replace(&mut eng.conf.maxmemory, 0);
-        let delay = eng.config.get_int("key-load-delay");
-        let start = Instant::now();
-        let limits = redoubt_resp::DecodeLimits::default();
-        let outcome = loop {
-            if start.elapsed() >= budget {
-                break None;
-            }
-            if self.buf.first() == Some(&b'#') {
-                // An annotation line; one cut at the end of the file counts as read, as
-                // `fgets` returns it.
-                let n = self
-                    .buf
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(self.buf.len(), |p| p + 1);
-                let _ = self.buf.split_to(n);
-                self.done += n;
-                continue;
-            }
-            match self.decoder.decode(&mut self.buf, &limits) {
-                Ok(Some(req)) => {
-                    if req.inline {
-                        break Some(Err(self.done));
-                    }
-                    let start_at = self.done;
-                    self.done += req.wire_len;
-                    let name = req.args.first().map(|a| a.to_ascii_lowercase());
-                    match name.as_deref() {
-                        Some(b"multi") => self.multi_at = Some(start_at),
-                        Some(b"exec") => self.multi_at = None,
-                        _ => {}
-                    }
-                    eng.execute(c, req.args, now_ms);
-                    c.out.buf.clear();
-                    let _ = eng.end_batch();
-                    self.commands += 1;
-                    if delay != 0 {
-                        redoubt_engine::loading::key_load_delay(delay, self.commands);
-                    }
-                }
-                Ok(None) => {
-                    let complete = self.buf.is_empty();
-                    break Some(match self.multi_at {
-                        Some(at) => Ok((at, false)),
-                        None => Ok((self.done, complete)),
-                    });
-                }
-                Err(_) => break Some(Err(self.done)),
-            }
-        };
-        eng.conf.maxmemory = maxmemory;
-        if outcome.is_some() {
-            if let Some(mut c) = self.client.take() {
-                let id = c.id;
-                c.multi = None;
-                eng.put_client(c);
-                eng.remove_client(id);
-            }
-        }
-        outcome
-    }
-}
-
 /// Replays `bytes` (commands), yielding to the connection tasks between slices.
 /// `base_bytes` is what the load consumed before them (INFO's `loading_loaded_bytes`).
 async fn replay(shared: &Rc<Shared>, bytes: &[u8], now_ms: i64, base_bytes: u64) -> Outcome {
-    let mut r = Replayer::new(shared, bytes, now_ms);
+    let mut r = AofReplayer::new(&mut shared.engine.borrow_mut(), bytes, now_ms);
     let progress = shared
         .engine
         .borrow()
@@ -138,9 +27,12 @@ async fn replay(shared: &Rc<Shared>, bytes: &[u8], now_ms: i64, base_bytes: u64)
         .as_ref()
         .map(|l| l.progress.clone());
     loop {
-        let out = r.step(shared, now_ms, Duration::from_millis(2));
+        let start = Instant::now();
+        let mut more = || start.elapsed() < Duration::from_millis(2);
+        let out = r.step(&mut shared.engine.borrow_mut(), now_ms, &mut more);
         if let Some(p) = &progress {
-            p.bytes.store(base_bytes + r.done as u64, Ordering::Relaxed);
+            p.bytes
+                .store(base_bytes + r.consumed() as u64, Ordering::Relaxed);
         }
         match out {
             Some(o) => return o,
