@@ -6,6 +6,8 @@
 //! in `aof_buffer_length`; once space is freed the retried write succeeds, writes are
 //! accepted again, and the AOF passes `redis-check-aof` and reloads with every acknowledged
 //! write. The short write is truncated away, as Redis does.
+//! With `appendfsync always` the server cannot take back the replies it promised and exits
+//! (status 1) with Redis's line, before replying to the write that failed.
 //!
 //! Set REDOUBT_SKIP_MOUNT_TESTS=1 where mounting is impossible (no CAP_SYS_ADMIN).
 
@@ -151,4 +153,59 @@ fn aof_full_disk_redis() {
 #[test]
 fn aof_full_disk_redoubt() {
     full_disk_case(Flavor::Redoubt);
+}
+
+fn always_case(flavor: Flavor) {
+    if std::env::var_os("REDOUBT_SKIP_MOUNT_TESTS").is_some() {
+        eprintln!("skipped: REDOUBT_SKIP_MOUNT_TESTS is set");
+        return;
+    }
+    let fs = Tmpfs::mount("1m");
+    let mut s = ServerProcess::builder(flavor)
+        .directive("dir", &fs.path.display().to_string())
+        .directive("appendonly", "yes")
+        .directive("appendfsync", "always")
+        .start()
+        .expect("start");
+    let mut c = s.connect().expect("connect");
+    let free = free_bytes(&fs.path);
+    std::fs::write(
+        fs.path.join("filler"),
+        vec![b'x'; (free - 100 * 1024) as usize],
+    )
+    .expect("fill");
+    let value = "v".repeat(30_000);
+    let mut closed = false;
+    for i in 0..20 {
+        c.send_cmd(&["SET", &format!("k{i}"), &value])
+            .expect("send");
+        match c.read_reply(std::time::Instant::now() + Duration::from_secs(10)) {
+            Ok(Value::Simple(ok)) if ok == "OK" => {}
+            Ok(other) => panic!("{flavor:?}: {other:?}"),
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "{flavor:?}: the server kept replying");
+    let st = s.wait_exit(Duration::from_secs(10)).expect("exit");
+    assert_eq!(st.code(), Some(1), "{flavor:?}");
+    assert!(
+        s.log().contains(
+            "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
+        ),
+        "{}",
+        s.log()
+    );
+}
+
+#[test]
+fn aof_full_disk_always_exits_redis() {
+    always_case(Flavor::Redis);
+}
+
+#[test]
+fn aof_full_disk_always_exits_redoubt() {
+    always_case(Flavor::Redoubt);
 }
