@@ -11,7 +11,17 @@
 
 use libfuzzer_sys::fuzz_target;
 use redoubt_engine::aof_replay::AofReplayer;
+use redoubt_engine::table::Table;
 use redoubt_engine::testing::TestEngine;
+use std::rc::Rc;
+
+thread_local! {
+    static TABLE: Rc<Table> = Rc::new(Table::build());
+}
+
+fn engine() -> TestEngine {
+    TestEngine::with_table(TABLE.with(Rc::clone))
+}
 
 fn skipped(data: &[u8]) -> bool {
     let lower = data.to_ascii_lowercase();
@@ -35,13 +45,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let now = 1_700_000_000_000;
-    let mut t = TestEngine::new();
+    let mut t = engine();
     match AofReplayer::run(&mut t.eng, data, now) {
         Ok((valid, complete)) => {
             assert!(valid <= data.len());
             assert!(!complete || valid == data.len());
             let digest = t.text("DEBUG DIGEST");
-            let mut again = TestEngine::new();
+            let mut again = engine();
             // A nested MULTI moves the cut point to the inner one, as in Redis, so the
             // prefix may be cut again, never past it and never found corrupt.
             match AofReplayer::run(&mut again.eng, &data[..valid], now) {

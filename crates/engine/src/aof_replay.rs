@@ -17,6 +17,8 @@ pub type Outcome = Result<(usize, bool), usize>;
 pub struct AofReplayer {
     client: Option<Box<Client>>,
     buf: BytesMut,
+    /// The input's length: complete means every byte was a whole command or annotation.
+    len: usize,
     decoder: redoubt_resp::RequestDecoder,
     /// Bytes consumed: the valid prefix so far.
     done: usize,
@@ -33,6 +35,7 @@ impl AofReplayer {
         AofReplayer {
             client: Some(c),
             buf: BytesMut::from(bytes),
+            len: bytes.len(),
             decoder: redoubt_resp::RequestDecoder::new(),
             done: 0,
             multi_at: None,
@@ -98,7 +101,9 @@ impl AofReplayer {
                     }
                 }
                 Ok(None) => {
-                    let complete = self.buf.is_empty();
+                    // Not `buf.is_empty()`: the decoder may have taken a cut command's
+                    // first bytes out of the buffer already (fuzz/aof found it).
+                    let complete = self.done == self.len;
                     break Some(match self.multi_at {
                         Some(at) => Ok((at, false)),
                         None => Ok((self.done, complete)),
@@ -147,6 +152,18 @@ mod tests {
         let (o, mut t) = replay(aof);
         assert_eq!(o, Ok((aof.len(), true)));
         assert_eq!(t.text("GET a"), "$1|1|");
+    }
+
+    /// fuzz/artifacts crash-8aaa0757: a command cut inside its last argument was reported
+    /// complete (the decoder had already consumed its first bytes), so a truncated AOF
+    /// loaded without the cut being noticed or truncated.
+    #[test]
+    fn a_command_cut_in_its_arguments_is_not_complete() {
+        let set = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n";
+        let mut aof = set.to_vec();
+        aof.extend_from_slice(b"*3\r\n$3\r\nset\r\n$1\r\ne\r\n$1\r\n");
+        let (o, _) = replay(&aof);
+        assert_eq!(o, Ok((set.len(), false)));
     }
 
     #[test]

@@ -385,6 +385,12 @@ impl Default for ServerFacts {
 
 impl Engine {
     pub fn new(conf: RuntimeConf, seed: u64) -> Self {
+        Engine::with_table(conf, seed, Rc::new(table::Table::build()))
+    }
+
+    /// An engine using an already built command table (building one dominates `new`; the
+    /// fuzzers build one per thread). The table carries the command statistics.
+    pub fn with_table(conf: RuntimeConf, seed: u64, table: Rc<table::Table>) -> Self {
         let dbs = (0..conf.databases).map(|_| Db::new()).collect();
         Engine {
             dbs,
@@ -393,7 +399,7 @@ impl Engine {
             stream: ReplStream::new(),
             stats: stats::Stats::default(),
             conf,
-            table: Rc::new(table::Table::build()),
+            table,
             rng: Rng::new(seed),
             watched: HashMap::new(),
             monitors: Vec::new(),
