@@ -10,12 +10,14 @@
 //! leaves the fsync to a thread that runs once a second; `no` leaves it to the kernel.
 //!
 //! At startup with `appendonly yes`: the manifest's files are loaded (base, then each
-//! increment, replayed through the engine); a legacy single `appendonly.aof` in `dir` is
-//! loaded and moved into the directory as the base, as Redis 7.0 upgrades it; with neither,
-//! an empty base is created. Then the last increment is opened for appending (a new one
+//! increment, replayed through the engine while clients get LOADING); a legacy single
+//! `appendonly.aof` in `dir` is loaded and moved into the directory as the base, as Redis
+//! 7.0 upgrades it; with neither, an empty base is created. Then the last increment is opened for appending (a new one
 //! when there is none). BGREWRITEAOF, automatic rewrites and CONFIG SET appendonly are
-//! below ([`AofWriter::start_rewrite`], [`AofWriter::open_waiting`]). Not built yet:
-//! `aof-timestamp-enabled`, refusing writes after an AOF write error.
+//! below ([`AofWriter::start_rewrite`], [`AofWriter::open_waiting`]). A failed write keeps
+//! its bytes and is retried after every batch; meanwhile the engine refuses writes with
+//! MISCONF ([`AofWriter::last_error`]). `aof-timestamp-enabled` adds `#TS:` lines
+//! ([`AofWriter::annotate`]). Loading is `crate::aof_load`.
 
 use crate::server::Shared;
 use crate::{notice, warning};
