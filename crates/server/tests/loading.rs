@@ -210,6 +210,62 @@ fn aof_case(flavor: Flavor) {
     assert!(log.contains("DB loaded from append only file: "), "{log}");
 }
 
+/// SHUTDOWN during the load (with save points configured) exits without writing the
+/// partial dataset over the file being loaded (shutdownCommand forces NOSAVE).
+fn shutdown_case(flavor: Flavor) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let s = ServerProcess::builder(flavor)
+            .directive("dir", &dir.path().display().to_string())
+            .directive("enable-debug-command", "yes")
+            .start()
+            .expect("start");
+        let mut c = must_connect(&s);
+        assert_eq!(
+            c.cmd(&["DEBUG", "POPULATE", "20000"]),
+            Value::Simple("OK".into())
+        );
+        assert_eq!(c.cmd(&["SAVE"]), Value::Simple("OK".into()));
+    }
+    let path = dir.path().join("dump.rdb");
+    let before = std::fs::read(&path).expect("dump.rdb");
+    let mut raw = spawn(
+        flavor,
+        dir.path(),
+        &["--key-load-delay", "100", "--save", "3600 1"],
+    );
+    let mut c = connect_soon(raw.port);
+    assert_eq!(c.cmd(&["GET", "key:1"]), Value::Error(LOADING.into()));
+    c.send_cmd(&["SHUTDOWN"]).expect("send");
+    assert!(
+        c.is_closed(Instant::now() + Duration::from_secs(10)),
+        "{flavor:?}: SHUTDOWN during the load"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = raw.child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "{flavor:?} did not exit");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(status.success(), "{flavor:?}: {status}");
+    assert!(
+        std::fs::read(&path).expect("dump.rdb") == before,
+        "{flavor:?} rewrote the file"
+    );
+}
+
+#[test]
+fn shutdown_during_loading_does_not_save_redis() {
+    shutdown_case(Flavor::Redis);
+}
+
+#[test]
+fn shutdown_during_loading_does_not_save_redoubt() {
+    shutdown_case(Flavor::Redoubt);
+}
+
 #[test]
 fn loading_rdb_redis() {
     rdb_case(Flavor::Redis);
