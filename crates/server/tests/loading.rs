@@ -4,7 +4,7 @@
 //! and the `loading_*` fields in INFO persistence, then serves the whole dataset.
 //!
 //! `key-load-delay` (microseconds per key, Redis's own test knob) stretches the load of a
-//! small dataset to about a second (Redis checks for clients every
+//! small dataset to about two seconds (Redis checks for clients every
 //! 1024 AOF commands, and every `loading-process-events-interval-bytes` of an RDB), so the test stays short.
 
 use redoubt_harness::{must_connect, wait_for, Flavor, RawConn, ServerProcess, Value};
@@ -145,7 +145,7 @@ fn rdb_case(flavor: Flavor) {
     let size = std::fs::metadata(dir.path().join("dump.rdb"))
         .expect("dump.rdb")
         .len();
-    let raw = spawn(flavor, dir.path(), &["--key-load-delay", "50"]);
+    let raw = spawn(flavor, dir.path(), &["--key-load-delay", "100"]);
     check_loading(&raw, size, 20000);
     let log = std::fs::read_to_string(dir.path().join("loading.log")).unwrap_or_default();
     for line in [
@@ -203,7 +203,7 @@ fn aof_case(flavor: Flavor) {
     let raw = spawn(
         flavor,
         dir.path(),
-        &["--appendonly", "yes", "--key-load-delay", "50"],
+        &["--appendonly", "yes", "--key-load-delay", "100"],
     );
     check_loading(&raw, total, 20000);
     let log = std::fs::read_to_string(dir.path().join("loading.log")).unwrap_or_default();
