@@ -56,6 +56,7 @@ pub struct AofWriter {
     /// The everysec fsync thread's last error (`aof_bio_fsync_status`), `None` when its
     /// last fsync succeeded.
     fsync_error: Arc<std::sync::Mutex<Option<String>>>,
+    fsync_error_logged: bool,
     /// `aof-timestamp-enabled`, and the unix second of the last `#TS:` annotation written
     /// (`aof_cur_timestamp`).
     timestamps: bool,
@@ -187,10 +188,24 @@ impl AofWriter {
     }
 
     /// Retries a failed write: Redis's `beforeSleep` does on every event-loop iteration
-    /// while its buffer holds bytes, and `serverCron` while idle.
+    /// while its buffer holds bytes, and `serverCron` while idle. Also logs a new error of
+    /// the fsync thread (which has no logger of its own).
     pub fn retry(&mut self) {
         if self.failed.is_some() {
             self.flush_pending();
+        }
+        let fsync = self
+            .fsync_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        match (fsync, self.fsync_error_logged) {
+            (Some(e), false) => {
+                warning!("Fail to fsync the AOF file: {e}");
+                self.fsync_error_logged = true;
+            }
+            (None, true) => self.fsync_error_logged = false,
+            _ => {}
         }
     }
 
@@ -347,6 +362,7 @@ impl AofWriter {
             pending: Vec::new(),
             last_error_log_ms: 0,
             fsync_error: Arc::default(),
+            fsync_error_logged: false,
             dir,
             manifest_name,
             basename,
@@ -490,8 +506,8 @@ fn spawn_fsync_thread(
                 if let Ok(mut st) = status.lock() {
                     if let Err(e) = &res {
                         if st.is_none() {
-                            // Logged from the main thread's view of it (the logger is
-                            // per-thread): see `AofWriter::last_error`.
+                            // Logged by the cron (`AofWriter::retry`): the logger is
+                            // per-thread.
                             *st = Some(e.clone());
                         }
                     } else {
@@ -666,6 +682,7 @@ pub async fn start(shared: &Rc<Shared>) -> Result<Option<AofWriter>, i32> {
         pending: Vec::new(),
         last_error_log_ms: 0,
         fsync_error,
+        fsync_error_logged: false,
         dir,
         manifest_name,
         basename,
