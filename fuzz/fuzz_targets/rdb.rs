@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         // Fuzzed files rarely carry a valid CRC: check the structure, not the checksum.
         verify_checksum: false,
         access_word: &none,
+        on_key: None,
     };
     let mut dbs: Vec<Db> = (0..16).map(|_| Db::new()).collect();
     match decode::load(data, &opts, &mut dbs) {

@@ -96,11 +96,14 @@ impl Engine {
         }
         let is_master = client.kind == crate::ClientKind::Master;
         let is_write = cmd.has(flags::WRITE) || (cmd.name == "exec" && self.queued_writes(client));
-        // `writeCommandsDeniedByDiskError`: after a failed BGSAVE, writes (and PING, as
-        // Redis does, so monitoring notices) are refused with MISCONF; our master is obeyed.
-        if self.writes_denied_by_disk_error() && !is_master && (is_write || cmd.name == "ping") {
-            self.reject(client, crate::commands::bgsave::MISCONF, Some(cmd));
-            return;
+        // `writeCommandsDeniedByDiskError`: after a failed BGSAVE or AOF write, writes (and
+        // PING, as Redis does, so monitoring notices) are refused with MISCONF; our master is
+        // obeyed.
+        if !is_master && (is_write || cmd.name == "ping") {
+            if let Some(msg) = self.disk_error_reply() {
+                self.reject(client, &msg, Some(cmd));
+                return;
+            }
         }
         if is_write && !is_master && !self.enough_good_replicas(now_ms) {
             self.reject(client, errors::NOREPLICAS, Some(cmd));
@@ -139,6 +142,13 @@ impl Engine {
             && !cmd.has(flags::STALE)
         {
             self.reject(client, errors::MASTERDOWN, Some(cmd));
+            return;
+        }
+        // `is_denyloading_command`: only commands flagged `loading` run while the dataset
+        // loads (EXEC of queued ones was refused when they were queued). The AOF's own
+        // client is a master and is obeyed.
+        if self.loading.is_some() && !is_master && !cmd.has(flags::LOADING) {
+            self.reject(client, crate::loading::LOADING_ERR, Some(cmd));
             return;
         }
         if client.multi.is_some() && !is_multi_ctl {

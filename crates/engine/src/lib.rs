@@ -24,6 +24,7 @@
 //! Must not depend on: tokio, sockets, files, the system clock.
 #![forbid(unsafe_code)]
 
+pub mod aof_replay;
 pub mod blocking;
 pub mod client;
 pub mod commands;
@@ -39,6 +40,7 @@ pub mod latency;
 pub mod lazyfree;
 #[cfg(test)]
 mod lazyfree_tests;
+pub mod loading;
 pub mod lru;
 pub mod meta;
 pub mod pause;
@@ -65,6 +67,11 @@ pub struct AofStats {
     pub current_size: u64,
     pub base_size: u64,
     pub last_write_ok: bool,
+    /// Why the last write or fsync failed (`strerror(aof_last_write_errno)`), for MISCONF.
+    pub last_write_error: String,
+    /// `aof_buffer_length`: bytes written to the AOF buffer but not yet to the file (kept
+    /// after a failed write until a retry succeeds).
+    pub buffer_length: u64,
     /// `aof_rewrite_base_size`: the AOF's size after the load or the last rewrite, the
     /// reference of `auto-aof-rewrite-percentage`.
     pub rewrite_base_size: u64,
@@ -276,6 +283,8 @@ pub struct Engine {
     pub bgsave: Option<Box<commands::bgsave::BgSave>>,
     /// What INFO reports of the AOF, kept by the server that writes it; `None` when off.
     pub aof: Option<AofStats>,
+    /// The dataset is loading (see [`loading`]); `None` once it is in.
+    pub loading: Option<loading::Loading>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +385,12 @@ impl Default for ServerFacts {
 
 impl Engine {
     pub fn new(conf: RuntimeConf, seed: u64) -> Self {
+        Engine::with_table(conf, seed, Rc::new(table::Table::build()))
+    }
+
+    /// An engine using an already built command table (building one dominates `new`; the
+    /// fuzzers build one per thread). The table carries the command statistics.
+    pub fn with_table(conf: RuntimeConf, seed: u64, table: Rc<table::Table>) -> Self {
         let dbs = (0..conf.databases).map(|_| Db::new()).collect();
         Engine {
             dbs,
@@ -384,7 +399,7 @@ impl Engine {
             stream: ReplStream::new(),
             stats: stats::Stats::default(),
             conf,
-            table: Rc::new(table::Table::build()),
+            table,
             rng: Rng::new(seed),
             watched: HashMap::new(),
             monitors: Vec::new(),
@@ -408,6 +423,7 @@ impl Engine {
             repl: repl::Repl::default(),
             bgsave: None,
             aof: None,
+            loading: None,
         }
     }
 

@@ -18,12 +18,17 @@ impl Default for TestEngine {
 
 impl TestEngine {
     pub fn new() -> Self {
+        Self::with_table(Rc::new(crate::table::Table::build()))
+    }
+
+    /// A test engine on a command table built once (fuzzers: building one dominates).
+    pub fn with_table(table: Rc<crate::table::Table>) -> Self {
         // Tests use DEBUG DIGEST freely; production defaults refuse DEBUG as Redis 7.0 does.
         let conf = RuntimeConf {
             enable_debug_command: crate::Protected::Yes,
             ..RuntimeConf::default()
         };
-        let mut eng = Engine::new(conf, 42);
+        let mut eng = Engine::with_table(conf, 42, table);
         let id = eng.add_client(ClientKind::Normal, Rc::new(ClientIo::default()), 1_000_000);
         TestEngine {
             eng,

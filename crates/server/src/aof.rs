@@ -10,16 +10,17 @@
 //! leaves the fsync to a thread that runs once a second; `no` leaves it to the kernel.
 //!
 //! At startup with `appendonly yes`: the manifest's files are loaded (base, then each
-//! increment, replayed through the engine); a legacy single `appendonly.aof` in `dir` is
-//! loaded and moved into the directory as the base, as Redis 7.0 upgrades it; with neither,
-//! an empty base is created. Then the last increment is opened for appending (a new one
+//! increment, replayed through the engine while clients get LOADING); a legacy single
+//! `appendonly.aof` in `dir` is loaded and moved into the directory as the base, as Redis
+//! 7.0 upgrades it; with neither, an empty base is created. Then the last increment is opened for appending (a new one
 //! when there is none). BGREWRITEAOF, automatic rewrites and CONFIG SET appendonly are
-//! below ([`AofWriter::start_rewrite`], [`AofWriter::open_waiting`]). Not built yet:
-//! `aof-timestamp-enabled`, refusing writes after an AOF write error.
+//! below ([`AofWriter::start_rewrite`], [`AofWriter::open_waiting`]). A failed write keeps
+//! its bytes and is retried after every batch; meanwhile the engine refuses writes with
+//! MISCONF ([`AofWriter::last_error`]). `aof-timestamp-enabled` adds `#TS:` lines
+//! ([`AofWriter::annotate`]). Loading is `crate::aof_load`.
 
+use crate::server::Shared;
 use crate::{notice, warning};
-use bytes::BytesMut;
-use redoubt_engine::{ClientIo, ClientKind, Engine};
 use redoubt_persist::aof::{AofFile, Kind, Manifest};
 use std::fs::File;
 use std::io::Write;
@@ -45,8 +46,21 @@ pub struct AofWriter {
     waiting: bool,
     policy: Fsync,
     stop: Arc<AtomicBool>,
-    /// The last write or fsync error, logged once.
-    failed: bool,
+    /// Why the last write failed (`strerror`), until a retried write succeeds.
+    failed: Option<String>,
+    /// Bytes not written yet because a write failed (Redis keeps them in `aof_buf` and
+    /// retries): written before anything newer, so the file never has a gap.
+    pending: Vec<u8>,
+    /// When a write error was last logged (Redis logs one every 30 seconds).
+    last_error_log_ms: i64,
+    /// The everysec fsync thread's last error (`aof_bio_fsync_status`), `None` when its
+    /// last fsync succeeded.
+    fsync_error: Arc<std::sync::Mutex<Option<String>>>,
+    fsync_error_logged: bool,
+    /// `aof-timestamp-enabled`, and the unix second of the last `#TS:` annotation written
+    /// (`aof_cur_timestamp`).
+    timestamps: bool,
+    cur_timestamp: i64,
     /// The AOF directory (relative to `dir`, as Redis keeps it) and the manifest's name.
     dir: PathBuf,
     manifest_name: String,
@@ -77,7 +91,9 @@ impl AofWriter {
                 if self.policy == Fsync::EverySec {
                     self.stop.store(true, Ordering::Relaxed);
                     self.stop = Arc::new(AtomicBool::new(false));
-                    if let Err(e) = spawn_fsync_thread(&file, self.stop.clone()) {
+                    if let Err(e) =
+                        spawn_fsync_thread(&file, self.stop.clone(), self.fsync_error.clone())
+                    {
                         warning!("Can't start the AOF fsync thread: {e}");
                     }
                 }
@@ -89,28 +105,123 @@ impl AofWriter {
     }
 
     fn write_out(&mut self, bytes: &[u8]) -> bool {
+        if self.file.is_none() {
+            return true;
+        }
+        if !self.pending.is_empty() {
+            // Older bytes first: append behind them and retry the whole buffer.
+            self.pending.extend_from_slice(bytes);
+            return self.flush_pending();
+        }
+        if bytes.is_empty() {
+            return self.failed.is_none();
+        }
+        let data = bytes.to_vec();
+        self.write_data(data)
+    }
+
+    /// Writes the bytes a failed write left behind (the cron's retry, `flushAppendOnlyFile`).
+    fn flush_pending(&mut self) -> bool {
+        let data = std::mem::take(&mut self.pending);
+        if data.is_empty() {
+            return self.failed.is_none();
+        }
+        self.write_data(data)
+    }
+
+    /// `flushAppendOnlyFile`'s write and its error handling: a short write is truncated
+    /// away (or, when that fails, what was written is dropped from the buffer); the rest is
+    /// kept for the next attempt and writes are refused meanwhile (MISCONF). With
+    /// `appendfsync always` Redis cannot take back replies already promised and exits.
+    fn write_data(&mut self, data: Vec<u8>) -> bool {
         let Some(file) = self.file.as_mut() else {
             return true;
         };
-        if bytes.is_empty() {
-            return !self.failed;
-        }
         // With `always` the fsync is the caller's (`sync_now`), once for every batch that
         // ran before it: Redis's one fsync per event-loop iteration (group commit).
-        let res = file.write_all(bytes);
-        match res {
-            Ok(()) => self.failed = false,
-            Err(e) => {
-                if !self.failed {
-                    warning!(
-                        "Error writing to the AOF file: {}",
-                        redoubt_config::fsio::strerror(&e)
-                    );
+        let (mut written, err) = match write_counting(file, &data) {
+            Ok(()) => {
+                if self.failed.take().is_some() {
+                    warning!("AOF write error looks solved, Redis can write again.");
                 }
-                self.failed = true;
+                return true;
             }
+            Err(x) => x,
+        };
+        let now = crate::log::now_ms();
+        let can_log = now - self.last_error_log_ms > 30_000;
+        if can_log {
+            self.last_error_log_ms = now;
         }
-        !self.failed
+        let reason = if written == 0 {
+            if can_log {
+                warning!("Error writing to the AOF file: {}", strerror(&err));
+            }
+            strerror(&err)
+        } else {
+            if can_log {
+                warning!(
+                    "Short write while writing to the AOF file: (nwritten={written}, expected={})",
+                    data.len()
+                );
+            }
+            let undo = file
+                .metadata()
+                .and_then(|m| file.set_len(m.len().saturating_sub(written as u64)));
+            match undo {
+                Ok(()) => written = 0,
+                Err(e) => {
+                    if can_log {
+                        warning!("Could not remove short write from the append-only file.  Redis may refuse to load the AOF the next time it starts.  ftruncate: {}", strerror(&e));
+                    }
+                }
+            }
+            "No space left on device".to_string()
+        };
+        if self.policy == Fsync::Always {
+            warning!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+            std::process::exit(1);
+        }
+        self.pending = data[written..].to_vec();
+        self.failed = Some(reason);
+        false
+    }
+
+    /// Retries a failed write: Redis's `beforeSleep` does on every event-loop iteration
+    /// while its buffer holds bytes, and `serverCron` while idle. Also logs a new error of
+    /// the fsync thread (which has no logger of its own).
+    pub fn retry(&mut self) {
+        if self.failed.is_some() {
+            self.flush_pending();
+        }
+        let fsync = self
+            .fsync_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        match (fsync, self.fsync_error_logged) {
+            (Some(e), false) => {
+                warning!("Fail to fsync the AOF file: {e}");
+                self.fsync_error_logged = true;
+            }
+            (None, true) => self.fsync_error_logged = false,
+            _ => {}
+        }
+    }
+
+    /// Why writes are refused: the last failed write, else the fsync thread's last error.
+    pub fn last_error(&self) -> Option<String> {
+        self.failed.clone().or_else(|| {
+            self.fsync_error
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Bytes waiting for a successful write (`aof_buffer_length`).
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
     }
 
     /// A rewrite starts (`openNewIncrAofForAppend`): later writes go to a new incremental
@@ -244,8 +355,14 @@ impl AofWriter {
             file: None,
             waiting: true,
             policy: policy_of(cfg),
+            timestamps: cfg.get_bool("aof-timestamp-enabled"),
+            cur_timestamp: 0,
             stop: Arc::new(AtomicBool::new(false)),
-            failed: false,
+            failed: None,
+            pending: Vec::new(),
+            last_error_log_ms: 0,
+            fsync_error: Arc::default(),
+            fsync_error_logged: false,
             dir,
             manifest_name,
             basename,
@@ -255,13 +372,28 @@ impl AofWriter {
         })
     }
 
+    /// `aof-timestamp-enabled` (CONFIG SET).
+    pub fn set_timestamps(&mut self, on: bool) {
+        self.timestamps = on;
+    }
+
+    /// `genAofTimestampAnnotationIfNeeded`: before the first write of each new second, a
+    /// `#TS:<unix seconds>` line (loaders skip lines starting with `#`).
+    pub fn annotate(&mut self, now_s: i64) {
+        if self.timestamps && self.cur_timestamp < now_s && self.file.is_some() {
+            self.cur_timestamp = now_s;
+            let ts = format!("#TS:{now_s}\r\n");
+            self.write_out(ts.as_bytes());
+        }
+    }
+
     /// CONFIG SET appendfsync.
     pub fn set_policy(&mut self, policy: Fsync) {
         if policy == Fsync::EverySec && self.policy != Fsync::EverySec {
             self.stop.store(true, Ordering::Relaxed);
             self.stop = Arc::new(AtomicBool::new(false));
             if let Some(f) = &self.file {
-                if let Err(e) = spawn_fsync_thread(f, self.stop.clone()) {
+                if let Err(e) = spawn_fsync_thread(f, self.stop.clone(), self.fsync_error.clone()) {
                     warning!("Can't start the AOF fsync thread: {e}");
                 }
             }
@@ -277,11 +409,12 @@ impl AofWriter {
         match f.sync_data() {
             Ok(()) => true,
             Err(e) => {
-                if !self.failed {
-                    warning!("Error fsyncing the AOF file: {}", strerror(&e));
-                }
-                self.failed = true;
-                false
+                // Replies wait for this fsync: they cannot be released, nor the writes undone.
+                warning!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
+                    strerror(&e)
+                );
+                std::process::exit(1);
             }
         }
     }
@@ -331,118 +464,19 @@ fn persist_manifest(dir: &Path, name: &str, m: &Manifest) -> Result<(), String> 
     })
 }
 
-/// Replays AOF commands through the engine as a client whose replies are dropped.
-/// Returns the length of the valid prefix; `Err` for a corrupt (not just cut) file.
-fn replay(eng: &mut Engine, bytes: &[u8], now_ms: i64) -> Result<(usize, bool), usize> {
-    // Redis's AOF client calls commands directly: no eviction or OOM refusal while the
-    // dataset loads (eviction starts with the first client command), and it is obeyed as a
-    // master link is (`mustObeyClient`: no size limits).
-    let maxmemory = std::mem::replace(&mut eng.conf.maxmemory, 0);
-    let res = replay_as_master(eng, bytes, now_ms);
-    eng.conf.maxmemory = maxmemory;
-    res
-}
-
-fn replay_as_master(eng: &mut Engine, bytes: &[u8], now_ms: i64) -> Result<(usize, bool), usize> {
-    let id = eng.add_client(ClientKind::Master, Rc::new(ClientIo::default()), now_ms);
-    let mut c = eng.take_client(id).expect("just added");
-    c.authenticated = true;
-    let mut buf = BytesMut::from(bytes);
-    let mut decoder = redoubt_resp::RequestDecoder::new();
-    let limits = redoubt_resp::DecodeLimits::default();
-    let mut done = 0usize;
-    // Where the MULTI being replayed began: a file cut inside a transaction is cut back to
-    // it, as Redis reverts an incomplete MULTI/EXEC.
-    let mut multi_at: Option<usize> = None;
-    let outcome = loop {
-        match decoder.decode(&mut buf, &limits) {
-            Ok(Some(req)) => {
-                if req.inline {
-                    break Err(done);
-                }
-                let start = done;
-                done += req.wire_len;
-                let name = req.args.first().map(|a| a.to_ascii_lowercase());
-                match name.as_deref() {
-                    Some(b"multi") => multi_at = Some(start),
-                    Some(b"exec") => multi_at = None,
-                    _ => {}
-                }
-                eng.execute(&mut c, req.args, now_ms);
-                c.out.buf.clear();
-                let _ = eng.end_batch();
-            }
-            Ok(None) => break Ok(buf.is_empty()),
-            Err(_) => break Err(done),
+/// `aofWrite`: writes all of `data` unless an error stops it; the error comes with how
+/// many bytes were written before it.
+fn write_counting(file: &mut File, data: &[u8]) -> Result<(), (usize, std::io::Error)> {
+    let mut n = 0;
+    while n < data.len() {
+        match file.write(&data[n..]) {
+            Ok(0) => return Err((n, std::io::ErrorKind::WriteZero.into())),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((n, e)),
         }
-    };
-    c.multi = None;
-    eng.put_client(c);
-    eng.remove_client(id);
-    match outcome {
-        Ok(complete) => match multi_at {
-            Some(at) => Ok((at, false)),
-            None => Ok((done, complete)),
-        },
-        Err(at) => Err(at),
     }
-}
-
-/// Loads one file of the AOF (an RDB base or commands, or an RDB preamble followed by
-/// commands). A cut last command is dropped (and the file truncated to the valid prefix)
-/// when `truncated_ok` and the file is the last one, as `aof-load-truncated` says.
-fn load_file(
-    eng: &mut Engine,
-    path: &Path,
-    name: &str,
-    last: bool,
-    truncated_ok: bool,
-    now_ms: i64,
-) -> Result<(), String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("Unable to open the AOF file {name}: {}", strerror(&e)))?;
-    let mut from = 0;
-    if bytes.starts_with(b"REDIS") {
-        notice!("Reading RDB base file on AOF loading...");
-        let st = eng
-            .load_rdb_image(&bytes, now_ms)
-            .map_err(|e| format!("Bad file format reading the append only file {name}: {e}"))?;
-        notice!(
-            "Done loading RDB, keys loaded: {}, keys expired: {}.",
-            st.keys_loaded,
-            st.keys_expired
-        );
-        from = st.consumed;
-    }
-    match replay(eng, &bytes[from..], now_ms) {
-        Ok((_, true)) => Ok(()),
-        Ok((valid, false)) if last && truncated_ok => {
-            let valid = from + valid;
-            warning!("!!! Warning: short read while loading the AOF file {name}!!!");
-            warning!("!!! Truncating the AOF {name} at offset {valid} !!!");
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .and_then(|f| f.set_len(valid as u64).map(|()| f))
-                .and_then(|f| f.sync_all());
-            if let Err(e) = f {
-                return Err(format!(
-                    "Error truncating the AOF file {name}: {}",
-                    strerror(&e)
-                ));
-            }
-            warning!("AOF {name} loaded anyway because aof-load-truncated is enabled");
-            Ok(())
-        }
-        Ok((valid, false)) => Err(format!(
-            "Unexpected end of file reading the append only file {name} (offset {}). You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
-            from + valid
-        )),
-        Err(at) => Err(format!(
-            "Bad file format reading the append only file {name} (offset {}): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>",
-            from + at
-        )),
-    }
+    Ok(())
 }
 
 /// The configured `appendfsync`.
@@ -456,14 +490,30 @@ pub fn policy_of(cfg: &redoubt_config::Config) -> Fsync {
 
 /// Redis's BIO_AOF_FSYNC for `everysec`: at most about a second of acknowledged writes is
 /// only in the page cache. Stops when `stop` is set.
-fn spawn_fsync_thread(file: &File, stop: Arc<AtomicBool>) -> Result<(), String> {
+fn spawn_fsync_thread(
+    file: &File,
+    stop: Arc<AtomicBool>,
+    status: Arc<std::sync::Mutex<Option<String>>>,
+) -> Result<(), String> {
     let f = file.try_clone().map_err(|e| strerror(&e))?;
     std::thread::Builder::new()
         .name("aof-fsync".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_secs(1));
-                let _ = f.sync_data();
+                // `aof_bio_fsync_status`: a failure refuses writes until an fsync succeeds.
+                let res = f.sync_data().map_err(|e| strerror(&e));
+                if let Ok(mut st) = status.lock() {
+                    if let Err(e) = &res {
+                        if st.is_none() {
+                            // Logged by the cron (`AofWriter::retry`): the logger is
+                            // per-thread.
+                            *st = Some(e.clone());
+                        }
+                    } else {
+                        *st = None;
+                    }
+                }
             }
         })
         .map(|_| ())
@@ -472,19 +522,20 @@ fn spawn_fsync_thread(file: &File, stop: Arc<AtomicBool>) -> Result<(), String> 
 
 /// `loadDataFromDisk` + `aofOpenIfNeededOnServerStart` for `appendonly yes`. `Ok(None)`
 /// when the AOF is off; `Err` is the exit code.
-pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
-    if !eng.config.get_bool("appendonly") {
+pub async fn start(shared: &Rc<Shared>) -> Result<Option<AofWriter>, i32> {
+    let cfg = shared.engine.borrow().config.clone();
+    if !cfg.get_bool("appendonly") {
         return Ok(None);
     }
     let fail = |msg: String| {
         warning!("{msg}");
         1
     };
-    let basename = eng.config.get_str("appendfilename").into_owned();
-    let dirname = eng.config.get_str("appenddirname").into_owned();
+    let basename = cfg.get_str("appendfilename").into_owned();
+    let dirname = cfg.get_str("appenddirname").into_owned();
     let dir = PathBuf::from(&dirname);
     let manifest_name = format!("{basename}.manifest");
-    let truncated_ok = eng.config.get_bool("aof-load-truncated");
+    let truncated_ok = cfg.get_bool("aof-load-truncated");
     let start = std::time::Instant::now();
     let mut manifest = match std::fs::read(dir.join(&manifest_name)) {
         Ok(text) => Manifest::parse(&text).map_err(fail)?,
@@ -522,10 +573,22 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
         );
     }
     let files: Vec<AofFile> = manifest.load_order().cloned().collect();
+    let size = |f: &AofFile| std::fs::metadata(dir.join(&f.name)).map_or(0, |m| m.len());
+    let total: u64 = files.iter().map(size).sum();
+    if total > 0 {
+        // `startLoading` for the whole AOF: clients get LOADING until its end.
+        let loading = redoubt_engine::loading::Loading::new(crate::log::now_ms() / 1000, total);
+        shared.engine.borrow_mut().loading = Some(loading);
+    }
+    let mut loaded_bytes = 0u64;
     for (i, f) in files.iter().enumerate() {
         let t = std::time::Instant::now();
         let last = i + 1 == files.len();
-        load_file(eng, &dir.join(&f.name), &f.name, last, truncated_ok, now_ms).map_err(fail)?;
+        let path = dir.join(&f.name);
+        loaded_bytes +=
+            crate::aof_load::load_file(shared, &path, &f.name, last, truncated_ok, loaded_bytes)
+                .await
+                .map_err(fail)?;
         let what = if f.kind == Kind::Base { "base" } else { "incr" };
         notice!(
             "DB loaded from {what} file {}: {:.3} seconds",
@@ -539,6 +602,9 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
             start.elapsed().as_secs_f64()
         );
     }
+    let now_ms = crate::log::now_ms();
+    let mut guard = shared.engine.borrow_mut();
+    let eng = &mut *guard;
     // What was replayed is on disk already: the stream starts afresh (and with a SELECT).
     eng.stream = redoubt_engine::stream::ReplStream::new();
     std::fs::create_dir_all(&dir).map_err(|e| {
@@ -547,12 +613,17 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
             strerror(&e)
         ))
     })?;
+    let mut cur_timestamp = 0;
     if manifest.base.is_none() && manifest.incr.is_empty() {
         let rdb = eng.config.get_bool("aof-use-rdb-preamble");
         let base = manifest.next_base(&basename, rdb);
         // The dataset is empty here (nothing was loaded): an RDB of it, or an empty AOF.
         let data = if rdb {
             eng.rdb_aof_base_image(now_ms)
+        } else if eng.config.get_bool("aof-timestamp-enabled") {
+            // `rewriteAppendOnlyFileRio` starts an AOF base with a forced annotation.
+            cur_timestamp = now_ms / 1000;
+            format!("#TS:{cur_timestamp}\r\n").into_bytes()
         } else {
             Vec::new()
         };
@@ -580,7 +651,6 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
             ))
         })?;
     persist_manifest(&dir, &manifest_name, &manifest).map_err(fail)?;
-    let size = |f: &AofFile| std::fs::metadata(dir.join(&f.name)).map_or(0, |m| m.len());
     let base_size = manifest.base.as_ref().map_or(0, size);
     let current_size = base_size + manifest.incr.iter().map(size).sum::<u64>();
     eng.aof = Some(redoubt_engine::AofStats {
@@ -588,6 +658,7 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
         base_size,
         last_write_ok: true,
         rewrite_base_size: current_size,
+        ..Default::default()
     });
     if created {
         notice!("Creating AOF incr file {} on server start", incr.name);
@@ -596,15 +667,22 @@ pub fn start(eng: &mut Engine, now_ms: i64) -> Result<Option<AofWriter>, i32> {
     }
     let policy = policy_of(&eng.config);
     let stop = Arc::new(AtomicBool::new(false));
+    let fsync_error = Arc::default();
     if policy == Fsync::EverySec {
-        spawn_fsync_thread(&file, stop.clone()).map_err(fail)?;
+        spawn_fsync_thread(&file, stop.clone(), Arc::clone(&fsync_error)).map_err(fail)?;
     }
     Ok(Some(AofWriter {
         file: Some(file),
         waiting: false,
         policy,
+        timestamps: eng.config.get_bool("aof-timestamp-enabled"),
+        cur_timestamp,
         stop,
-        failed: false,
+        failed: None,
+        pending: Vec::new(),
+        last_error_log_ms: 0,
+        fsync_error,
+        fsync_error_logged: false,
         dir,
         manifest_name,
         basename,

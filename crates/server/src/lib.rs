@@ -8,8 +8,10 @@
 //! about data and commands lives in `redoubt-engine`.
 
 pub mod aof;
+mod aof_load;
 pub mod conn;
 pub mod listeners;
+pub mod loading;
 pub mod log;
 pub mod mem;
 pub mod metrics;
@@ -20,4 +22,5 @@ pub mod sentinel_driver;
 pub mod sentinel_startup;
 pub mod server;
 pub mod startup;
+pub mod sync_files;
 mod sys;

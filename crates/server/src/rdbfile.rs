@@ -1,9 +1,7 @@
 //! RDB files on disk: the crash-safe write behind SAVE (`rdbSave`: a `temp-<pid>.rdb`,
-//! fsync, rename over the target, fsync of the directory) and the load at startup
-//! (`loadDataFromDisk`), with Redis's log lines. The bytes come from the engine.
+//! fsync, rename over the target, fsync of the directory) and the BGSAVE
+//! writer thread. The load at startup is `crate::loading`. The bytes come from the engine.
 
-use crate::{notice, warning};
-use redoubt_engine::Engine;
 use std::io::Write;
 
 fn cwd() -> String {
@@ -53,77 +51,6 @@ pub fn write_atomic_in(dir: &std::path::Path, filename: &str, data: &[u8]) -> Re
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-/// Loads `dbfilename` at startup when it exists. `Err` is the exit code: a file that
-/// cannot be read or parsed stops the server, as in Redis.
-pub fn load_at_startup(eng: &mut Engine, now_ms: i64) -> Result<(), i32> {
-    let name = eng.config.get_str("dbfilename").into_owned();
-    let bytes = match std::fs::read(&name) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            warning!("Fatal error loading the DB: {}. Exiting.", strerror(&e));
-            return Err(1);
-        }
-    };
-    let start = std::time::Instant::now();
-    match eng.load_rdb_image(&bytes, now_ms) {
-        Ok(st) => {
-            eng.restore_repl_info(&st, now_ms);
-            if let Some(v) = st.aux("redis-ver") {
-                notice!(
-                    "Loading RDB produced by version {}",
-                    String::from_utf8_lossy(v)
-                );
-            }
-            if let Some(t) = st
-                .aux("ctime")
-                .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
-            {
-                let age = (now_ms / 1000 - t).max(0);
-                notice!("RDB age {age} seconds");
-            }
-            if let Some(m) = st
-                .aux("used-mem")
-                .and_then(|v| std::str::from_utf8(v).ok()?.parse::<f64>().ok())
-            {
-                notice!(
-                    "RDB memory usage when created {:.2} Mb",
-                    m / 1024.0 / 1024.0
-                );
-            }
-            if st.checksum_disabled && eng.config.get_bool("rdbchecksum") {
-                warning!("RDB file was saved with checksum disabled: no check performed.");
-            }
-            if st.empty_keys_skipped > 0 {
-                warning!(
-                    "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",
-                    st.keys_loaded,
-                    st.keys_expired,
-                    st.empty_keys_skipped
-                );
-            } else {
-                notice!(
-                    "Done loading RDB, keys loaded: {}, keys expired: {}.",
-                    st.keys_loaded,
-                    st.keys_expired
-                );
-            }
-            notice!(
-                "DB loaded from disk: {:.3} seconds",
-                start.elapsed().as_secs_f64()
-            );
-            Ok(())
-        }
-        Err(e) => {
-            warning!(
-                "Fatal error loading the DB from {}/{name}: {e}. Exiting.",
-                cwd()
-            );
-            Err(1)
-        }
-    }
 }
 
 /// The file side of a BGSAVE (`redoubt_engine::snapshot::SnapshotSink`): chunks go over a

@@ -376,12 +376,14 @@ async fn full_sync(
         Ok(st) => st,
         Err(e) => {
             warning!("{e}");
+            crate::sync_files::replica_sync_file_done(&eng);
             return Err(
                 "Failed trying to load the MASTER synchronization DB from disk, check server logs."
                     .into(),
             );
         }
     };
+    crate::sync_files::replica_sync_file_done(&eng);
     // A master that is itself a replica forwards its master's stream from the middle: the
     // RDB names the database that stream is in (`replicationCreateMasterClient`).
     let stream_db = stats

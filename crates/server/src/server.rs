@@ -137,16 +137,24 @@ impl Shared {
             crate::warning!("DEBUG LOG: {line}");
         }
         let bytes = eng.end_batch();
-        if !bytes.is_empty() {
+        if bytes.is_empty() {
+            if let Some(aof) = self.aof.borrow_mut().as_mut() {
+                if aof.last_error().is_some() {
+                    aof.retry();
+                    sync_aof_status(aof, eng);
+                }
+            }
+        } else {
             // The AOF first: with `appendfsync always` the fsync ends here, before any of
             // this batch's replies is written.
             if let Some(aof) = self.aof.borrow_mut().as_mut() {
                 let end = eng.stream.offset();
-                let ok = aof.append(&bytes, end);
+                aof.annotate(crate::log::now_ms() / 1000);
+                aof.append(&bytes, end);
                 if let Some(st) = eng.aof.as_mut() {
                     st.current_size += bytes.len() as u64;
-                    st.last_write_ok = ok;
                 }
+                sync_aof_status(aof, eng);
                 if aof.syncs_before_replies() {
                     self.aof_written.set(end);
                     self.aof_sync_wake.notify_one();
@@ -235,6 +243,16 @@ async fn accept_unix(shared: Rc<Shared>, listener: UnixListener, path: String) {
     }
 }
 
+/// Copies the AOF writer's error state into what INFO and admission read.
+fn sync_aof_status(aof: &crate::aof::AofWriter, eng: &mut Engine) {
+    if let Some(st) = eng.aof.as_mut() {
+        let err = aof.last_error();
+        st.last_write_ok = err.is_none();
+        st.last_write_error = err.unwrap_or_default();
+        st.buffer_length = aof.pending_len() as u64;
+    }
+}
+
 /// Redis's `serverCron`: active expiry and client timeouts, `hz` times a second.
 async fn cron(shared: Rc<Shared>) {
     loop {
@@ -243,6 +261,10 @@ async fn cron(shared: Rc<Shared>) {
         let now = crate::log::now_ms();
         let mut guard = shared.engine.borrow_mut();
         let eng = &mut *guard;
+        if eng.loading.is_some() {
+            // Redis runs no serverCron while it loads (no save points, no expiry).
+            continue;
+        }
         // ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC: 25% of each tick.
         let budget_us = 1_000_000 * 25 / u64::from(hz) / 100;
         let start = Instant::now();
@@ -250,6 +272,13 @@ async fn cron(shared: Rc<Shared>) {
         eng.stats.expire_cycle_time_used_us += start.elapsed().as_micros() as u64;
         eng.stats_cron(now);
         eng.replication_cron(now);
+        // Every replica is online once its payload is queued (the sync is built at once), so
+        // none is ever still waiting for one here.
+        crate::sync_files::remove_rdb_used_to_sync_replicas(eng, false);
+        if let Some(aof) = shared.aof.borrow_mut().as_mut() {
+            aof.retry();
+            sync_aof_status(aof, eng);
+        }
         if eng.sentinel.is_none() {
             eng.save_cron(now);
         }
@@ -483,6 +512,7 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
         };
         if let Some(aof) = shared.aof.borrow_mut().as_mut() {
             aof.set_policy(crate::aof::policy_of(cfg));
+            aof.set_timestamps(cfg.get_bool("aof-timestamp-enabled"));
         }
         let s = Settings::from_config(cfg);
         let level = crate::log::Level::parse(&s.loglevel).unwrap_or(crate::log::Level::Notice);

@@ -117,9 +117,12 @@ pub(crate) fn run(loaded: Loaded, sentinel: Option<crate::sentinel_startup::Pend
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
+    let code = local.block_on(&rt, async move {
         serve(conf, settings, config_file, config, sentinel).await
-    })
+    });
+    // A load still decoding on its thread (a shutdown during LOADING) is not waited for.
+    rt.shutdown_background();
+    code
 }
 
 /// Directives Redoubt knows but does not act on yet: accepted, with a warning naming them
@@ -195,6 +198,7 @@ async fn serve(
     let pidfile = settings.pidfile.clone();
     let unixsocket = settings.unixsocket.clone();
     let port = settings.port;
+    let load_failed: Rc<std::cell::Cell<Option<i32>>> = Rc::new(std::cell::Cell::new(None));
     engine.mem_startup = crate::mem::read().allocated;
     let shared = Shared::new(engine, settings);
     shared.engine.borrow_mut().hooks = Rc::new(crate::server::Hooks {
@@ -219,32 +223,23 @@ async fn serve(
     } else {
         notice!("Running mode=standalone, port={port}.");
         warning!("Server initialized");
-        {
-            let mut eng = shared.engine.borrow_mut();
-            // With the AOF on, it is the dataset (the RDB is not read), as Redis.
-            match crate::aof::start(&mut eng, log::now_ms()) {
-                Ok(Some(w)) => *shared.aof.borrow_mut() = Some(w),
-                Ok(None) => {
-                    if let Err(code) = crate::rdbfile::load_at_startup(&mut eng, log::now_ms()) {
-                        return code;
-                    }
-                }
-                Err(code) => return code,
+        // The dataset loads while the listeners already accept: clients get LOADING until
+        // it is in (Redis 7.0). A failed load stops the server with exit code 1.
+        let sh = shared.clone();
+        let failed = load_failed.clone();
+        tokio::task::spawn_local(async move {
+            if let Err(code) = crate::loading::load_dataset(sh.clone()).await {
+                failed.set(Some(code));
+                sh.stop.notify_one();
             }
-            // `replicaof` in the config: connect once serving (Redis's replicationCron does).
-            if let Some((host, port)) = eng.config.replicaof() {
-                let now = log::now_ms();
-                eng.set_master(host, port, now);
-            }
-        }
-        if !unixsocket.is_empty() {
-            notice!("The server is now ready to accept connections at {unixsocket}");
-        }
-        notice!("Ready to accept connections");
+        });
     }
     let signals = tokio::task::spawn_local(watch_signals(shared.clone()));
     server::run(shared.clone(), listeners).await;
     signals.abort();
+    if let Some(code) = load_failed.get() {
+        return code;
+    }
     finish_shutdown(&shared, &pidfile, &unixsocket);
     0
 }
@@ -261,11 +256,15 @@ async fn watch_signals(shared: Rc<Shared>) {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     };
+    let msg = if shared.engine.borrow().loading.is_some() {
+        "Received shutdown signal during loading, scheduling shutdown.".to_string()
+    } else {
+        format!("Received {name} scheduling shutdown...")
+    };
     log::raw(&format!(
-        "{}:signal-handler ({}) Received {} scheduling shutdown...",
+        "{}:signal-handler ({}) {msg}",
         std::process::id(),
         log::now_ms() / 1000,
-        name
     ));
     shared.stop.notify_one();
 }

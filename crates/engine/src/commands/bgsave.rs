@@ -80,6 +80,22 @@ impl Engine {
             && !self.save_points().is_empty()
     }
 
+    /// `writeCommandsDeniedByDiskError` with its reply (`writeCommandsGetDiskErrorMessage`):
+    /// a failed BGSAVE under `stop-writes-on-bgsave-error`, or a failed AOF write or fsync
+    /// while the AOF is on (cleared once a retried write succeeds).
+    pub fn disk_error_reply(&self) -> Option<String> {
+        if self.writes_denied_by_disk_error() {
+            return Some(MISCONF.to_string());
+        }
+        match &self.aof {
+            Some(a) if !a.last_write_ok => Some(format!(
+                "MISCONF Errors writing to the AOF file: {}",
+                a.last_write_error
+            )),
+            _ => None,
+        }
+    }
+
     /// A BGSAVE is running (Redis's `child_type == CHILD_TYPE_RDB`).
     pub fn rdb_child(&self) -> bool {
         self.bgsave.as_deref().is_some_and(|b| b.job == Job::Rdb)

@@ -128,16 +128,20 @@ fn lenient_f64(arg: &[u8]) -> f64 {
     t[..end].parse().unwrap_or(0.0)
 }
 
-/// DEBUG RELOAD [NOSAVE]: save, empty the dataset, load the file back (`debugCommand`).
-/// MERGE and NOFLUSH are refused (not implemented; see docs/COMPATIBILITY.md).
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE] (`debugCommand`): save (unless NOSAVE), empty
+/// the dataset (unless NOFLUSH), load the file back. With NOFLUSH the file's keys join the
+/// current ones; MERGE lets a file key replace a current one. Without MERGE a key present
+/// on both sides makes Redis 7.0 panic ("Duplicated key found in RDB file"); we refuse the
+/// reload with its error reply before changing anything, and log the key as Redis does.
 fn reload(ctx: &mut Ctx<'_>, opts: &[Bytes]) {
-    let mut save = true;
+    let (mut save, mut flush, mut merge) = (true, true, false);
     for o in opts {
         if o.eq_ignore_ascii_case(b"NOSAVE") {
             save = false;
-        } else if o.eq_ignore_ascii_case(b"MERGE") || o.eq_ignore_ascii_case(b"NOFLUSH") {
-            ctx.error("ERR DEBUG RELOAD MERGE and NOFLUSH are not supported by Redoubt");
-            return;
+        } else if o.eq_ignore_ascii_case(b"NOFLUSH") {
+            flush = false;
+        } else if o.eq_ignore_ascii_case(b"MERGE") {
+            merge = true;
         } else {
             ctx.error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
             return;
@@ -151,29 +155,93 @@ fn reload(ctx: &mut Ctx<'_>, opts: &[Bytes]) {
             return;
         }
     }
-    // emptyData: every watcher of a key that existed sees it change, as FLUSHALL does.
+    const LOAD_FAILED: &str = "ERR Error trying to load the RDB dump, check server logs.";
+    let name = ctx.eng.config.get_str("dbfilename").into_owned();
+    let hooks = ctx.eng.hooks.clone();
+    let bytes = match hooks.read_rdb(&name) {
+        Ok(b) => b,
+        Err(e) => {
+            ctx.eng.log_warning(&e);
+            if flush {
+                // Redis empties the dataset before finding the file missing.
+                empty_data(ctx);
+            }
+            ctx.error(LOAD_FAILED);
+            return;
+        }
+    };
+    if flush {
+        empty_data(ctx);
+        match ctx.eng.load_rdb_image(&bytes, now) {
+            Ok(_) => {}
+            Err(e) => {
+                ctx.eng.log_warning(&format!("{name}: {e}"));
+                ctx.error(LOAD_FAILED);
+                return;
+            }
+        }
+    } else {
+        let loaded =
+            ctx.eng
+                .rdb_loader(now)
+                .load(&bytes, &crate::loading::LoadProgress::default(), 0);
+        let (fresh, st) = match loaded {
+            Ok(x) => x,
+            Err(e) => {
+                ctx.eng.log_warning(&format!("{name}: {e}"));
+                ctx.error(LOAD_FAILED);
+                return;
+            }
+        };
+        if !merge {
+            for (i, db) in fresh.iter().enumerate() {
+                if let Some(e) = db.iter().find(|e| ctx.eng.dbs[i].find(&e.key).is_some()) {
+                    let msg = format!(
+                        "RDB has duplicated key '{}' in DB {i}",
+                        String::from_utf8_lossy(&e.key)
+                    );
+                    ctx.eng.log_warning(&msg);
+                    ctx.error(LOAD_FAILED);
+                    return;
+                }
+            }
+        }
+        merge_dbs(ctx, fresh);
+        ctx.eng.rdb.last_load_keys_loaded = st.keys_loaded;
+        ctx.eng.rdb.last_load_keys_expired = st.keys_expired;
+    }
+    ctx.eng.log_warning("DB reloaded by DEBUG RELOAD");
+    ctx.ok();
+}
+
+/// `emptyData`: every watcher of a key that existed sees it change, as FLUSHALL does.
+fn empty_data(ctx: &mut Ctx<'_>) {
     for db in 0..ctx.eng.dbs.len() {
         crate::commands::transactions::touch_all_watched_in_db(ctx.eng, ctx.client, db, None);
     }
-    let name = ctx.eng.config.get_str("dbfilename").into_owned();
-    let hooks = ctx.eng.hooks.clone();
-    let loaded = hooks
-        .read_rdb(&name)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| {
-            ctx.eng
-                .load_rdb_image(&bytes, now)
-                .map(|_| ())
-                .map_err(|e| format!("{name}: {e}"))
-        });
-    match loaded {
-        Ok(()) => {
-            ctx.eng.log_notice("DB reloaded by DEBUG RELOAD");
-            ctx.ok();
-        }
-        Err(e) => {
-            ctx.eng.log_warning(&e);
-            ctx.error("ERR Error trying to load the RDB dump, check server logs.");
+    for db in &mut ctx.eng.dbs {
+        db.clear();
+    }
+}
+
+/// Moves every key of `fresh` into the dataset, a file key replacing a current one
+/// (`dbSyncDelete` + `dbAddRDBLoad` under RDBFLAGS_ALLOW_DUP).
+fn merge_dbs(ctx: &mut Ctx<'_>, mut fresh: Vec<redoubt_keyspace::Db>) {
+    for (i, src) in fresh.iter_mut().enumerate() {
+        let keys: Vec<Vec<u8>> = src.iter().map(|e| e.key.to_vec()).collect();
+        let dst = &mut ctx.eng.dbs[i];
+        for key in keys {
+            let Some(e) = src.remove(&key) else {
+                continue;
+            };
+            dst.remove(&key);
+            dst.insert_new(&key, e.value);
+            if e.expire_at_ms != redoubt_keyspace::NO_EXPIRE {
+                dst.set_expire(&key, e.expire_at_ms);
+            }
+            if let Some(d) = dst.get_raw_mut(&key) {
+                d.lru = e.lru;
+            }
         }
     }
 }

@@ -279,7 +279,7 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
     let _ = write!(
         s,
         "# Persistence\r\n\
-         loading:0\r\n\
+         loading:{}\r\n\
          async_loading:0\r\n\
          current_cow_peak:{cow}\r\n\
          current_cow_size:{cow}\r\n\
@@ -309,6 +309,7 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
          aof_last_cow_size:{}\r\n\
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
+        u8::from(eng.loading.is_some()),
         if total > 0 {
             processed as f64 * 100.0 / total as f64
         } else {
@@ -322,7 +323,13 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
         eng.rdb.saves,
         eng.rdb.last_cow_bytes,
         eng.rdb.last_load_keys_expired,
-        eng.rdb.last_load_keys_loaded,
+        // While loading, the keys loaded so far (Redis counts them as it goes).
+        eng.loading
+            .as_ref()
+            .map_or(eng.rdb.last_load_keys_loaded, |l| l
+                .progress
+                .keys
+                .load(std::sync::atomic::Ordering::Relaxed)),
         u8::from(eng.aof.is_some()),
         u8::from(eng.aof_child()),
         u8::from(rw.aof_rewrite_scheduled),
@@ -343,11 +350,14 @@ fn section_persistence(eng: &Engine, s: &mut String, now_ms: i64) {
             "aof_current_size:{}\r\n\
              aof_base_size:{}\r\n\
              aof_pending_rewrite:0\r\n\
-             aof_buffer_length:0\r\n\
+             aof_buffer_length:{}\r\n\
              aof_pending_bio_fsync:0\r\n\
              aof_delayed_fsync:0\r\n",
-            a.current_size, a.base_size
+            a.current_size, a.base_size, a.buffer_length
         );
+    }
+    if let Some(l) = &eng.loading {
+        s.push_str(&l.info_lines(now_ms / 1000));
     }
 }
 

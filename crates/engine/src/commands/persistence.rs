@@ -70,7 +70,12 @@ impl Default for RdbState {
 
 /// `objectSetLRUOrLFU`: the access word for a FREQ counter under an LFU policy, or for an
 /// IDLE time in seconds under any other policy; `None` leaves the new-key word.
-fn set_lru_or_lfu(lfu: bool, freq: Option<u8>, idle: Option<u64>, now_ms: i64) -> Option<u32> {
+pub(crate) fn set_lru_or_lfu(
+    lfu: bool,
+    freq: Option<u8>,
+    idle: Option<u64>,
+    now_ms: i64,
+) -> Option<u32> {
     if lfu {
         freq.map(|f| (lru::lfu_minutes(now_ms) << 8) | u32::from(f))
     } else {
@@ -237,6 +242,7 @@ impl Engine {
             drop_expired: !self.is_replica(),
             verify_checksum: self.config.get_bool("rdbchecksum"),
             access_word: &access_word,
+            on_key: None,
         };
         let lru_new = lru::new_object_word(policy, now_ms);
         for db in &mut self.dbs {
@@ -289,6 +295,13 @@ impl Engine {
         if self.sentinel.is_some() {
             return true;
         }
+        // Never save a half-loaded dataset over the file it comes from (shutdownCommand and
+        // the signal handler force NOSAVE while loading).
+        let save = if self.loading.is_some() {
+            Some(false)
+        } else {
+            save
+        };
         // `save` is a list directive: read it as CONFIG GET renders it.
         let points = redoubt_config::lookup(b"save")
             .is_some_and(|m| !self.config.get_value_bytes(m.id).trim_ascii().is_empty());

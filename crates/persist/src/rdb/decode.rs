@@ -419,6 +419,9 @@ impl LoadStats {
     }
 }
 
+/// See [`LoadOptions::on_key`].
+pub type KeyHook<'a> = dyn Fn(usize, &LoadStats) + 'a;
+
 /// Options of a file load.
 pub struct LoadOptions<'a> {
     pub thresholds: Thresholds,
@@ -430,6 +433,9 @@ pub struct LoadOptions<'a> {
     /// The access word of a loaded key from its IDLE seconds or FREQ counter (or `None`
     /// for the word new keys get).
     pub access_word: &'a dyn Fn(Option<u64>, Option<u8>) -> Option<u32>,
+    /// Called after each key read (loaded, expired or skipped) with the reader's offset and
+    /// the stats so far: the LOADING progress in INFO, and `key-load-delay`.
+    pub on_key: Option<&'a KeyHook<'a>>,
 }
 
 /// Loads a whole RDB file into `dbs` (which the caller has emptied).
@@ -521,6 +527,9 @@ pub fn load(buf: &[u8], opts: &LoadOptions<'_>, dbs: &mut [Db]) -> R<LoadStats> 
         let value = read_value(&mut r, ty, &key, &opts.thresholds)?;
         let exp = expire_at.take();
         let (idle_v, freq_v) = (idle.take(), freq.take());
+        if let Some(f) = opts.on_key {
+            f(r.pos(), &stats);
+        }
         let Some(value) = value else {
             stats.empty_keys_skipped += 1;
             continue;

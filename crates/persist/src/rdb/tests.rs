@@ -228,6 +228,7 @@ fn load(buf: &[u8], dbs: &mut [Db]) -> Result<decode::LoadStats, RdbError> {
         drop_expired: true,
         verify_checksum: true,
         access_word: &none,
+        on_key: None,
     };
     decode::load(buf, &opts, dbs)
 }
@@ -379,6 +380,7 @@ fn random_mutations_never_panic() {
         drop_expired: false,
         verify_checksum: false,
         access_word: &none,
+        on_key: None,
     };
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
