@@ -437,6 +437,14 @@ impl Engine {
         }
         client.out.buf.clear();
         client.out.error_codes.clear();
+        // The master's PINGs and GETACKs go on to our replicas but not into our AOF.
+        let heartbeat = held.is_empty()
+            && client.multi.is_none()
+            && (name.eq_ignore_ascii_case(b"ping") || name.eq_ignore_ascii_case(b"replconf"));
+        if heartbeat {
+            self.stream.append_verbatim_heartbeat(raw);
+            return;
+        }
         held.extend_from_slice(raw);
         if client.multi.is_none() {
             self.stream.append_verbatim(held);

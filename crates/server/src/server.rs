@@ -142,9 +142,14 @@ impl Shared {
             // this batch's replies is written.
             if let Some(aof) = self.aof.borrow_mut().as_mut() {
                 let end = eng.stream.offset();
-                let ok = aof.append(&bytes, end);
+                let (ok, written) = crate::aof::append_without_heartbeats(
+                    aof,
+                    &bytes,
+                    end,
+                    eng.stream.handed_heartbeats(),
+                );
                 if let Some(st) = eng.aof.as_mut() {
-                    st.current_size += bytes.len() as u64;
+                    st.current_size += written;
                     st.last_write_ok = ok;
                 }
                 if aof.syncs_before_replies() {
