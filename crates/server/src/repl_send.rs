@@ -49,6 +49,8 @@ pub async fn send_payload<S: AsyncWrite + Unpin>(
         if !written {
             return false;
         }
+        // Writes to a fast reader never wait: let other clients run between two slices.
+        tokio::task::yield_now().await;
         let complete = {
             let mut q = io.bulk.borrow_mut();
             let done = q.items.is_empty() && q.last_queued;
@@ -97,6 +99,7 @@ async fn send_file<S: AsyncWrite + Unpin>(stream: &mut S, io: &ClientIo, name: &
             return false;
         }
         left -= want as u64;
+        tokio::task::yield_now().await;
     }
     true
 }
