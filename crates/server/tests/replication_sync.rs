@@ -6,6 +6,7 @@
 //! - `repl-diskless-sync-delay` / `-max-replicas`: two replicas share one snapshot (one
 //!   "Starting BGSAVE for SYNC" line, `sync_full` 2);
 //! - a Redis master and a Redoubt replica with each `repl-diskless-load` mode.
+//!
 //! DEBUG DIGEST is equal on every node at the end of each.
 
 use redoubt_harness::{must_connect, must_ok, wait_for, Flavor, RawConn, ServerProcess, Value};
