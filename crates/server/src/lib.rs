@@ -12,6 +12,7 @@ pub mod listeners;
 pub mod log;
 pub mod mem;
 pub mod rdbfile;
+pub mod repl_load;
 pub mod repl_send;
 pub mod replica_link;
 pub mod sentinel_driver;

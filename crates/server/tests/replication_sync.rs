@@ -5,7 +5,8 @@
 //!   running BGSAVE ("Waiting for end of BGSAVE for SYNC");
 //! - `repl-diskless-sync-delay` / `-max-replicas`: two replicas share one snapshot (one
 //!   "Starting BGSAVE for SYNC" line, `sync_full` 2);
-//! - a Redis master and a Redoubt replica with each `repl-diskless-load` mode.
+//! - a Redis master and a Redoubt replica with each `repl-diskless-load` mode (where the
+//!   payload went, old data replaced, `dump.rdb` only after a load from disk).
 //!
 //! DEBUG DIGEST is equal on every node at the end of each.
 
@@ -249,4 +250,57 @@ fn waiting_replicas_share_one_diskless_snapshot() {
         "{log}"
     );
     assert_eq!(info_int(&mut m, "stats", "sync_full"), 2);
+}
+
+/// A Redis master and a Redoubt replica holding old data, with one `repl-diskless-load`
+/// mode: the replica's log says where the payload went, the old data is replaced (never
+/// merged), and the `disabled` mode leaves the payload as the replica's `dbfilename`.
+fn redis_master_with_load_mode(mode: &str, replica_has_data: bool) {
+    let master = start(
+        Flavor::Redis,
+        &[
+            ("repl-diskless-sync", "yes"),
+            ("repl-diskless-sync-delay", "0"),
+        ],
+    );
+    let replica = start(Flavor::Redoubt, &[("repl-diskless-load", mode)]);
+    let mut m = must_connect(&master);
+    let mut r = must_connect(&replica);
+    must_ok(&m.cmd(&["DEBUG", "POPULATE", "3000", "master"]));
+    if replica_has_data {
+        must_ok(&r.cmd(&["DEBUG", "POPULATE", "500", "stale"]));
+    }
+    replicaof(&mut r, &master);
+    wait_for("the link", DEADLINE, || link_up(&mut r));
+    must_ok(&m.cmd(&["SET", "after", "1"]));
+    wait_same_digest(&mut m, &mut r);
+    assert_eq!(r.cmd(&["EXISTS", "stale:0"]), Value::Int(0));
+    let to_parser = mode == "swapdb" || (mode == "on-empty-db" && !replica_has_data);
+    let log = replica.log();
+    let target = if to_parser { "to parser" } else { "to disk" };
+    assert!(
+        log.contains(&format!(
+            "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {target}"
+        )),
+        "{log}"
+    );
+    assert_eq!(
+        log.contains("MASTER <-> REPLICA sync: Swapping active DB with loaded DB"),
+        to_parser,
+        "{log}"
+    );
+    assert!(log.contains("Done loading RDB, keys loaded: 3000, keys expired: 0."));
+    assert_eq!(
+        replica.dir().join("dump.rdb").exists(),
+        !to_parser,
+        "only a load from disk leaves the payload as dump.rdb"
+    );
+}
+
+#[test]
+fn redis_master_redoubt_replica_each_load_mode() {
+    redis_master_with_load_mode("disabled", true);
+    redis_master_with_load_mode("swapdb", true);
+    redis_master_with_load_mode("on-empty-db", false);
+    redis_master_with_load_mode("on-empty-db", true);
 }

@@ -70,7 +70,12 @@ impl Default for RdbState {
 
 /// `objectSetLRUOrLFU`: the access word for a FREQ counter under an LFU policy, or for an
 /// IDLE time in seconds under any other policy; `None` leaves the new-key word.
-fn set_lru_or_lfu(lfu: bool, freq: Option<u8>, idle: Option<u64>, now_ms: i64) -> Option<u32> {
+pub(crate) fn set_lru_or_lfu(
+    lfu: bool,
+    freq: Option<u8>,
+    idle: Option<u64>,
+    now_ms: i64,
+) -> Option<u32> {
     if lfu {
         freq.map(|f| (lru::lfu_minutes(now_ms) << 8) | u32::from(f))
     } else {
