@@ -29,7 +29,7 @@ impl LoadJob {
             crate::commands::persistence::set_lru_or_lfu(policy.lfu, freq, idle, now_ms)
         };
         let opts = LoadOptions {
-            thresholds: self.thresholds.clone(),
+            thresholds: self.thresholds,
             now_ms,
             drop_expired: self.drop_expired,
             verify_checksum: self.verify_checksum,
