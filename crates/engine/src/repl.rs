@@ -62,7 +62,7 @@ pub struct ReplicaInfo {
     /// and, after a diskless (EOF-marked) payload, until the replica's first ACK: a replica
     /// finds the mark only at the end of what it read, so nothing may follow it until it
     /// has loaded (`repl_start_cmd_stream_on_ack`).
-    pub wait_first_ack: Option<Vec<u8>>,
+    pub wait_first_ack: Option<crate::repl_sync::HeldStream>,
     /// When it started waiting for a snapshot (`repl-diskless-sync-delay`).
     pub wait_since_ms: i64,
 }
@@ -226,11 +226,11 @@ impl Engine {
             {
                 let skip = r.start_offset.saturating_sub(start).min(bytes.len() as u64) as usize;
                 let fresh = std::mem::replace(&mut r.fresh, false);
-                let hard = self.conf.obuf_limits[crate::OBUF_REPLICA].hard_bytes;
                 if let (Some(held), true) = (r.wait_first_ack.as_mut(), skip < bytes.len()) {
-                    held.extend_from_slice(&bytes[skip..]);
-                    // Held bytes count against the hard limit as buffered output would.
-                    if hard > 0 && held.len() as u64 >= hard {
+                    held.push(bytes.slice(skip..));
+                    // Held bytes count against the limits as buffered output would.
+                    let used = held.len() as u64;
+                    if self.held_over_limit(&mut c, used, now) {
                         self.log_warning(&format!(
                             "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                             crate::commands::client::client_info_string(&c, now)

@@ -8,7 +8,9 @@
 //! `replicationCron` does). Every replica waiting then shares that one snapshot: it gets
 //! `+FULLRESYNC <id> <offset>` with the offset at the snapshot's start, and from then on the
 //! stream past that offset is held in its `ReplicaInfo::wait_first_ack` (bounded by
-//! `client-output-buffer-limit replica`).
+//! `client-output-buffer-limit replica`) as a [`HeldStream`]: slices of the batches every
+//! replica is handed, so replicas waiting together share one copy (Redis 7.0's shared
+//! replication buffer).
 //!
 //! The snapshot is the BGSAVE machinery (`commands::bgsave`), walked in slices between
 //! batches, so the engine never stops for more than one slice:
@@ -67,6 +69,35 @@ impl BulkQueue {
             self.queued_bytes -= b.len();
         }
         Some(item)
+    }
+}
+
+/// The stream held for one replica during its full sync (see the module doc).
+#[derive(Debug, Clone, Default)]
+pub struct HeldStream {
+    parts: Vec<Bytes>,
+    len: usize,
+}
+
+impl HeldStream {
+    pub fn push(&mut self, b: Bytes) {
+        self.len += b.len();
+        self.parts.push(b);
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Releases it into the replica's output, in order.
+    pub fn write_to(&self, out: &mut redoubt_resp::ReplyBuf) {
+        for p in &self.parts {
+            out.raw(p);
+        }
     }
 }
 
@@ -178,8 +209,15 @@ impl Engine {
     pub(crate) fn full_sync_requested(&mut self, c: &mut crate::Client) {
         let diskless = self.config.get_bool("repl-diskless-sync");
         let capa_eof = c.repl.as_ref().is_some_and(|r| r.capa_eof);
-        if let Some(bg) = self.bgsave.as_deref() {
-            if bg.job == crate::commands::bgsave::Job::Rdb && !bg.sockets {
+        // Redis's three cases: a disk BGSAVE runs, a sockets one runs, none does (an AOF
+        // rewrite counts as none, but delays the start).
+        let rdb_job = self
+            .bgsave
+            .as_deref()
+            .filter(|b| b.job == crate::commands::bgsave::Job::Rdb)
+            .map(|b| b.sockets);
+        match rdb_job {
+            Some(false) => {
                 // `Waiting for end of BGSAVE`: the first replica waiting for this file has
                 // the offset and the stream since; share them (Redis copies its buffer).
                 let peer = self
@@ -202,22 +240,17 @@ impl Engine {
                         "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC",
                     );
                 }
-            } else if bg.job == crate::commands::bgsave::Job::Rdb {
-                self.log_notice(
-                    "Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC",
-                );
-            } else {
-                self.log_notice(
-                    "No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed",
-                );
             }
-            return;
-        }
-        if diskless && capa_eof && self.config.get_int("repl-diskless-sync-delay") > 0 {
-            // The cron starts it (`replicationStartPendingFork`).
-            self.log_notice("Delay next BGSAVE for diskless SYNC");
-        } else {
-            self.repl.sync.kick = true;
+            Some(true) => self
+                .log_notice("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC"),
+            None if diskless && capa_eof && self.config.get_int("repl-diskless-sync-delay") > 0 => {
+                // The cron starts it (`replicationStartPendingFork`).
+                self.log_notice("Delay next BGSAVE for diskless SYNC");
+            }
+            None if self.bgsave.is_some() => self.log_notice(
+                "No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed",
+            ),
+            None => self.repl.sync.kick = true,
         }
     }
 
@@ -297,7 +330,7 @@ impl Engine {
             if let Some(r) = c.repl.as_mut() {
                 r.state = ReplicaState::WaitBgsaveEnd;
                 r.start_offset = offset;
-                r.wait_first_ack = Some(Vec::new());
+                r.wait_first_ack = Some(HeldStream::default());
             }
             self.send_fullresync(&mut c, offset);
             self.clients.insert(id, c);
@@ -435,11 +468,26 @@ impl Engine {
         r.state = ReplicaState::Online;
         r.ack_ms = now_ms;
         if let Some(held) = r.wait_first_ack.take() {
-            c.out.raw(&held);
+            held.write_to(&mut c.out);
             c.io.notify.notify();
         }
         let name = Engine::replica_name(c);
         self.log_notice(&format!("Synchronization with replica {name} succeeded"));
+    }
+
+    /// `client-output-buffer-limit replica` (hard, and soft for its seconds) applied to
+    /// `used` bytes held for `c` (`checkClientOutputBufferLimits`).
+    pub(crate) fn held_over_limit(&self, c: &mut crate::Client, used: u64, now_ms: i64) -> bool {
+        let lim = self.conf.obuf_limits[crate::OBUF_REPLICA];
+        let hard = lim.hard_bytes > 0 && used >= lim.hard_bytes;
+        let mut soft = false;
+        if lim.soft_bytes > 0 && used >= lim.soft_bytes {
+            let since = *c.obuf_soft_since_ms.get_or_insert(now_ms);
+            soft = (now_ms - since) as u64 > lim.soft_secs * 1000;
+        } else {
+            c.obuf_soft_since_ms = None;
+        }
+        (hard || soft) && !c.io.killed.get()
     }
 
     /// The full sync part of `replicationCron`: keepalive newlines to replicas waiting for a

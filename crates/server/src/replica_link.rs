@@ -313,6 +313,12 @@ async fn full_sync(
     offset: u64,
 ) -> Result<(), String> {
     set_state(shared, gen, LinkState::Transfer);
+    if let Some(m) = shared.engine.borrow_mut().repl.master.as_mut() {
+        // A new transfer: nothing known yet (Redis's `repl_transfer_size` -1, read 0).
+        m.transfer_size = None;
+        m.transfer_read = 0;
+        m.transfer_last_io_ms = crate::log::now_ms();
+    }
     let header = link.line().await?;
     if header.first() == Some(&b'-') {
         return Err(format!(

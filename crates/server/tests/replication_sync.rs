@@ -5,6 +5,7 @@
 //!   running BGSAVE ("Waiting for end of BGSAVE for SYNC");
 //! - `repl-diskless-sync-delay` / `-max-replicas`: two replicas share one snapshot (one
 //!   "Starting BGSAVE for SYNC" line, `sync_full` 2);
+//! - heartbeats (PING, REPLCONF GETACK) reach replicas but no AOF, on a master and a replica;
 //! - a Redis master and a Redoubt replica with each `repl-diskless-load` mode (where the
 //!   payload went, old data replaced, `dump.rdb` only after a load from disk).
 //!
@@ -303,4 +304,90 @@ fn redis_master_redoubt_replica_each_load_mode() {
     redis_master_with_load_mode("swapdb", true);
     redis_master_with_load_mode("on-empty-db", false);
     redis_master_with_load_mode("on-empty-db", true);
+}
+
+/// The AOF's bytes of `dir` (every `.incr.aof` file).
+fn incr_aof(dir: &std::path::Path) -> String {
+    let mut all = String::new();
+    let files = std::fs::read_dir(dir.join("appendonlydir")).expect("appendonlydir");
+    for f in files.flatten() {
+        if f.file_name().to_string_lossy().ends_with(".incr.aof") {
+            let bytes = std::fs::read(f.path()).expect("read the AOF");
+            all.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    all
+}
+
+/// The master's PINGs and WAIT's GETACKs reach the replica (its offset counts them) but
+/// neither AOF, as with redis-server 7.0.15: a Redoubt master with a Redis replica, and a
+/// Redis master with a Redoubt replica that forwards them.
+#[test]
+fn heartbeats_stay_out_of_the_aof() {
+    for (master_flavor, replica_flavor) in [
+        (Flavor::Redoubt, Flavor::Redis),
+        (Flavor::Redis, Flavor::Redoubt),
+    ] {
+        let aof = [("appendonly", "yes"), ("repl-diskless-sync-delay", "0")];
+        let master = start(master_flavor, &aof);
+        let replica = start(replica_flavor, &aof);
+        let mut m = must_connect(&master);
+        let mut r = must_connect(&replica);
+        replicaof(&mut r, &master);
+        wait_for("the link", DEADLINE, || link_up(&mut r));
+        must_ok(&m.cmd(&["SET", "a", "1"]));
+        assert_eq!(m.cmd(&["WAIT", "1", "5000"]), Value::Int(1));
+        // Two PING periods (1 s each) pass with the replica attached.
+        let base = info_int(&mut m, "replication", "master_repl_offset");
+        wait_for("two PINGs", DEADLINE, || {
+            info_int(&mut m, "replication", "master_repl_offset") >= base + 28
+        });
+        must_ok(&m.cmd(&["SET", "b", "2"]));
+        wait_same_digest(&mut m, &mut r);
+        let end = info_int(&mut m, "replication", "master_repl_offset");
+        wait_for("the replica's offset", DEADLINE, || {
+            info_int(&mut r, "replication", "master_repl_offset") == end
+        });
+        for (who, srv) in [("master", &master), ("replica", &replica)] {
+            let aof = incr_aof(srv.dir());
+            assert!(aof.contains("\r\nb\r\n"), "{who} AOF lacks SET b: {aof:?}");
+            assert!(!aof.contains("PING"), "{who} AOF has a PING: {aof:?}");
+            assert!(!aof.contains("GETACK"), "{who} AOF has a GETACK: {aof:?}");
+        }
+    }
+}
+
+/// `repl-diskless-sync-delay 1` without max-replicas: the replica waits, then the cron
+/// starts the snapshot (Redis counts the wait in whole seconds of `server.unixtime`, so the
+/// real wait is anywhere up to the delay: not asserted).
+#[test]
+fn diskless_sync_starts_after_the_delay() {
+    let master = start(
+        Flavor::Redoubt,
+        &[
+            ("repl-diskless-sync", "yes"),
+            ("repl-diskless-sync-delay", "1"),
+        ],
+    );
+    let replica = start(Flavor::Redis, &[]);
+    let mut m = must_connect(&master);
+    let mut r = must_connect(&replica);
+    must_ok(&m.cmd(&["SET", "k", "v"]));
+    replicaof(&mut r, &master);
+    wait_for("the link", DEADLINE, || link_up(&mut r));
+    wait_same_digest(&mut m, &mut r);
+    let log = master.log();
+    assert_eq!(
+        count(&log, "Delay next BGSAVE for diskless SYNC"),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        count(
+            &log,
+            "Starting BGSAVE for SYNC with target: replicas sockets"
+        ),
+        1,
+        "{log}"
+    );
 }

@@ -77,7 +77,7 @@ pub fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
                 }
                 if let Some(held) = start_stream {
                     // `replicaStartCommandStream`: the payload is loaded, stream from now on.
-                    ctx.client.out.raw(&held);
+                    held.write_to(&mut ctx.client.out);
                     let name = Engine::replica_name(ctx.client);
                     ctx.eng
                         .log_notice(&format!("Synchronization with replica {name} succeeded"));
@@ -331,9 +331,11 @@ pub fn info_section(eng: &Engine, s: &mut String, now_ms: i64) {
             if m.state == LinkState::Transfer {
                 let total = m.transfer_size.map_or(-1, |t| t as i64);
                 let read = m.transfer_read as i64;
-                let left = if total >= 0 { total - read } else { -1 };
-                let perc = if total > 0 {
-                    read as f64 * 100.0 / total as f64
+                // As Redis computes them, also for an EOF-marked payload (size -1): left
+                // -1 - read, perc -0.00 then negative (redis-server 7.0.15 prints these).
+                let left = total - read;
+                let perc = if total != 0 {
+                    read as f64 / total as f64 * 100.0
                 } else {
                     0.0
                 };
