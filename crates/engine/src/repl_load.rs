@@ -80,4 +80,14 @@ impl Engine {
         self.rdb.last_load_keys_loaded = stats.keys_loaded;
         self.rdb.last_load_keys_expired = stats.keys_expired;
     }
+
+    /// Empties the dataset after a failed load from disk: Redis flushed it before loading
+    /// and removes the half-loaded data (only `swapdb` keeps the old dataset).
+    pub fn discard_dataset(&mut self) {
+        let n = self.dbs.len();
+        let old = std::mem::replace(&mut self.dbs, (0..n).map(|_| Db::new()).collect());
+        for db in old {
+            self.lazyfree.free_db(db);
+        }
+    }
 }

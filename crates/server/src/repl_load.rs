@@ -9,7 +9,8 @@
 //! In every mode the parse runs on its own thread into fresh databases
 //! (`redoubt_engine::repl_load`), and the engine swaps them in at once: the replica keeps
 //! answering from its old data until then (Redis blocks in `disabled` mode, answering
-//! -LOADING meanwhile).
+//! -LOADING meanwhile). A failed load leaves the dataset empty except under `swapdb`, as
+//! Redis (which flushed before loading).
 
 use crate::server::Shared;
 use crate::{notice, warning};
@@ -24,6 +25,11 @@ pub fn diskless_load(shared: &Shared) -> bool {
         "on-empty-db" => eng.dbs.iter().all(|d| d.is_empty()),
         _ => false,
     }
+}
+
+/// Only `swapdb` keeps the old dataset when a load fails; the other modes flushed it first.
+fn keeps_old_data(shared: &Shared) -> bool {
+    shared.engine.borrow().config.get_enum("repl-diskless-load") == "swapdb"
 }
 
 /// Writes the payload as `dbfilename` the crash-safe way (the thread's part of `disabled`).
@@ -117,6 +123,10 @@ pub async fn load(
         }
         Err(e) => {
             warning!("{e}");
+            drop(eng);
+            if !keeps_old_data(shared) {
+                shared.engine.borrow_mut().discard_dataset();
+            }
             if to_parser {
                 notice!("MASTER <-> REPLICA sync: Discarding the half-loaded data");
                 Err("Failed trying to load the MASTER synchronization DB from socket, check server logs.".into())
