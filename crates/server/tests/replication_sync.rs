@@ -222,6 +222,11 @@ fn waiting_replicas_share_one_diskless_snapshot() {
     });
     assert!(info_field(&mut m, "replication", "slave0").contains("state=wait_bgsave"));
     assert_eq!(info_int(&mut m, "persistence", "rdb_bgsave_in_progress"), 0);
+    // ROLE lists online replicas only, as Redis's `roleCommand`.
+    match m.cmd(&["ROLE"]) {
+        Value::Array(parts) => assert_eq!(parts.get(2), Some(&Value::Array(Vec::new()))),
+        other => panic!("ROLE: {other:?}"),
+    }
     replicaof(&mut r2, &master);
     wait_for("both links up", DEADLINE, || {
         link_up(&mut r1) && link_up(&mut r2)

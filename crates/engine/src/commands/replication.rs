@@ -278,7 +278,11 @@ pub fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
         .iter()
         .filter_map(|id| eng.clients.get(id))
         .filter_map(|c| {
-            let r = c.repl.as_ref()?;
+            // Online replicas only (`roleCommand`): one waiting for its sync is not listed.
+            let r = c
+                .repl
+                .as_ref()
+                .filter(|r| r.state == crate::repl::ReplicaState::Online)?;
             let ip = r.ip_address.clone().unwrap_or_else(|| peer_ip(&c.addr));
             Some((ip, r.listening_port.to_string(), r.ack_offset.to_string()))
         })
