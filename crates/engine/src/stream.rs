@@ -234,4 +234,33 @@ mod tests {
         assert_eq!(&bytes[..], &expect[..]);
         assert_eq!(s.offset(), expect.len() as u64);
     }
+
+    #[test]
+    fn heartbeats_are_marked_for_the_aof_to_skip() {
+        let mut s = ReplStream::new();
+        s.append_now(0, &[b"DEL", b"k"]);
+        s.append_ping();
+        s.append_now(0, &[b"DEL", b"j"]);
+        s.append_getack();
+        s.append_verbatim_heartbeat(b"*1\r\n$4\r\nPING\r\n");
+        let bytes = s.take_pending();
+        let kept: Vec<u8> = {
+            let mut pos = 0;
+            let mut out = Vec::new();
+            for r in s.handed_heartbeats() {
+                out.extend_from_slice(&bytes[pos..r.start]);
+                pos = r.end;
+            }
+            out.extend_from_slice(&bytes[pos..]);
+            out
+        };
+        let text = String::from_utf8_lossy(&kept);
+        assert!(!text.contains("PING") && !text.contains("GETACK"), "{text}");
+        assert_eq!(text.matches("DEL").count(), 2, "{text}");
+        assert_eq!(s.handed_heartbeats().len(), 3);
+        // Every byte still counts in the offset: replicas get the heartbeats.
+        assert_eq!(s.offset(), bytes.len() as u64);
+        s.take_pending();
+        assert!(s.handed_heartbeats().is_empty());
+    }
 }
