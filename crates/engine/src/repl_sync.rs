@@ -66,7 +66,7 @@ impl BulkQueue {
     pub fn pop(&mut self) -> Option<BulkItem> {
         let item = self.items.pop_front()?;
         if let BulkItem::Bytes(b) = &item {
-            self.queued_bytes -= b.len();
+            self.queued_bytes = self.queued_bytes.saturating_sub(b.len());
         }
         Some(item)
     }
