@@ -512,7 +512,7 @@ pub static DIRECTIVES: &[Directive] = &[
     // Enum configs.
     e("supervised", IMM, SUPERVISED, 0, NotYet),
     e("syslog-facility", IMM, SYSLOG_FACILITY, 128, Never),
-    e("repl-diskless-load", DENY, REPL_DISKLESS_LOAD, 0, NotYet),
+    e("repl-diskless-load", DENY, REPL_DISKLESS_LOAD, 0, Support::Yes),
     e("loglevel", 0, LOGLEVEL, 2, Support::Yes),
     e("maxmemory-policy", 0, MAXMEMORY_POLICY, 8, Support::Yes),
     e("appendfsync", 0, APPENDFSYNC, 2, Support::Yes),
@@ -543,7 +543,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int("lfu-log-factor", None, 0, 0, INT_MAX, 10, Support::Yes),
     int("lfu-decay-time", None, 0, 0, INT_MAX, 1, Support::Yes),
     int("replica-priority", Some("slave-priority"), 0, 0, INT_MAX, 100, Support::Yes),
-    int("repl-diskless-sync-delay", None, 0, 0, INT_MAX, 5, NotYet),
+    int("repl-diskless-sync-delay", None, 0, 0, INT_MAX, 5, Support::Yes),
     int("maxmemory-samples", None, 0, 1, INT_MAX, 5, Support::Yes),
     int("maxmemory-eviction-tenacity", None, 0, 0, 100, 10, NotYet),
     int("timeout", None, 0, 0, INT_MAX, 0, Support::Yes),
@@ -564,7 +564,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int("min-replicas-max-lag", Some("min-slaves-max-lag"), 0, 0, INT_MAX, 10, Support::Yes),
     int("watchdog-period", None, HID, 0, INT_MAX, 0, Never),
     int("shutdown-timeout", None, 0, 0, INT_MAX, 10, NotYet),
-    int("repl-diskless-sync-max-replicas", None, 0, 0, INT_MAX, 0, NotYet),
+    int("repl-diskless-sync-max-replicas", None, 0, 0, INT_MAX, 0, Support::Yes),
 
     // Unsigned int configs.
     uint("maxclients", None, 0, 1, UINT_MAX, 10000, Support::Yes),

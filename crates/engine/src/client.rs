@@ -21,6 +21,9 @@ pub enum ClientKind {
 pub struct ClientIo {
     pub notify: tokio_notify::Notify,
     pub killed: Cell<bool>,
+    /// A replica's full sync payload, written by the connection task before anything
+    /// buffered after it (`crate::repl_sync`).
+    pub bulk: std::cell::RefCell<crate::repl_sync::BulkQueue>,
 }
 
 /// A tiny single-threaded notifier so this crate stays free of tokio: the server wraps it.

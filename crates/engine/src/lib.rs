@@ -46,6 +46,8 @@ pub mod meta;
 pub mod pause;
 pub mod pubsub;
 pub mod repl;
+pub mod repl_load;
+pub mod repl_sync;
 #[cfg(test)]
 mod repl_tests;
 pub mod sentinel_mode;
@@ -561,6 +563,10 @@ impl Engine {
             } else {
                 self.feed_replicas(&bytes);
             }
+        }
+        // A PSYNC of this batch wants its snapshot now: its stream starts after these bytes.
+        if std::mem::take(&mut self.repl.sync.kick) {
+            self.start_pending_sync(self.now_ms, true);
         }
         bytes
     }

@@ -177,14 +177,6 @@ impl Engine {
         }
     }
 
-    /// Swaps in databases an [`RdbLoader`] produced, replacing the (empty) current ones.
-    pub fn install_loaded(&mut self, dbs: Vec<Db>, st: &LoadStats) {
-        debug_assert_eq!(dbs.len(), self.dbs.len());
-        self.dbs = dbs;
-        self.rdb.last_load_keys_loaded = st.keys_loaded;
-        self.rdb.last_load_keys_expired = st.keys_expired;
-    }
-
     /// True while the dataset loads: admission refuses commands without the `loading` flag.
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()

@@ -20,8 +20,25 @@ use redoubt_replication::{Backlog, ReplIds};
 /// A replica's state as its master sees it (`slave->replstate`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplicaState {
-    /// Streaming: the full sync payload (or the backlog) was queued.
+    /// Waits for a snapshot to start (`SLAVE_STATE_WAIT_BGSAVE_START`): nothing is sent.
+    WaitBgsaveStart,
+    /// Got `+FULLRESYNC`; its snapshot is being produced (streamed, for a diskless sync).
+    WaitBgsaveEnd,
+    /// The snapshot's file is being sent (disk target).
+    SendBulk,
+    /// Streaming: the full sync payload (or the backlog) was sent.
     Online,
+}
+
+impl ReplicaState {
+    /// INFO's `state=` word (`replstateToString`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsaveEnd => "wait_bgsave",
+            ReplicaState::SendBulk => "send_bulk",
+            ReplicaState::Online => "online",
+        }
+    }
 }
 
 /// What a master knows about one replica client (REPLCONF and ACKs).
@@ -41,10 +58,13 @@ pub struct ReplicaInfo {
     /// Attached in the running batch: its buffer still holds the sync payload, which Redis
     /// does not count against `client-output-buffer-limit replica` (it sends the RDB apart).
     pub fresh: bool,
-    /// After a diskless (EOF-marked) payload the stream waits for the replica's first ACK:
-    /// a replica finds the mark only at the end of what it read, so nothing may follow it
-    /// until it has loaded (`repl_start_cmd_stream_on_ack`). Held bytes wait here.
-    pub wait_first_ack: Option<Vec<u8>>,
+    /// The stream from the snapshot's offset, held while the payload is produced and sent
+    /// and, after a diskless (EOF-marked) payload, until the replica's first ACK: a replica
+    /// finds the mark only at the end of what it read, so nothing may follow it until it
+    /// has loaded (`repl_start_cmd_stream_on_ack`).
+    pub wait_first_ack: Option<crate::repl_sync::HeldStream>,
+    /// When it started waiting for a snapshot (`repl-diskless-sync-delay`).
+    pub wait_since_ms: i64,
 }
 
 impl ReplicaInfo {
@@ -61,6 +81,7 @@ impl ReplicaInfo {
             start_offset: 0,
             fresh: true,
             wait_first_ack: None,
+            wait_since_ms: now_ms,
         }
     }
 }
@@ -129,6 +150,8 @@ pub struct Repl {
     /// `repl-stream-db` of the RDB loaded at startup, for the first master link.
     pub restored_stream_db: Option<usize>,
     pub failover: crate::failover::Failover,
+    /// Full syncs from the snapshot (`crate::repl_sync`).
+    pub sync: crate::repl_sync::SyncState,
 }
 
 /// A client blocked in WAIT until `replicas` replicas acknowledged `offset`.
@@ -153,6 +176,7 @@ impl Default for Repl {
             get_ack: false,
             restored_stream_db: None,
             failover: crate::failover::Failover::default(),
+            sync: crate::repl_sync::SyncState::default(),
         }
     }
 }
@@ -195,14 +219,18 @@ impl Engine {
             let Some(mut c) = self.clients.remove(&id) else {
                 continue;
             };
-            if let Some(r) = c.repl.as_mut() {
+            if let Some(r) = c
+                .repl
+                .as_mut()
+                .filter(|r| r.state != ReplicaState::WaitBgsaveStart)
+            {
                 let skip = r.start_offset.saturating_sub(start).min(bytes.len() as u64) as usize;
                 let fresh = std::mem::replace(&mut r.fresh, false);
-                let hard = self.conf.obuf_limits[crate::OBUF_REPLICA].hard_bytes;
                 if let (Some(held), true) = (r.wait_first_ack.as_mut(), skip < bytes.len()) {
-                    held.extend_from_slice(&bytes[skip..]);
-                    // Held bytes count against the hard limit as buffered output would.
-                    if hard > 0 && held.len() as u64 >= hard {
+                    held.push(bytes.slice(skip..));
+                    // Held bytes count against the limits as buffered output would.
+                    let used = held.len() as u64;
+                    if self.held_over_limit(&mut c, used, now) {
                         self.log_warning(&format!(
                             "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                             crate::commands::client::client_info_string(&c, now)
@@ -409,6 +437,14 @@ impl Engine {
         }
         client.out.buf.clear();
         client.out.error_codes.clear();
+        // The master's PINGs and GETACKs go on to our replicas but not into our AOF.
+        let heartbeat = held.is_empty()
+            && client.multi.is_none()
+            && (name.eq_ignore_ascii_case(b"ping") || name.eq_ignore_ascii_case(b"replconf"));
+        if heartbeat {
+            self.stream.append_verbatim_heartbeat(raw);
+            return;
+        }
         held.extend_from_slice(raw);
         if client.multi.is_none() {
             self.stream.append_verbatim(held);
@@ -518,7 +554,7 @@ impl Engine {
             .iter()
             .filter_map(|id| self.clients.get(id))
             .filter_map(|c| c.repl.as_ref())
-            .filter(|r| r.ack_offset >= offset)
+            .filter(|r| r.state == ReplicaState::Online && r.ack_offset >= offset)
             .count()
     }
 
@@ -560,7 +596,9 @@ impl Engine {
             .iter()
             .filter_map(|id| self.clients.get(id))
             .filter_map(|c| c.repl.as_ref())
-            .filter(|r| (now_ms / 1000 - r.ack_ms / 1000) <= max_lag)
+            .filter(|r| {
+                r.state == ReplicaState::Online && (now_ms / 1000 - r.ack_ms / 1000) <= max_lag
+            })
             .count()
     }
 
@@ -590,6 +628,7 @@ impl Engine {
             self.repl.last_ping_ms = now_ms;
             self.stream.append_ping();
         }
+        self.sync_cron(now_ms);
         let timeout = self.config.get_int("repl-timeout").max(1) * 1000;
         let expired: Vec<ClientId> = self
             .repl
@@ -597,9 +636,9 @@ impl Engine {
             .iter()
             .filter_map(|id| self.clients.get(id))
             .filter(|c| {
-                c.repl
-                    .as_ref()
-                    .is_some_and(|r| !r.pre_psync && now_ms - r.ack_ms > timeout)
+                c.repl.as_ref().is_some_and(|r| {
+                    r.state == ReplicaState::Online && !r.pre_psync && now_ms - r.ack_ms > timeout
+                })
             })
             .map(|c| c.id)
             .collect();

@@ -24,6 +24,19 @@ fn run_on(t: &mut TestEngine, id: ClientId, line: &str) -> Vec<u8> {
     out
 }
 
+/// What the connection task would write of a full sync payload.
+fn drain_payload(t: &mut TestEngine, id: ClientId) -> Vec<u8> {
+    let io = t.eng.clients.get(&id).expect("client").io.clone();
+    let mut out = Vec::new();
+    while let Some(item) = io.bulk.borrow_mut().pop() {
+        match item {
+            crate::repl_sync::BulkItem::Bytes(b) => out.extend_from_slice(&b),
+            crate::repl_sync::BulkItem::File(f) => panic!("no files here: {f}"),
+        }
+    }
+    out
+}
+
 fn take_out(t: &mut TestEngine, id: ClientId) -> Vec<u8> {
     let c = t.eng.clients.get_mut(&id).expect("client");
     c.out.buf.split().to_vec()
@@ -44,22 +57,44 @@ fn full_sync_then_stream_then_partial() {
         run_on(&mut t, r, "REPLCONF capa eof capa psync2"),
         b"+OK\r\n"
     );
-    assert_eq!(t.text("CONFIG SET repl-diskless-sync no"), "+OK|");
-    let reply = run_on(&mut t, r, "PSYNC ? -1");
-    let id = t.eng.repl.ids.replid.clone();
-    let head = format!("+FULLRESYNC {id} 0\r\n$");
-    assert!(
-        reply.starts_with(head.as_bytes()),
-        "{:?}",
-        String::from_utf8_lossy(&reply)
-    );
-    assert!(reply.windows(5).any(|w| w == b"REDIS"));
-    assert_eq!(t.eng.stats.sync_full, 1);
+    assert_eq!(t.text("CONFIG SET repl-diskless-sync-delay 0"), "+OK|");
+    // Nothing before the snapshot starts, at the end of the batch.
+    assert!(run_on(&mut t, r, "PSYNC ? -1").is_empty());
     t.stream();
-    // A write reaches the replica at the end of the batch, after a SELECT.
+    let id = t.eng.repl.ids.replid.clone();
+    assert_eq!(
+        String::from_utf8_lossy(&take_out(&mut t, r)),
+        format!("+FULLRESYNC {id} 0\r\n")
+    );
+    assert_eq!(t.eng.stats.sync_full, 1);
+    // A write during the transfer is held until the replica has loaded the payload.
+    t.run("SET during 1");
+    let during = t.stream();
+    assert!(take_out(&mut t, r).is_empty());
+    let now = t.now_ms;
+    while t.eng.bgsave_work(now, 1) == crate::commands::bgsave::Work::More {}
+    let payload = drain_payload(&mut t, r);
+    assert!(
+        payload.starts_with(b"$EOF:"),
+        "{:?}",
+        String::from_utf8_lossy(&payload)
+    );
+    let mark = payload[5..45].to_vec();
+    assert!(payload.ends_with(&mark));
+    assert!(payload.windows(5).any(|w| w == b"REDIS"));
+    assert_eq!(
+        t.eng.bgsave_work(now, 1),
+        crate::commands::bgsave::Work::Idle
+    );
+    assert!(take_out(&mut t, r).is_empty(), "held until the first ACK");
+    // The ACK gets no reply: what follows it is the held stream.
+    assert_eq!(run_on(&mut t, r, "REPLCONF ACK 0"), during);
+    // A write reaches the replica at the end of the batch.
     t.run("SET a 1");
-    let bytes = t.stream();
-    assert_eq!(take_out(&mut t, r), bytes);
+    let mut bytes = during.clone();
+    let more = t.stream();
+    assert_eq!(take_out(&mut t, r), more);
+    bytes.extend_from_slice(&more);
     assert!(bytes.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"));
     let end = t.eng.stream.offset();
     assert_eq!(end, bytes.len() as u64);
@@ -82,9 +117,24 @@ fn full_sync_then_stream_then_partial() {
     assert_eq!(t.eng.stats.sync_partial_ok, 1);
     // An unknown history is a full sync and counts as a refused partial.
     let r3 = add(&mut t);
-    let reply = run_on(&mut t, r3, &format!("PSYNC {} 1", "f".repeat(40)));
-    assert!(reply.starts_with(b"+FULLRESYNC"));
+    run_on(&mut t, r3, "REPLCONF capa eof");
+    run_on(&mut t, r3, &format!("PSYNC {} 1", "f".repeat(40)));
+    t.stream();
+    assert!(take_out(&mut t, r3).starts_with(b"+FULLRESYNC"));
     assert_eq!(t.eng.stats.sync_partial_err, 1);
+    assert!(t.eng.rdb_child(), "the sockets snapshot runs");
+    // A disk sync cannot start here (no file sink): Redis's refusal, and the link closes.
+    while t.eng.bgsave_work(now, 100) == crate::commands::bgsave::Work::More {}
+    drain_payload(&mut t, r3);
+    t.eng.bgsave_work(now, 100);
+    assert!(!t.eng.rdb_child());
+    let r4 = add(&mut t);
+    run_on(&mut t, r4, "PSYNC ? -1");
+    t.stream();
+    assert_eq!(
+        take_out(&mut t, r4),
+        b"-ERR BGSAVE failed, replication can't continue\r\n"
+    );
 }
 
 #[test]

@@ -22,6 +22,11 @@ pub struct ReplStream {
     /// local writes on a writable replica) are dropped; the master's exact bytes are
     /// appended instead ([`ReplStream::append_verbatim`]).
     pub muted: bool,
+    /// Byte ranges of `pending` that are replication heartbeats (PING, `REPLCONF GETACK`):
+    /// replicas get them, the AOF does not (Redis feeds them to replicas only).
+    heartbeats: Vec<std::ops::Range<usize>>,
+    /// `heartbeats` of the bytes the last [`ReplStream::take_pending`] handed out.
+    handed_heartbeats: Vec<std::ops::Range<usize>>,
 }
 
 fn encode_into(buf: &mut BytesMut, args: &[&[u8]]) {
@@ -150,17 +155,42 @@ impl ReplStream {
 
     /// The master's PING to its replicas (`replicationCron`): part of the stream, no db.
     pub fn append_ping(&mut self) {
+        let start = self.pending.len();
         self.write_raw(None, &[b"PING"]);
+        self.mark_heartbeat(start);
+    }
+
+    fn mark_heartbeat(&mut self, start: usize) {
+        if self.pending.len() > start {
+            self.heartbeats.push(start..self.pending.len());
+        }
+    }
+
+    /// A heartbeat of our master's stream, forwarded as it is (see `append_verbatim`).
+    pub fn append_verbatim_heartbeat(&mut self, bytes: &[u8]) {
+        let start = self.pending.len();
+        self.pending.extend_from_slice(bytes);
+        self.offset += bytes.len() as u64;
+        self.mark_heartbeat(start);
+    }
+
+    /// The heartbeat ranges of the bytes the last `take_pending` returned (for the AOF,
+    /// which leaves them out).
+    pub fn handed_heartbeats(&self) -> &[std::ops::Range<usize>] {
+        &self.handed_heartbeats
     }
 
     /// `REPLCONF GETACK *` for WAIT (`replicationRequestAckFromSlaves`): part of the stream.
     pub fn append_getack(&mut self) {
+        let start = self.pending.len();
         self.write_raw(None, &[b"REPLCONF", b"GETACK", b"*"]);
+        self.mark_heartbeat(start);
     }
 
     /// A full sync from a master: our stream continues its history at `offset`.
     pub fn reset_offset(&mut self, offset: u64) {
         self.pending.clear();
+        self.heartbeats.clear();
         self.offset = offset;
         self.selected_db = None;
     }
@@ -174,6 +204,7 @@ impl ReplStream {
 
     /// Hands out the bytes appended since the last call (end of batch).
     pub fn take_pending(&mut self) -> Bytes {
+        self.handed_heartbeats = std::mem::take(&mut self.heartbeats);
         self.pending.split().freeze()
     }
 
@@ -202,5 +233,34 @@ mod tests {
 *3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n1\r\n*1\r\n$4\r\nEXEC\r\n";
         assert_eq!(&bytes[..], &expect[..]);
         assert_eq!(s.offset(), expect.len() as u64);
+    }
+
+    #[test]
+    fn heartbeats_are_marked_for_the_aof_to_skip() {
+        let mut s = ReplStream::new();
+        s.append_now(0, &[b"DEL", b"k"]);
+        s.append_ping();
+        s.append_now(0, &[b"DEL", b"j"]);
+        s.append_getack();
+        s.append_verbatim_heartbeat(b"*1\r\n$4\r\nPING\r\n");
+        let bytes = s.take_pending();
+        let kept: Vec<u8> = {
+            let mut pos = 0;
+            let mut out = Vec::new();
+            for r in s.handed_heartbeats() {
+                out.extend_from_slice(&bytes[pos..r.start]);
+                pos = r.end;
+            }
+            out.extend_from_slice(&bytes[pos..]);
+            out
+        };
+        let text = String::from_utf8_lossy(&kept);
+        assert!(!text.contains("PING") && !text.contains("GETACK"), "{text}");
+        assert_eq!(text.matches("DEL").count(), 2, "{text}");
+        assert_eq!(s.handed_heartbeats().len(), 3);
+        // Every byte still counts in the offset: replicas get the heartbeats.
+        assert_eq!(s.offset(), bytes.len() as u64);
+        s.take_pending();
+        assert!(s.handed_heartbeats().is_empty());
     }
 }

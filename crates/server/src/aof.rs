@@ -691,3 +691,35 @@ pub async fn start(shared: &Rc<Shared>) -> Result<Option<AofWriter>, i32> {
         switch: None,
     }))
 }
+
+/// Appends a batch of the stream to the AOF minus its replication heartbeats (`ranges`,
+/// positions in `bytes`, whose last byte is at stream offset `end`): Redis's AOF never holds
+/// the PINGs and `REPLCONF GETACK`s it sends replicas. Each kept piece carries its own end
+/// offset, so a rewrite's switch point still falls where it should. Returns the write
+/// status and the bytes written.
+pub fn append_without_heartbeats(
+    aof: &mut AofWriter,
+    bytes: &[u8],
+    end: u64,
+    ranges: &[std::ops::Range<usize>],
+) -> (bool, u64) {
+    if ranges.is_empty() {
+        return (aof.append(bytes, end), bytes.len() as u64);
+    }
+    let start = end.saturating_sub(bytes.len() as u64);
+    let mut ok = true;
+    let mut written = 0u64;
+    let mut pos = 0usize;
+    let cuts = ranges
+        .iter()
+        .map(|r| (r.start.min(bytes.len()), r.end.min(bytes.len())))
+        .chain(std::iter::once((bytes.len(), bytes.len())));
+    for (from, to) in cuts {
+        if from > pos {
+            ok &= aof.append(&bytes[pos..from], start + from as u64);
+            written += (from - pos) as u64;
+        }
+        pos = pos.max(to);
+    }
+    (ok, written)
+}

@@ -40,7 +40,11 @@ const PROTECTED: &str = "-DENIED Redis is running in protected mode because prot
 /// Writes `out` fully, unless the client is killed meanwhile (CLIENT KILL, output buffer
 /// limits, timeout): a client that does not read must not pin its task in a write forever.
 /// `write` is cancel-safe (a dropped write wrote nothing), so progress is never lost.
-async fn write_or_killed<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8], io: &ClientIo) -> bool {
+pub(crate) async fn write_or_killed<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    out: &[u8],
+    io: &ClientIo,
+) -> bool {
     let mut pos = 0;
     while pos < out.len() {
         tokio::select! {
@@ -108,7 +112,8 @@ where
             .borrow()
             .clients
             .get(&id)
-            .is_some_and(|c| !c.out.is_empty());
+            .is_some_and(|c| !c.out.is_empty())
+            || crate::repl_send::has_work(&io);
         let blocked_until = shared
             .engine
             .borrow()
@@ -256,6 +261,12 @@ where
             if !write_or_killed(&mut stream, &out, &io).await {
                 break;
             }
+        }
+        // A replica's full sync payload (written after the `+FULLRESYNC` reply above).
+        if crate::repl_send::has_work(&io)
+            && !crate::repl_send::send_payload(&shared, &mut stream, &io, id).await
+        {
+            break;
         }
         if close || shared.engine.borrow().shutdown.is_some() {
             break;

@@ -17,6 +17,8 @@ pub mod mem;
 pub mod metrics;
 pub mod metrics_http;
 pub mod rdbfile;
+pub mod repl_load;
+pub mod repl_send;
 pub mod replica_link;
 pub mod sentinel_driver;
 pub mod sentinel_startup;

@@ -313,6 +313,12 @@ async fn full_sync(
     offset: u64,
 ) -> Result<(), String> {
     set_state(shared, gen, LinkState::Transfer);
+    if let Some(m) = shared.engine.borrow_mut().repl.master.as_mut() {
+        // A new transfer: nothing known yet (Redis's `repl_transfer_size` -1, read 0).
+        m.transfer_size = None;
+        m.transfer_read = 0;
+        m.transfer_last_io_ms = crate::log::now_ms();
+    }
     let header = link.line().await?;
     if header.first() == Some(&b'-') {
         return Err(format!(
@@ -334,9 +340,11 @@ async fn full_sync(
             m.transfer_last_io_ms = crate::log::now_ms();
         }
     };
+    let to_parser = crate::repl_load::diskless_load(shared);
+    let target = if to_parser { "to parser" } else { "to disk" };
     let image: Vec<u8> = match payload {
         Payload::Len(n) => {
-            notice!("MASTER <-> REPLICA sync: receiving {n} bytes from master to disk");
+            notice!("MASTER <-> REPLICA sync: receiving {n} bytes from master {target}");
             while (link.buf.len() as u64) < n {
                 progress(shared, link.buf.len() as u64, Some(n));
                 link.buf.reserve(1 << 20);
@@ -347,7 +355,9 @@ async fn full_sync(
             link.buf.split_to(n as usize).to_vec()
         }
         Payload::Eof(mark) => {
-            notice!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+            notice!(
+                "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {target}"
+            );
             // Where the mark may start that was not searched yet: each read is scanned once.
             let mut from = 0usize;
             loop {
@@ -365,25 +375,14 @@ async fn full_sync(
             }
         }
     };
+    if shared.engine.borrow().repl.generation != gen {
+        return Err(String::new());
+    }
+    let stats = crate::repl_load::load(shared, gen, image, to_parser).await?;
     let mut eng = shared.engine.borrow_mut();
     if eng.repl.generation != gen {
         return Err(String::new());
     }
-    notice!("MASTER <-> REPLICA sync: Flushing old data");
-    notice!("MASTER <-> REPLICA sync: Loading DB in memory");
-    let now = crate::log::now_ms();
-    let stats = match eng.load_rdb_image(&image, now) {
-        Ok(st) => st,
-        Err(e) => {
-            warning!("{e}");
-            crate::sync_files::replica_sync_file_done(&eng);
-            return Err(
-                "Failed trying to load the MASTER synchronization DB from disk, check server logs."
-                    .into(),
-            );
-        }
-    };
-    crate::sync_files::replica_sync_file_done(&eng);
     // A master that is itself a replica forwards its master's stream from the middle: the
     // RDB names the database that stream is in (`replicationCreateMasterClient`).
     let stream_db = stats

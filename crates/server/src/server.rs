@@ -150,9 +150,14 @@ impl Shared {
             if let Some(aof) = self.aof.borrow_mut().as_mut() {
                 let end = eng.stream.offset();
                 aof.annotate(crate::log::now_ms() / 1000);
-                aof.append(&bytes, end);
+                let (_, written) = crate::aof::append_without_heartbeats(
+                    aof,
+                    &bytes,
+                    end,
+                    eng.stream.handed_heartbeats(),
+                );
                 if let Some(st) = eng.aof.as_mut() {
-                    st.current_size += bytes.len() as u64;
+                    st.current_size += written;
                 }
                 sync_aof_status(aof, eng);
                 if aof.syncs_before_replies() {
@@ -272,9 +277,8 @@ async fn cron(shared: Rc<Shared>) {
         eng.stats.expire_cycle_time_used_us += start.elapsed().as_micros() as u64;
         eng.stats_cron(now);
         eng.replication_cron(now);
-        // Every replica is online once its payload is queued (the sync is built at once), so
-        // none is ever still waiting for one here.
-        crate::sync_files::remove_rdb_used_to_sync_replicas(eng, false);
+        let syncing = eng.replicas_syncing();
+        crate::sync_files::remove_rdb_used_to_sync_replicas(eng, syncing);
         if let Some(aof) = shared.aof.borrow_mut().as_mut() {
             aof.retry();
             sync_aof_status(aof, eng);

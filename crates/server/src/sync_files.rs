@@ -6,20 +6,14 @@
 //!   after failing to, `dbfilename` is unlinked (`readSyncBulkPayload`).
 //! - Master side ([`remove_rdb_used_to_sync_replicas`], from the cron): once no replica waits
 //!   for or receives a payload, a `dbfilename` written for replication
-//!   ([`mark_rdb_generated_by_replication`]) is unlinked (`removeRDBUsedToSyncReplicas`).
+//!   (`SyncState::rdb_generated_by_replication`, set when a disk-target sync starts its
+//!   BGSAVE) is unlinked (`removeRDBUsedToSyncReplicas`).
 //!
 //! The unlink runs on a thread (`bg_unlink`): a large file's blocks are freed off the engine
-//! thread. Our full sync currently builds the payload in memory on both sides (no file is
-//! written by the master, and the replica loads from memory), so today the master never marks
-//! a file and the replica's call only removes a `dbfilename` left from earlier; a disk-target
-//! sync calls these at the same points.
+//! thread.
 
 use crate::notice;
 use redoubt_engine::Engine;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Redis's `RDBGeneratedByReplication`: `dbfilename` was last written to feed replicas.
-static RDB_GENERATED_BY_REPLICATION: AtomicBool = AtomicBool::new(false);
 
 /// `allPersistenceDisabled`: no save points and the AOF off.
 pub fn all_persistence_disabled(eng: &Engine) -> bool {
@@ -43,11 +37,6 @@ fn bg_unlink(path: String) {
     }
 }
 
-/// A master wrote `dbfilename` for a full sync (a disk-target BGSAVE for replicas).
-pub fn mark_rdb_generated_by_replication() {
-    RDB_GENERATED_BY_REPLICATION.store(true, Ordering::Relaxed);
-}
-
 /// The replica finished with the master's payload in `dbfilename` (loaded or not).
 /// Returns whether the file was removed.
 pub fn replica_sync_file_done(eng: &Engine) -> bool {
@@ -67,13 +56,13 @@ pub fn replica_sync_file_done(eng: &Engine) -> bool {
 
 /// The master's cron step: `syncing` says whether a replica still waits for a payload or
 /// receives one. Returns whether the file was removed.
-pub fn remove_rdb_used_to_sync_replicas(eng: &Engine, syncing: bool) -> bool {
+pub fn remove_rdb_used_to_sync_replicas(eng: &mut Engine, syncing: bool) -> bool {
     if !del_sync_files(eng) {
         // Cleared so that turning the option on later does not delete an unrelated file.
-        RDB_GENERATED_BY_REPLICATION.store(false, Ordering::Relaxed);
+        eng.repl.sync.rdb_generated_by_replication = false;
         return false;
     }
-    if !all_persistence_disabled(eng) || !RDB_GENERATED_BY_REPLICATION.load(Ordering::Relaxed) {
+    if !all_persistence_disabled(eng) || !eng.repl.sync.rdb_generated_by_replication {
         return false;
     }
     if syncing {
@@ -83,7 +72,7 @@ pub fn remove_rdb_used_to_sync_replicas(eng: &Engine, syncing: bool) -> bool {
     if std::fs::symlink_metadata(&name).is_err() {
         return false;
     }
-    RDB_GENERATED_BY_REPLICATION.store(false, Ordering::Relaxed);
+    eng.repl.sync.rdb_generated_by_replication = false;
     notice!("Removing the RDB file used to feed replicas in a persistence-less instance");
     bg_unlink(name);
     true

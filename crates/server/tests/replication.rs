@@ -602,6 +602,7 @@ fn bad_master_input_is_logged_and_retried() {
     let mut unknown = format!("${}\r\n", empty_rdb.len()).into_bytes();
     unknown.extend_from_slice(&empty_rdb);
     unknown.extend_from_slice(b"*1\r\n$5\r\nBOGUS\r\n");
+    let corrupt_again = corrupt.clone();
     let cases: [(&str, Vec<u8>, &str, i64); 4] = [
         (
             "truncated",
@@ -638,6 +639,28 @@ fn bad_master_input_is_logged_and_retried() {
         assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(keys_after), "{name}");
         must_ok(&c.cmd(&["REPLICAOF", "NO", "ONE"]));
     }
+    // `repl-diskless-load swapdb` keeps the old dataset when the payload does not load
+    // (the modes above flush first, as Redis).
+    let (port, served) = fake_master(fullresync_with(&corrupt_again));
+    let server = ServerProcess::builder(Flavor::Redoubt)
+        .directive("repl-diskless-load", "swapdb")
+        .start()
+        .expect("start");
+    let mut c = must_connect(&server);
+    must_ok(&c.cmd(&["SET", "old", "data"]));
+    must_ok(&c.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]));
+    wait_for("swapdb: the log line", DEADLINE, || {
+        server.log().contains(
+            "Failed trying to load the MASTER synchronization DB from socket, check server logs.",
+        )
+    });
+    wait_for("swapdb: a retry", DEADLINE, || {
+        served.load(std::sync::atomic::Ordering::SeqCst) >= 2
+    });
+    assert!(server
+        .log()
+        .contains("MASTER <-> REPLICA sync: Discarding the half-loaded data"));
+    assert_eq!(c.cmd(&["GET", "old"]), Value::Bulk("data".into()));
 }
 
 /// FAILOVER: its errors as Redis's, then a coordinated failover in each pairing: the roles

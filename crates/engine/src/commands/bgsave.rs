@@ -42,6 +42,8 @@ pub struct BgSave {
     finish_sent: bool,
     pub start_ms: i64,
     dirty_before: u64,
+    /// A diskless full sync (`repl_sync`): the image goes to replicas' sockets, not a file.
+    pub sockets: bool,
 }
 
 /// What the server's snapshot task should do next.
@@ -127,6 +129,7 @@ impl Engine {
             finish_sent: false,
             start_ms: now_ms,
             dirty_before: self.stats.dirty,
+            sockets: false,
         }));
         self.hooks.snapshot_started();
     }
@@ -223,6 +226,11 @@ impl Engine {
             self.aof_rewrite_done(res, now_ms, bg.start_ms, cow);
             return;
         }
+        if bg.sockets {
+            self.sync_sockets_done(res, now_ms);
+            return;
+        }
+        let ok = res.is_ok();
         self.rdb.last_cow_bytes = bg.snap.copied_bytes(&self.dbs);
         self.rdb.last_bgsave_time_s = now_ms / 1000 - bg.start_ms / 1000;
         match res {
@@ -239,6 +247,7 @@ impl Engine {
                 self.rdb.last_status_ok = false;
             }
         }
+        self.sync_disk_done(ok);
     }
 
     /// `killRDBChild` (FLUSHALL): stops a BGSAVE and discards its temp file.
@@ -258,6 +267,7 @@ impl Engine {
         for db in bg.snap.abort(&mut self.dbs) {
             self.lazyfree.free_db(db);
         }
+        self.sync_job_killed();
         true
     }
 

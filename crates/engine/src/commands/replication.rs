@@ -1,10 +1,9 @@
 //! Replication commands: REPLCONF, SYNC, PSYNC (the master's side of the handshake),
 //! REPLICAOF/SLAVEOF, ROLE, WAIT, and INFO's replication section (Redis 7.0 replication.c).
 //!
-//! The full sync payload is built synchronously on the engine thread by [`full_sync_image`]:
-//! a stall proportional to the dataset, documented as temporary until the non-forking BGSAVE
-//! snapshot replaces that one function. None of these commands changes data; REPLICAOF
-//! changes the role (its effects on the stream are the IDs' shift and forced SELECT).
+//! A full sync's payload comes from the non-forking snapshot (`crate::repl_sync`). None of
+//! these commands changes data; REPLICAOF changes the role (its effects on the stream are the
+//! IDs' shift and forced SELECT).
 
 use crate::ctx::Ctx;
 use crate::errors;
@@ -14,12 +13,6 @@ use crate::Engine;
 use bytes::Bytes;
 use redoubt_replication::{psync_decision, PsyncDecision};
 use std::fmt::Write as _;
-
-/// The RDB image a full sync sends. Temporary: synchronous, on the engine thread; the
-/// BGSAVE snapshot (a separate issue) replaces this function and nothing else.
-pub fn full_sync_image(eng: &mut Engine, now_ms: i64) -> Vec<u8> {
-    eng.rdb_image(now_ms)
-}
 
 fn replica_info_mut<'a>(ctx: &'a mut Ctx<'_>) -> &'a mut ReplicaInfo {
     let now = ctx.now_ms;
@@ -76,11 +69,15 @@ pub fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
                         r.ack_offset = off as u64;
                     }
                     r.ack_ms = now;
-                    start_stream = r.wait_first_ack.take();
+                    // Only once its payload was sent: an ACK before (a confused replica)
+                    // must not release the stream ahead of the payload's end.
+                    if r.state == crate::repl::ReplicaState::Online {
+                        start_stream = r.wait_first_ack.take();
+                    }
                 }
                 if let Some(held) = start_stream {
                     // `replicaStartCommandStream`: the payload is loaded, stream from now on.
-                    ctx.client.out.raw(&held);
+                    held.write_to(&mut ctx.client.out);
                     let name = Engine::replica_name(ctx.client);
                     ctx.eng
                         .log_notice(&format!("Synchronization with replica {name} succeeded"));
@@ -199,43 +196,14 @@ fn sync_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], psync: bool) {
     }
     ctx.eng.stats.sync_full += 1;
     ctx.eng.ensure_backlog();
-    // The replica's stream starts with a SELECT (`replicationSetupSlaveForFullResync`).
-    ctx.eng.stream.force_select();
-    let offset = ctx.eng.stream.offset();
-    if psync {
-        let line = format!("+FULLRESYNC {} {}\r\n", ctx.eng.repl.ids.replid, offset);
-        ctx.client.out.raw(line.as_bytes());
-    }
-    // Diskless framing for replicas that can read it (`repl-diskless-sync`, `capa eof`):
-    // the payload ends with a random 40-byte mark instead of starting with its length.
-    let diskless = ctx.eng.config.get_bool("repl-diskless-sync") && info.capa_eof;
-    let target = if diskless { "replicas sockets" } else { "disk" };
-    ctx.eng.log_notice(&format!(
-        "Starting synchronous RDB generation for SYNC with target: {target} (temporary until the BGSAVE snapshot lands)"
-    ));
-    let image = full_sync_image(ctx.eng, now);
-    if diskless {
-        let mark = crate::repl::random_id(&mut ctx.eng.rng);
-        ctx.client.out.raw(format!("$EOF:{mark}\r\n").as_bytes());
-        ctx.client.out.raw(&image);
-        ctx.client.out.raw(mark.as_bytes());
-        info.wait_first_ack = Some(Vec::new());
-        ctx.eng.log_notice(&format!(
-            "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"
-        ));
-    } else {
-        ctx.client
-            .out
-            .raw(format!("${}\r\n", image.len()).as_bytes());
-        ctx.client.out.raw(&image);
-        ctx.eng
-            .log_notice(&format!("Synchronization with replica {name} succeeded"));
-    }
-    info.start_offset = offset;
+    info.state = crate::repl::ReplicaState::WaitBgsaveStart;
+    info.wait_since_ms = now;
     attach(ctx, info);
+    ctx.eng.full_sync_requested(ctx.client);
 }
 
 fn attach(ctx: &mut Ctx<'_>, info: ReplicaInfo) {
+    ctx.client.io.bulk.borrow_mut().last_queued = false;
     ctx.client.kind = crate::ClientKind::Replica;
     ctx.client.repl = Some(info);
     ctx.eng.repl.replicas.push(ctx.client.id);
@@ -310,7 +278,11 @@ pub fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) {
         .iter()
         .filter_map(|id| eng.clients.get(id))
         .filter_map(|c| {
-            let r = c.repl.as_ref()?;
+            // Online replicas only (`roleCommand`): one waiting for its sync is not listed.
+            let r = c
+                .repl
+                .as_ref()
+                .filter(|r| r.state == crate::repl::ReplicaState::Online)?;
             let ip = r.ip_address.clone().unwrap_or_else(|| peer_ip(&c.addr));
             Some((ip, r.listening_port.to_string(), r.ack_offset.to_string()))
         })
@@ -363,9 +335,11 @@ pub fn info_section(eng: &Engine, s: &mut String, now_ms: i64) {
             if m.state == LinkState::Transfer {
                 let total = m.transfer_size.map_or(-1, |t| t as i64);
                 let read = m.transfer_read as i64;
-                let left = if total >= 0 { total - read } else { -1 };
-                let perc = if total > 0 {
-                    read as f64 * 100.0 / total as f64
+                // As Redis computes them, also for an EOF-marked payload (size -1): left
+                // -1 - read, perc -0.00 then negative (redis-server 7.0.15 prints these).
+                let left = total - read;
+                let perc = if total != 0 {
+                    read as f64 / total as f64 * 100.0
                 } else {
                     0.0
                 };
@@ -411,12 +385,18 @@ pub fn info_section(eng: &Engine, s: &mut String, now_ms: i64) {
         };
         let Some(r) = &c.repl else { continue };
         let ip = r.ip_address.clone().unwrap_or_else(|| peer_ip(&c.addr));
+        // Redis computes the lag of online replicas only.
+        let lag = if r.state == crate::repl::ReplicaState::Online {
+            now_s - r.ack_ms / 1000
+        } else {
+            0
+        };
         let _ = write!(
             s,
-            "slave{n}:ip={ip},port={},state=online,offset={},lag={}\r\n",
+            "slave{n}:ip={ip},port={},state={},offset={},lag={lag}\r\n",
             r.listening_port,
+            r.state.name(),
             r.ack_offset,
-            now_s - r.ack_ms / 1000
         );
         n += 1;
     }
