@@ -213,6 +213,11 @@ impl Engine {
         };
         let wait = self.repl.waiting.iter().find(|w| w.client == id).copied();
         let done = match self.unregister_blocked(&mut c) {
+            Some(_) if wait.is_some_and(|w| w.hold) => {
+                // A held write (`replica-ack-before-reply`): never a success without the ACKs.
+                self.release_held(&mut c, false);
+                true
+            }
             Some(st) => {
                 if let (Some(w), false) = (wait, error) {
                     // WAIT times out with the count reached so far (`replyToBlockedClientTimedOut`).

@@ -46,6 +46,9 @@ pub mod pubsub;
 pub mod repl;
 #[cfg(test)]
 mod repl_tests;
+pub mod safe;
+#[cfg(test)]
+mod safe_tests;
 pub mod sentinel_mode;
 pub mod slowlog;
 pub mod snapshot;

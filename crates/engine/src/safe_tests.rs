@@ -1,0 +1,238 @@
+//! Safe mode on the data nodes without sockets: replies held by `replica-ack-before-reply`
+//! and `REPLCONF FREEZE` (see `crate::safe`).
+
+use crate::testing::TestEngine;
+use crate::{ClientId, ClientIo, ClientKind};
+use bytes::Bytes;
+use std::rc::Rc;
+
+const NOREPLICAS: &[u8] = b"-NOREPLICAS Not enough good replicas to write.\r\n";
+
+fn add(t: &mut TestEngine) -> ClientId {
+    t.eng
+        .add_client(ClientKind::Normal, Rc::new(ClientIo::default()), t.now_ms)
+}
+
+fn run_on(t: &mut TestEngine, id: ClientId, line: &str) -> Vec<u8> {
+    let args = redoubt_resp::split_args(line.as_bytes()).expect("test command");
+    let mut c = t.eng.take_client(id).expect("client");
+    t.eng.execute(
+        &mut c,
+        args.into_iter().map(Bytes::from).collect(),
+        t.now_ms,
+    );
+    let out = c.out.buf.split().to_vec();
+    t.eng.put_client(c);
+    out
+}
+
+fn take_out(t: &mut TestEngine, id: ClientId) -> Vec<u8> {
+    let c = t.eng.clients.get_mut(&id).expect("client");
+    c.out.buf.split().to_vec()
+}
+
+fn blocked(t: &TestEngine, id: ClientId) -> bool {
+    t.eng.clients.get(&id).is_some_and(|c| c.blocked.is_some())
+}
+
+/// A master with `n` attached replicas (full syncs done, payloads drained) and
+/// `replica-ack-before-reply 1`.
+fn master_with_replicas(n: usize) -> (TestEngine, Vec<ClientId>) {
+    let mut t = TestEngine::new();
+    let mut reps = Vec::new();
+    for i in 0..n {
+        let r = add(&mut t);
+        run_on(&mut t, r, &format!("REPLCONF listening-port {}", 7000 + i));
+        let reply = run_on(&mut t, r, "PSYNC ? -1");
+        assert!(reply.starts_with(b"+FULLRESYNC"));
+        reps.push(r);
+    }
+    t.stream();
+    for &r in &reps {
+        take_out(&mut t, r);
+    }
+    assert_eq!(t.text("CONFIG SET replica-ack-before-reply 1"), "+OK|");
+    (t, reps)
+}
+
+fn ack(t: &mut TestEngine, r: ClientId, offset: u64) {
+    // (The replica's buffer holds the stream fed to it; an ACK adds no reply.)
+    take_out(t, r);
+    assert!(run_on(t, r, &format!("REPLCONF ACK {offset}")).is_empty());
+    // The end of the replica's batch serves the waiting clients.
+    t.stream();
+}
+
+#[test]
+fn a_write_reply_waits_for_the_ack_then_is_released_unchanged() {
+    let (mut t, reps) = master_with_replicas(1);
+    let w = add(&mut t);
+    assert!(run_on(&mut t, w, "SET k v").is_empty(), "held");
+    assert!(blocked(&t, w));
+    // The write is applied and propagated, and the replicas are asked for an ACK at once.
+    let bytes = t.stream();
+    let cmds = crate::testing::stream_lines(&bytes);
+    assert_eq!(cmds.last().map(String::as_str), Some("REPLCONF GETACK *"));
+    assert!(cmds.iter().any(|c| c == "SET k v"), "{cmds:?}");
+    let getack_len = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n".len() as u64;
+    let write_end = t.eng.stream.offset() - getack_len;
+    // An ACK short of the write's end releases nothing.
+    ack(&mut t, reps[0], write_end - 1);
+    assert!(take_out(&mut t, w).is_empty());
+    assert!(blocked(&t, w));
+    ack(&mut t, reps[0], write_end);
+    assert_eq!(take_out(&mut t, w), b"+OK\r\n");
+    assert!(!blocked(&t, w));
+    // Reads are never held; a write whose offset is already acknowledged is not either.
+    assert_eq!(run_on(&mut t, w, "GET k"), b"$1\r\nv\r\n");
+    t.stream();
+    let end = t.eng.stream.offset();
+    ack(&mut t, reps[0], end);
+    assert_eq!(run_on(&mut t, w, "SETNX k other"), b":0\r\n");
+}
+
+#[test]
+fn without_the_acks_the_client_gets_noreplicas_instead_of_success() {
+    let (mut t, _reps) = master_with_replicas(2);
+    assert_eq!(t.text("CONFIG SET replica-ack-before-reply 2"), "+OK|");
+    assert_eq!(t.text("CONFIG SET min-replicas-max-lag 3"), "+OK|");
+    let w = add(&mut t);
+    assert!(run_on(&mut t, w, "INCR n").is_empty());
+    t.stream();
+    // Still blocked just before the deadline (min-replicas-max-lag seconds).
+    t.eng.blocked_timeouts(t.now_ms + 2_999);
+    assert!(take_out(&mut t, w).is_empty());
+    t.eng.blocked_timeouts(t.now_ms + 3_000);
+    assert_eq!(take_out(&mut t, w), NOREPLICAS);
+    assert!(!blocked(&t, w));
+    // The write was applied (as after a WAIT that timed out): "unknown" to the client.
+    assert_eq!(t.text("GET n"), "$1|1|");
+    assert!(t
+        .text("INFO errorstats")
+        .contains("errorstat_NOREPLICAS:count=1"));
+}
+
+#[test]
+fn a_transaction_reply_is_held_at_exec() {
+    let (mut t, reps) = master_with_replicas(1);
+    let w = add(&mut t);
+    assert_eq!(run_on(&mut t, w, "MULTI"), b"+OK\r\n");
+    assert_eq!(run_on(&mut t, w, "SET a 1"), b"+QUEUED\r\n");
+    assert_eq!(run_on(&mut t, w, "INCR b"), b"+QUEUED\r\n");
+    assert!(run_on(&mut t, w, "EXEC").is_empty(), "EXEC's reply is held");
+    t.stream();
+    let end = t.eng.stream.offset();
+    ack(&mut t, reps[0], end);
+    assert_eq!(take_out(&mut t, w), b"*2\r\n+OK\r\n:1\r\n");
+}
+
+#[test]
+fn too_few_replicas_refuse_the_write_before_it_runs() {
+    let (mut t, reps) = master_with_replicas(1);
+    assert_eq!(t.text("CONFIG SET replica-ack-before-reply 2"), "+OK|");
+    let w = add(&mut t);
+    assert_eq!(run_on(&mut t, w, "SET k v"), NOREPLICAS);
+    assert_eq!(t.text("EXISTS k"), ":0|");
+    // Off again: writes are answered at once, as in Redis.
+    assert_eq!(t.text("CONFIG SET replica-ack-before-reply 0"), "+OK|");
+    assert_eq!(run_on(&mut t, w, "SET k v"), b"+OK\r\n");
+    let _ = reps;
+}
+
+#[test]
+fn a_held_write_becoming_a_replica_gets_an_error_never_success() {
+    let (mut t, _reps) = master_with_replicas(1);
+    let w = add(&mut t);
+    assert!(run_on(&mut t, w, "SET k v").is_empty());
+    let now = t.now_ms;
+    t.eng.set_master("127.0.0.1".into(), 1, now);
+    let out = take_out(&mut t, w);
+    assert!(
+        out.starts_with(b"-UNBLOCKED"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(t
+        .eng
+        .clients
+        .get(&w)
+        .is_some_and(|c| c.held_reply.is_none()));
+}
+
+#[test]
+fn config_get_all_does_not_show_the_redoubt_directive() {
+    let mut t = TestEngine::new();
+    assert!(!t.text("CONFIG GET *").contains("replica-ack-before-reply"));
+    assert_eq!(
+        t.text("CONFIG GET replica-ack-before-reply"),
+        "*2|$24|replica-ack-before-reply|$1|0|"
+    );
+    assert!(!t
+        .text("INFO replication")
+        .contains("replica_ack_before_reply"));
+    assert_eq!(t.text("CONFIG SET replica-ack-before-reply 2"), "+OK|");
+    assert!(t
+        .text("INFO replication")
+        .contains("replica_ack_before_reply:2|"));
+}
+
+#[test]
+fn freeze_cuts_the_master_link_and_answers_replid_and_applied_offset() {
+    let mut t = TestEngine::new();
+    assert_eq!(
+        t.text("REPLCONF FREEZE 3"),
+        "-ERR REPLCONF FREEZE is only valid on a replica|"
+    );
+    let now = t.now_ms;
+    t.eng.set_master("127.0.0.1".into(), 1, now);
+    let replid = "a".repeat(40);
+    t.eng.adopt_master_history(replid.clone(), 100, 0);
+    let io = Rc::new(ClientIo::default());
+    let m = t.eng.attach_master_client(io.clone(), "m".into(), now);
+    let raw = b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n";
+    let mut held = Vec::new();
+    let mut c = t.eng.take_client(m).expect("master client");
+    let args = vec![
+        Bytes::from_static(b"SET"),
+        Bytes::from_static(b"x"),
+        Bytes::from_static(b"1"),
+    ];
+    t.eng.apply_from_master(&mut c, args, raw, &mut held, now);
+    t.eng.put_client(c);
+    let gen = t.eng.repl.generation;
+    assert_eq!(
+        t.text("REPLCONF FREEZE x"),
+        "-ERR REPLCONF FREEZE epoch is not a valid number|"
+    );
+    let offset = 100 + raw.len();
+    assert_eq!(
+        t.text("REPLCONF FREEZE 7"),
+        format!("*2|$40|{replid}|:{offset}|")
+    );
+    // The link is cut: the master client is gone, the link task's generation is over, and
+    // the link stays down (INFO shows it as any lost link).
+    assert!(io.killed.get());
+    assert!(!t.eng.clients.contains_key(&m));
+    assert!(t.eng.repl.generation > gen);
+    assert!(t.eng.is_frozen());
+    assert!(t
+        .text("INFO replication")
+        .contains("master_link_status:down"));
+    // Asked again (a retried failover), the same answer.
+    assert_eq!(
+        t.text("REPLCONF FREEZE 8"),
+        format!("*2|$40|{replid}|:{offset}|")
+    );
+    // REPLICAOF to the same master releases it (not "Already connected").
+    assert_eq!(t.text("REPLICAOF 127.0.0.1 1"), "+OK|");
+    assert!(!t.eng.is_frozen());
+    assert_eq!(
+        t.text("REPLICAOF 127.0.0.1 1"),
+        "+OK Already connected to specified master|"
+    );
+    // Promotion releases it too.
+    t.run("REPLCONF FREEZE 9");
+    assert!(t.eng.is_frozen());
+    assert_eq!(t.text("REPLICAOF NO ONE"), "+OK|");
+    assert!(!t.eng.is_frozen());
+}
