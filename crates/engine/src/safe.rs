@@ -3,7 +3,7 @@
 //!
 //! **`replica-ack-before-reply <n>`** (a Redoubt-only directive, 0 = off). On a master, a
 //! write command's reply (any command flagged `write`, or one that added to the replication
-//! stream, EXEC and scripts included) is held until `n` replicas acknowledged an offset at
+//! stream, EXEC and scripts included, PUBLISH excepted) is held until `n` replicas acknowledged an offset at
 //! or past the stream's end after that command: an implicit `WAIT n`. The reply bytes are
 //! cut from the client's buffer and the client is blocked exactly as WAIT blocks it (nothing
 //! pipelined after it runs meanwhile); `REPLCONF GETACK *` goes out at the end of the batch,
@@ -53,7 +53,12 @@ impl Engine {
         out_from: usize,
         now_ms: i64,
     ) {
-        let moved = self.stream.offset() != offset_before;
+        // PUBLISH is propagated but is not data: Sentinel hellos must not wait for ACKs
+        // (a held PUBLISH would delay the PINGs behind it on the Sentinel's link).
+        let moved = self.stream.offset() != offset_before
+            && !argv.first().is_some_and(|n| {
+                n.eq_ignore_ascii_case(b"publish") || n.eq_ignore_ascii_case(b"spublish")
+            });
         if !(is_write || moved)
             || client.kind != ClientKind::Normal
             || client.blocked.is_some()

@@ -97,6 +97,8 @@ fn without_the_acks_the_client_gets_noreplicas_instead_of_success() {
     assert_eq!(t.text("CONFIG SET replica-ack-before-reply 2"), "+OK|");
     assert_eq!(t.text("CONFIG SET min-replicas-max-lag 3"), "+OK|");
     let w = add(&mut t);
+    // PUBLISH is never held (Sentinel hellos).
+    assert_eq!(run_on(&mut t, w, "PUBLISH ch hello"), b":0\r\n");
     assert!(run_on(&mut t, w, "INCR n").is_empty());
     t.stream();
     // Still blocked just before the deadline (min-replicas-max-lag seconds).
