@@ -111,7 +111,7 @@ fn scenario_with(
             d.node_mut("A").resume().expect("SIGCONT A");
         }
     }
-    if safe {
+    if safe && fault != Fault::Manual {
         // The failover went through the freeze round (not Redis's selection).
         let froze = (0..d.sentinels.len()).any(|i| {
             d.sentinels[i]
@@ -260,6 +260,19 @@ fn redoubt_manual_failover_loses_nothing() {
 fn redoubt_paused_master_loses_nothing_in_safe_mode() {
     let l = scenario_with(
         Fault::Pause,
+        1,
+        &[Flavor::Redoubt; 3],
+        &[Flavor::Redoubt; 3],
+        true,
+    );
+    assert!(l.lost.is_empty(), "lost acknowledged writes: {:?}", l.lost);
+}
+
+/// Safe-mode nodes do not change the coordinated manual failover (it does not freeze).
+#[test]
+fn redoubt_manual_failover_with_safe_nodes_loses_nothing() {
+    let l = scenario_with(
+        Fault::Manual,
         1,
         &[Flavor::Redoubt; 3],
         &[Flavor::Redoubt; 3],
