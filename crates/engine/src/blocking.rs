@@ -70,7 +70,10 @@ impl Engine {
     /// Removes `client` from the registry; returns what it waited for.
     pub fn unregister_blocked(&mut self, client: &mut Client) -> Option<BlockState> {
         let st = client.blocked.take()?;
-        self.repl.waiting.retain(|w| w.client != client.id);
+        // WAIT's entry goes; a hold of replies (`crate::safe`) is not a blocked state.
+        self.repl
+            .waiting
+            .retain(|w| w.hold || w.client != client.id);
         for k in &st.keys {
             let slot = (st.db, k.clone());
             if let Some(q) = self.blocking.waiting.get_mut(&slot) {
@@ -211,13 +214,13 @@ impl Engine {
         let Some(mut c) = self.clients.remove(&id) else {
             return false;
         };
-        let wait = self.repl.waiting.iter().find(|w| w.client == id).copied();
+        let wait = self
+            .repl
+            .waiting
+            .iter()
+            .find(|w| w.client == id && !w.hold)
+            .copied();
         let done = match self.unregister_blocked(&mut c) {
-            Some(_) if wait.is_some_and(|w| w.hold) => {
-                // A held write (`replica-ack-before-reply`): never a success without the ACKs.
-                self.release_held(&mut c, false);
-                true
-            }
             Some(st) => {
                 if let (Some(w), false) = (wait, error) {
                     // WAIT times out with the count reached so far (`replyToBlockedClientTimedOut`).

@@ -429,6 +429,7 @@ impl Engine {
     pub fn remove_client(&mut self, id: ClientId) {
         if let Some(mut c) = self.clients.remove(&id) {
             self.unregister_blocked(&mut c);
+            self.repl.waiting.retain(|w| w.client != id);
             commands::transactions::unwatch_all(self, &mut c);
             self.pubsub.unsubscribe_all(&mut c);
             self.monitors.retain(|&m| m != id);

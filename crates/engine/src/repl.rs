@@ -277,8 +277,6 @@ impl Engine {
                 continue;
             };
             if self.unregister_blocked(&mut c).is_some() {
-                // A held write's reply is never released once we are a replica.
-                c.held_reply = None;
                 c.out.error(
                     "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
                 );
@@ -296,6 +294,8 @@ impl Engine {
         let was_master = self.repl.master.is_none();
         self.drop_master_client();
         self.unblock_all_role_change();
+        // Held replies fail at once: no replica will acknowledge them now.
+        self.wake_holds();
         self.disconnect_replicas();
         if was_master {
             // `replicationCacheMasterUsingMyself`: our own history is what we ask to continue,
@@ -546,9 +546,9 @@ impl Engine {
                 continue;
             };
             if hold {
-                if self.unregister_blocked(&mut c).is_some() {
-                    self.release_held(&mut c, true);
-                }
+                // The connection holding the replies re-checks (`Engine::hold_status`).
+                self.repl.waiting.retain(|w| !(w.hold && w.client == id));
+                c.io.notify.notify();
             } else if self.unregister_blocked(&mut c).is_some() {
                 c.out.int(got as i64);
                 if let crate::table::Lookup::Found(cmd) =

@@ -3,18 +3,24 @@
 //!
 //! **`replica-ack-before-reply <n>`** (a Redoubt-only directive, 0 = off). On a master, a
 //! write command's reply (any command flagged `write`, or one that added to the replication
-//! stream, EXEC and scripts included, PUBLISH excepted) is held until `n` replicas acknowledged an offset at
-//! or past the stream's end after that command: an implicit `WAIT n`. The reply bytes are
-//! cut from the client's buffer and the client is blocked exactly as WAIT blocks it (nothing
-//! pipelined after it runs meanwhile); `REPLCONF GETACK *` goes out at the end of the batch,
-//! so Redoubt and real Redis replicas alike ACK within a round trip. When the ACKs arrive the
-//! held reply is released unchanged. When they do not arrive within `min-replicas-max-lag`
-//! seconds (10 s if that is 0), the client gets `-NOREPLICAS Not enough good replicas to
-//! write.` instead. As with WAIT, the write has then been applied on the master and may or
-//! may not be on replicas: the client must treat it as "unknown", never as refused. What the
-//! option guarantees is the converse: a success reply means `n` replicas had the effect.
-//! With fewer than `n` replicas attached a write is refused before it runs (the same
-//! NOREPLICAS, as `min-replicas-to-write` refuses), so nothing is applied then.
+//! stream, EXEC and scripts included, PUBLISH excepted) is held until `n` replicas
+//! acknowledged an offset at or past the stream's end after that command: an implicit
+//! `WAIT n`. The engine only records the hold ([`Hold`]: the byte ranges of the held
+//! replies in the client's buffer, the target offset, the deadline) and registers the client
+//! to be woken by ACKs; the connection holds the whole batch's output (as it does for
+//! `appendfsync always`) until [`Engine::hold_status`] says released or failed, so a pipeline
+//! costs one round trip per batch, not one per write. `REPLCONF GETACK *` goes out at the
+//! end of the batch, so Redoubt and real Redis replicas alike ACK within a round trip. When
+//! the ACKs arrive the output is written unchanged. When they do not arrive within
+//! `min-replicas-max-lag` seconds (10 s if that is 0), each held reply is replaced by
+//! `-NOREPLICAS Not enough good replicas to write.` ([`substitute`]); replies to other
+//! commands of the batch are kept. As with WAIT, such a write has been applied on the master
+//! and may or may not be on replicas: the client must treat it as "unknown", never as
+//! refused. What the option guarantees is the converse: a success reply means `n` replicas
+//! had the effect. If the server becomes a replica meanwhile the held replies get Redis's
+//! `-UNBLOCKED ... (master -> replica?)` error. With fewer than `n` replicas attached a write
+//! is refused before it runs (the same NOREPLICAS, as `min-replicas-to-write` refuses), so
+//! nothing is applied then.
 //!
 //! **`REPLCONF FREEZE <epoch>`** on a replica: the link to the master is dropped (the link
 //! task of the current generation stops, bytes read but not applied are discarded), no new
@@ -23,8 +29,7 @@
 //! and the offset applied, read in the same engine step that cut the link: no ACK of a
 //! larger offset can have left before or leave after. The freeze is in memory only.
 
-use crate::blocking::BlockState;
-use crate::client::{Client, ClientKind};
+use crate::client::{Client, ClientId, ClientKind};
 use crate::ctx::Ctx;
 use crate::repl::{LinkState, Waiting};
 use crate::Engine;
@@ -32,6 +37,50 @@ use bytes::Bytes;
 
 /// The directive's name (Redoubt-only; hidden from `CONFIG GET *`).
 pub const ACK_BEFORE_REPLY: &str = "replica-ack-before-reply";
+
+/// A batch's replies held for replica ACKs (see the module header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// Byte ranges of the held replies in the client's output buffer.
+    pub ranges: Vec<(usize, usize)>,
+    /// The stream offset the replicas must acknowledge.
+    pub target: u64,
+    /// How many replicas must.
+    pub replicas: usize,
+    /// Unix ms after which the held replies fail with NOREPLICAS.
+    pub deadline_ms: i64,
+}
+
+/// What a held batch's output may do now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldStatus {
+    /// Enough replicas acknowledged: write the output as it is.
+    Released,
+    /// Replace each held reply with this error (an error line without `-` and CRLF).
+    Failed(&'static str),
+    /// Wait for the client's wake-up (an ACK) or until this unix ms.
+    Waiting(i64),
+}
+
+/// The error replacing held replies when the server turned into a replica meanwhile.
+pub const ROLE_CHANGED: &str =
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+
+/// The batch output with each held reply replaced by `-<err>\r\n`.
+pub fn substitute(out: &[u8], ranges: &[(usize, usize)], err: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(out.len());
+    let mut at = 0;
+    for &(start, end) in ranges {
+        let (start, end) = (start.clamp(at, out.len()), end.clamp(at, out.len()));
+        v.extend_from_slice(&out[at..start]);
+        v.push(b'-');
+        v.extend_from_slice(err.as_bytes());
+        v.extend_from_slice(b"\r\n");
+        at = end;
+    }
+    v.extend_from_slice(&out[at.min(out.len())..]);
+    v
+}
 
 impl Engine {
     /// `replica-ack-before-reply`, or 0 when it does not apply (we are a replica).
@@ -42,8 +91,9 @@ impl Engine {
         usize::try_from(self.config.get_int(ACK_BEFORE_REPLY)).unwrap_or(0)
     }
 
-    /// Called after a top-level command ran and its effects were committed: holds its reply
-    /// (the bytes from `out_from` on) until enough replicas acknowledged the stream's end.
+    /// Called after a top-level command ran and its effects were committed: records its
+    /// reply (the bytes from `out_from` on) as held until enough replicas acknowledged the
+    /// stream's end.
     pub(crate) fn hold_for_acks(
         &mut self,
         client: &mut Client,
@@ -53,12 +103,13 @@ impl Engine {
         out_from: usize,
         now_ms: i64,
     ) {
-        // PUBLISH is propagated but is not data: Sentinel hellos must not wait for ACKs
-        // (a held PUBLISH would delay the PINGs behind it on the Sentinel's link).
+        // PUBLISH is propagated but is not data: Sentinel hellos must not wait for ACKs.
         let moved = self.stream.offset() != offset_before
             && !argv.first().is_some_and(|n| {
                 n.eq_ignore_ascii_case(b"publish") || n.eq_ignore_ascii_case(b"spublish")
             });
+        // A command that blocked (BLPOP...) wrote no reply now; MULTI's queued commands
+        // are held at their EXEC.
         if !(is_write || moved)
             || client.kind != ClientKind::Normal
             || client.blocked.is_some()
@@ -74,21 +125,32 @@ impl Engine {
         if self.replicas_acked(target) >= n {
             return;
         }
-        let held = client.out.buf.split_off(out_from.min(client.out.buf.len()));
-        client.held_reply = Some(held.freeze());
-        let lag = self.config.get_int("min-replicas-max-lag");
-        let wait_ms = if lag > 0 {
-            lag.saturating_mul(1000)
-        } else {
-            10_000
-        };
-        let st = BlockState {
-            db: client.db,
-            keys: Vec::new(),
-            deadline_ms: Some(now_ms.saturating_add(wait_ms)),
-            argv: argv.to_vec(),
-        };
-        self.block_client(client, st);
+        let range = (out_from.min(client.out.buf.len()), client.out.buf.len());
+        match client.hold.as_mut() {
+            Some(h) => {
+                h.ranges.push(range);
+                h.target = h.target.max(target);
+                h.replicas = h.replicas.max(n);
+            }
+            None => {
+                let lag = self.config.get_int("min-replicas-max-lag");
+                let wait_ms = if lag > 0 {
+                    lag.saturating_mul(1000)
+                } else {
+                    10_000
+                };
+                client.hold = Some(Hold {
+                    ranges: vec![range],
+                    target,
+                    replicas: n,
+                    deadline_ms: now_ms.saturating_add(wait_ms),
+                });
+            }
+        }
+        // Woken by the ACKs (`serve_waiting_replicas`) or a role change.
+        self.repl
+            .waiting
+            .retain(|w| !(w.hold && w.client == client.id));
         self.repl.waiting.push(Waiting {
             client: client.id,
             offset: target,
@@ -98,21 +160,37 @@ impl Engine {
         self.repl.get_ack = true;
     }
 
-    /// A held reply's fate: released as it was when the ACKs came, or replaced by
-    /// NOREPLICAS (timeout, CLIENT UNBLOCK). The command was counted when it ran.
-    pub(crate) fn release_held(&mut self, c: &mut Client, acked: bool) {
-        let Some(reply) = c.held_reply.take() else {
-            return;
-        };
-        if acked {
-            c.out.raw(&reply);
+    /// What the connection holding `hold` for `client` may do now. A failure is counted in
+    /// INFO errorstats once per held reply.
+    pub fn hold_status(&mut self, client: ClientId, hold: &Hold, now_ms: i64) -> HoldStatus {
+        let status = if self.is_replica() {
+            HoldStatus::Failed(ROLE_CHANGED)
+        } else if self.replicas_acked(hold.target) >= hold.replicas {
+            HoldStatus::Released
+        } else if now_ms >= hold.deadline_ms {
+            HoldStatus::Failed(crate::errors::NOREPLICAS)
         } else {
-            c.out.error(crate::errors::NOREPLICAS);
-            for code in c.out.error_codes.drain(..) {
-                self.stats.count_error(&code);
+            return HoldStatus::Waiting(hold.deadline_ms);
+        };
+        self.repl
+            .waiting
+            .retain(|w| !(w.hold && w.client == client));
+        if let HoldStatus::Failed(err) = status {
+            let code = err.split(' ').next().unwrap_or(err);
+            for _ in &hold.ranges {
+                self.stats.count_error(code);
             }
         }
-        c.io.notify.notify();
+        status
+    }
+
+    /// Wakes every connection holding replies (a role change: they fail at once).
+    pub(crate) fn wake_holds(&mut self) {
+        for w in self.repl.waiting.iter().filter(|w| w.hold) {
+            if let Some(c) = self.clients.get(&w.client) {
+                c.io.notify.notify();
+            }
+        }
     }
 
     /// True while a REPLCONF FREEZE holds this replica away from its master.

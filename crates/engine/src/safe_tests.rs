@@ -1,6 +1,7 @@
 //! Safe mode on the data nodes without sockets: replies held by `replica-ack-before-reply`
 //! and `REPLCONF FREEZE` (see `crate::safe`).
 
+use crate::safe::{substitute, Hold, HoldStatus};
 use crate::testing::TestEngine;
 use crate::{ClientId, ClientIo, ClientKind};
 use bytes::Bytes;
@@ -31,8 +32,8 @@ fn take_out(t: &mut TestEngine, id: ClientId) -> Vec<u8> {
     c.out.buf.split().to_vec()
 }
 
-fn blocked(t: &TestEngine, id: ClientId) -> bool {
-    t.eng.clients.get(&id).is_some_and(|c| c.blocked.is_some())
+fn hold_of(t: &mut TestEngine, id: ClientId) -> Option<Hold> {
+    t.eng.clients.get_mut(&id).and_then(|c| c.hold.take())
 }
 
 /// A master with `n` attached replicas (full syncs done, payloads drained) and
@@ -63,50 +64,109 @@ fn ack(t: &mut TestEngine, r: ClientId, offset: u64) {
     t.stream();
 }
 
+/// Whether the client's notifier fired (and resets it), as the connection would see it.
+fn woken(t: &TestEngine, id: ClientId) -> bool {
+    let c = t.eng.clients.get(&id).expect("client");
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    c.io.notify.poll_notified(&mut cx).is_ready()
+}
+
 #[test]
-fn a_write_reply_waits_for_the_ack_then_is_released_unchanged() {
+fn a_write_reply_is_held_until_the_ack_then_released_unchanged() {
     let (mut t, reps) = master_with_replicas(1);
     let w = add(&mut t);
-    assert!(run_on(&mut t, w, "SET k v").is_empty(), "held");
-    assert!(blocked(&t, w));
-    // The write is applied and propagated, and the replicas are asked for an ACK at once.
+    let now = t.now_ms;
+    // A pipelined batch: a read, two writes, a read. Nothing blocks; the writes' replies
+    // are recorded as held and the whole output waits at the connection.
+    let mut out = run_on_keep(&mut t, w, "GET k");
+    out.extend(run_on_keep(&mut t, w, "SET k v"));
+    out.extend(run_on_keep(&mut t, w, "INCR n"));
+    out.extend(run_on_keep(&mut t, w, "GET k"));
+    assert_eq!(out, b"$-1\r\n+OK\r\n:1\r\n$1\r\nv\r\n");
+    let hold = hold_of(&mut t, w).expect("held");
+    assert_eq!(hold.ranges, vec![(5, 10), (10, 14)]);
+    assert_eq!(hold.replicas, 1);
+    assert_eq!(hold.deadline_ms, now + 10_000, "min-replicas-max-lag 10 s");
+    assert!(t.eng.clients.get(&w).is_some_and(|c| c.blocked.is_none()));
+    // The writes are applied and propagated, and the replicas are asked for an ACK at once.
     let bytes = t.stream();
     let cmds = crate::testing::stream_lines(&bytes);
     assert_eq!(cmds.last().map(String::as_str), Some("REPLCONF GETACK *"));
     assert!(cmds.iter().any(|c| c == "SET k v"), "{cmds:?}");
     let getack_len = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n".len() as u64;
-    let write_end = t.eng.stream.offset() - getack_len;
-    // An ACK short of the write's end releases nothing.
-    ack(&mut t, reps[0], write_end - 1);
-    assert!(take_out(&mut t, w).is_empty());
-    assert!(blocked(&t, w));
-    ack(&mut t, reps[0], write_end);
-    assert_eq!(take_out(&mut t, w), b"+OK\r\n");
-    assert!(!blocked(&t, w));
+    assert_eq!(hold.target, t.eng.stream.offset() - getack_len);
+    assert_eq!(
+        t.eng.hold_status(w, &hold, now),
+        HoldStatus::Waiting(now + 10_000)
+    );
+    // An ACK short of the target releases nothing and wakes nobody.
+    woken(&t, w);
+    ack(&mut t, reps[0], hold.target - 1);
+    assert!(!woken(&t, w));
+    assert_eq!(
+        t.eng.hold_status(w, &hold, now),
+        HoldStatus::Waiting(now + 10_000)
+    );
+    ack(&mut t, reps[0], hold.target);
+    assert!(woken(&t, w), "the ACK wakes the connection");
+    assert_eq!(t.eng.hold_status(w, &hold, now), HoldStatus::Released);
+    assert!(t.eng.repl.waiting.is_empty());
+    // (The connection writes the batch's output now.)
+    take_out(&mut t, w);
     // Reads are never held; a write whose offset is already acknowledged is not either.
     assert_eq!(run_on(&mut t, w, "GET k"), b"$1\r\nv\r\n");
+    assert!(hold_of(&mut t, w).is_none());
     t.stream();
     let end = t.eng.stream.offset();
     ack(&mut t, reps[0], end);
     assert_eq!(run_on(&mut t, w, "SETNX k other"), b":0\r\n");
+    assert!(hold_of(&mut t, w).is_none());
+}
+
+/// Runs a command without clearing the output before it: returns the bytes it added.
+fn run_on_keep(t: &mut TestEngine, id: ClientId, line: &str) -> Vec<u8> {
+    let args = redoubt_resp::split_args(line.as_bytes()).expect("test command");
+    let mut c = t.eng.take_client(id).expect("client");
+    let before = c.out.buf.len();
+    t.eng.execute(
+        &mut c,
+        args.into_iter().map(Bytes::from).collect(),
+        t.now_ms,
+    );
+    let added = c.out.buf[before..].to_vec();
+    t.eng.put_client(c);
+    added
 }
 
 #[test]
-fn without_the_acks_the_client_gets_noreplicas_instead_of_success() {
+fn without_the_acks_the_held_replies_become_noreplicas() {
     let (mut t, _reps) = master_with_replicas(2);
     assert_eq!(t.text("CONFIG SET replica-ack-before-reply 2"), "+OK|");
     assert_eq!(t.text("CONFIG SET min-replicas-max-lag 3"), "+OK|");
     let w = add(&mut t);
     // PUBLISH is never held (Sentinel hellos).
     assert_eq!(run_on(&mut t, w, "PUBLISH ch hello"), b":0\r\n");
-    assert!(run_on(&mut t, w, "INCR n").is_empty());
+    assert!(hold_of(&mut t, w).is_none());
+    let mut out = run_on_keep(&mut t, w, "INCR n");
+    out.extend(run_on_keep(&mut t, w, "GET n"));
+    let hold = hold_of(&mut t, w).expect("held");
     t.stream();
-    // Still blocked just before the deadline (min-replicas-max-lag seconds).
-    t.eng.blocked_timeouts(t.now_ms + 2_999);
-    assert!(take_out(&mut t, w).is_empty());
-    t.eng.blocked_timeouts(t.now_ms + 3_000);
-    assert_eq!(take_out(&mut t, w), NOREPLICAS);
-    assert!(!blocked(&t, w));
+    let now = t.now_ms;
+    assert_eq!(
+        t.eng.hold_status(w, &hold, now + 2_999),
+        HoldStatus::Waiting(now + 3_000)
+    );
+    let status = t.eng.hold_status(w, &hold, now + 3_000);
+    assert_eq!(status, HoldStatus::Failed(crate::errors::NOREPLICAS));
+    let HoldStatus::Failed(err) = status else {
+        unreachable!()
+    };
+    // The write's reply is replaced, the read's kept.
+    assert_eq!(
+        substitute(&out, &hold.ranges, err),
+        [NOREPLICAS, b"$1\r\n1\r\n"].concat()
+    );
     // The write was applied (as after a WAIT that timed out): "unknown" to the client.
     assert_eq!(t.text("GET n"), "$1|1|");
     assert!(t
@@ -121,16 +181,35 @@ fn a_transaction_reply_is_held_at_exec() {
     assert_eq!(run_on(&mut t, w, "MULTI"), b"+OK\r\n");
     assert_eq!(run_on(&mut t, w, "SET a 1"), b"+QUEUED\r\n");
     assert_eq!(run_on(&mut t, w, "INCR b"), b"+QUEUED\r\n");
-    assert!(run_on(&mut t, w, "EXEC").is_empty(), "EXEC's reply is held");
+    assert!(hold_of(&mut t, w).is_none(), "queued commands are not held");
+    assert_eq!(run_on(&mut t, w, "EXEC"), b"*2\r\n+OK\r\n:1\r\n");
+    let hold = hold_of(&mut t, w).expect("EXEC's reply is held");
+    assert_eq!(hold.ranges, vec![(0, 13)]);
     t.stream();
     let end = t.eng.stream.offset();
     ack(&mut t, reps[0], end);
-    assert_eq!(take_out(&mut t, w), b"*2\r\n+OK\r\n:1\r\n");
+    assert_eq!(t.eng.hold_status(w, &hold, t.now_ms), HoldStatus::Released);
+}
+
+#[test]
+fn a_blocking_command_after_a_held_write_keeps_the_hold_registered() {
+    let (mut t, reps) = master_with_replicas(1);
+    let w = add(&mut t);
+    run_on_keep(&mut t, w, "SET k v");
+    assert!(run_on_keep(&mut t, w, "BLPOP list 0").is_empty());
+    let hold = hold_of(&mut t, w).expect("held");
+    assert_eq!(hold.ranges.len(), 1, "BLPOP wrote nothing to hold");
+    t.stream();
+    let end = t.eng.stream.offset();
+    woken(&t, w);
+    ack(&mut t, reps[0], end);
+    assert!(woken(&t, w));
+    assert_eq!(t.eng.hold_status(w, &hold, t.now_ms), HoldStatus::Released);
 }
 
 #[test]
 fn too_few_replicas_refuse_the_write_before_it_runs() {
-    let (mut t, reps) = master_with_replicas(1);
+    let (mut t, _reps) = master_with_replicas(1);
     assert_eq!(t.text("CONFIG SET replica-ack-before-reply 2"), "+OK|");
     let w = add(&mut t);
     assert_eq!(run_on(&mut t, w, "SET k v"), NOREPLICAS);
@@ -138,27 +217,38 @@ fn too_few_replicas_refuse_the_write_before_it_runs() {
     // Off again: writes are answered at once, as in Redis.
     assert_eq!(t.text("CONFIG SET replica-ack-before-reply 0"), "+OK|");
     assert_eq!(run_on(&mut t, w, "SET k v"), b"+OK\r\n");
-    let _ = reps;
+    assert!(hold_of(&mut t, w).is_none());
 }
 
 #[test]
-fn a_held_write_becoming_a_replica_gets_an_error_never_success() {
+fn held_replies_fail_when_the_master_becomes_a_replica() {
     let (mut t, _reps) = master_with_replicas(1);
     let w = add(&mut t);
-    assert!(run_on(&mut t, w, "SET k v").is_empty());
+    run_on(&mut t, w, "SET k v");
+    let hold = hold_of(&mut t, w).expect("held");
+    woken(&t, w);
     let now = t.now_ms;
     t.eng.set_master("127.0.0.1".into(), 1, now);
-    let out = take_out(&mut t, w);
-    assert!(
-        out.starts_with(b"-UNBLOCKED"),
-        "{}",
-        String::from_utf8_lossy(&out)
+    assert!(woken(&t, w), "the role change wakes the connection");
+    assert_eq!(
+        t.eng.hold_status(w, &hold, now),
+        HoldStatus::Failed(crate::safe::ROLE_CHANGED)
     );
-    assert!(t
-        .eng
-        .clients
-        .get(&w)
-        .is_some_and(|c| c.held_reply.is_none()));
+}
+
+#[test]
+fn substitute_replaces_exactly_the_ranges() {
+    let out = b"+A\r\n+B\r\n+C\r\n";
+    assert_eq!(substitute(out, &[], "X"), out.to_vec());
+    assert_eq!(
+        substitute(out, &[(0, 4), (8, 12)], "ERR x"),
+        b"-ERR x\r\n+B\r\n-ERR x\r\n".to_vec()
+    );
+    // Out-of-range positions never panic.
+    assert_eq!(
+        substitute(out, &[(10, 99)], "E"),
+        b"+A\r\n+B\r\n+C-E\r\n".to_vec()
+    );
 }
 
 #[test]

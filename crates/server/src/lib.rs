@@ -13,6 +13,7 @@ pub mod log;
 pub mod mem;
 pub mod rdbfile;
 pub mod replica_link;
+pub mod safe_hold;
 pub mod sentinel_driver;
 pub mod sentinel_startup;
 pub mod server;
