@@ -297,3 +297,44 @@ fn redoubt_killed_master_loses_nothing_in_safe_mode() {
 fn redoubt_master_kill9_is_measured() {
     scenario(Fault::Kill, 1, &[Flavor::Redoubt; 3], &[Flavor::Redoubt; 3]);
 }
+
+/// Safe mode over real redis-server nodes: they cannot hold replies for ACKs nor be frozen,
+/// so the Redoubt Sentinels refuse to fail over (and say why) instead of risking losses.
+#[test]
+fn redoubt_safe_mode_over_redis_nodes_refuses_to_fail_over() {
+    let mut d = Deployment::builder()
+        .node_flavors(&[Flavor::Redis; 3])
+        .sentinels(&[Flavor::Redoubt; 3])
+        .sentinel_line("sentinel safe-failover mymaster yes")
+        .start()
+        .unwrap_or_else(|e| panic!("starting the deployment: {e:#}"));
+    d.wait_discovered(2, DISCOVERY);
+    let mark = d.events().mark();
+    d.node_mut("A").kill9().expect("kill -9 A");
+    let master = format!("master {} 127.0.0.1 <A>", d.master_name);
+    let abort = d.wait_event(
+        mark,
+        None,
+        "-failover-abort-no-good-slave",
+        &master,
+        FAILOVER,
+    );
+    let log = d.sentinels[abort.sentinel].log();
+    assert!(
+        log.contains("Safe failover of 'mymaster' refused: the master does not report replica-ack-before-reply"),
+        "{log}"
+    );
+    assert!(
+        d.events_since(mark, None, "+selected-slave").is_empty()
+            && d.events_since(mark, None, "+switch-master").is_empty(),
+        "{}",
+        d.event_dump()
+    );
+    for n in ["B", "C"] {
+        assert_eq!(
+            d.node(n).role().as_deref(),
+            Some("slave"),
+            "{n} was promoted"
+        );
+    }
+}
