@@ -379,7 +379,8 @@ pub struct Sentinel {
     pub(crate) next_script: u64,
     /// Redoubt's documented improvements (docs/COMPATIBILITY.md): coordinated manual
     /// failover, immediate fencing of a returning old master, faster asking and INFO
-    /// polling around a failover. `false` gives redis-sentinel 7.0's timing exactly.
+    /// polling around a failover, and the opt-in safe failover (`crate::safe`, only for
+    /// masters with `safe-failover yes`). `false` gives redis-sentinel 7.0's timing exactly.
     pub redoubt: bool,
 }
 
