@@ -174,11 +174,24 @@ impl Engine {
                     if let crate::table::Lookup::Found(cmd) = table.lookup(&argv) {
                         let saved_db = c.db;
                         c.db = st.db;
+                        let (offset_before, out_from) = (self.stream.offset(), c.out.buf.len());
                         self.blocking.reprocessing = true;
                         self.call(&mut c, cmd, &argv, now_ms, false);
                         self.blocking.reprocessing = false;
                         c.db = saved_db;
                         self.stream.commit_staged();
+                        // The pop is a write: under `replica-ack-before-reply` its reply
+                        // waits for the ACKs too (crate::safe).
+                        if !self.is_replica() {
+                            self.hold_for_acks(
+                                &mut c,
+                                &argv,
+                                true,
+                                offset_before,
+                                out_from,
+                                now_ms,
+                            );
+                        }
                     }
                     c.io.notify.notify();
                     self.clients.insert(id, c);

@@ -5,7 +5,8 @@
 //! write command's reply (any command flagged `write`, or one that added to the replication
 //! stream, EXEC and scripts included, PUBLISH excepted) is held until `n` replicas
 //! acknowledged an offset at or past the stream's end after that command: an implicit
-//! `WAIT n`. The engine only records the hold ([`Hold`]: the byte ranges of the held
+//! `WAIT n`; a blocked pop served later (`serve_blocked`) is held the same way for its
+//! effect. The engine only records the hold ([`Hold`]: the byte ranges of the held
 //! replies in the client's buffer, the target offset, the deadline) and registers the client
 //! to be woken by ACKs; the connection holds the whole batch's output (as it does for
 //! `appendfsync always`) until [`Engine::hold_status`] says released or failed, so a pipeline

@@ -208,6 +208,35 @@ fn a_blocking_command_after_a_held_write_keeps_the_hold_registered() {
 }
 
 #[test]
+fn a_blocked_pop_served_later_is_held_too() {
+    let (mut t, reps) = master_with_replicas(1);
+    let popper = add(&mut t);
+    let pusher = add(&mut t);
+    assert!(run_on(&mut t, popper, "BLPOP list 0").is_empty());
+    assert!(hold_of(&mut t, popper).is_none());
+    assert_eq!(run_on_keep(&mut t, pusher, "RPUSH list x"), b":1\r\n");
+    assert!(hold_of(&mut t, pusher).is_some());
+    // The popper was served by the push: its reply is in its buffer, held for the ACK of
+    // its LPOP.
+    assert_eq!(take_out(&mut t, popper), b"*2\r\n$4\r\nlist\r\n$1\r\nx\r\n");
+    let hold = hold_of(&mut t, popper).expect("held");
+    assert_eq!(hold.ranges, vec![(0, 21)]);
+    let bytes = t.stream();
+    assert!(crate::testing::stream_lines(&bytes)
+        .iter()
+        .any(|c| c == "LPOP list"));
+    assert_eq!(
+        t.eng.hold_status(popper, &hold, t.now_ms),
+        HoldStatus::Waiting(t.now_ms + 10_000)
+    );
+    ack(&mut t, reps[0], hold.target);
+    assert_eq!(
+        t.eng.hold_status(popper, &hold, t.now_ms),
+        HoldStatus::Released
+    );
+}
+
+#[test]
 fn too_few_replicas_refuse_the_write_before_it_runs() {
     let (mut t, _reps) = master_with_replicas(1);
     assert_eq!(t.text("CONFIG SET replica-ack-before-reply 2"), "+OK|");
