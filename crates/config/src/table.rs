@@ -30,6 +30,7 @@ const PROT: u16 = 4;
 const HID: u16 = 8;
 const DENY: u16 = 16;
 const MULTI: u16 = 32;
+const RDT: u16 = 64;
 
 impl Flags {
     /// `CONFIG SET` refuses it: "can't set immutable config".
@@ -44,6 +45,9 @@ impl Flags {
     pub const DENY_LOADING: Flags = Flags(DENY);
     /// Takes several arguments; `CONFIG SET` splits its value on single spaces.
     pub const MULTI_ARG: Flags = Flags(MULTI);
+    /// Redoubt's own directive, unknown to Redis 7.0 (always hidden too, so `CONFIG GET *`
+    /// lists exactly Redis's names).
+    pub const REDOUBT_ONLY: Flags = Flags(RDT);
 
     pub const fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
@@ -175,6 +179,9 @@ impl Directive {
     }
     pub fn denied_while_loading(&self) -> bool {
         self.flags.contains(Flags::DENY_LOADING)
+    }
+    pub fn is_redoubt_only(&self) -> bool {
+        self.flags.contains(Flags::REDOUBT_ONLY)
     }
 }
 
@@ -563,6 +570,9 @@ pub static DIRECTIVES: &[Directive] = &[
     int("min-replicas-to-write", Some("min-slaves-to-write"), 0, 0, INT_MAX, 0, Support::Yes),
     int("min-replicas-max-lag", Some("min-slaves-max-lag"), 0, 0, INT_MAX, 10, Support::Yes),
     int("watchdog-period", None, HID, 0, INT_MAX, 0, Never),
+    // Redoubt's safe mode (docs/ARCHITECTURE.md "Safe mode"): a write's reply waits until
+    // this many replicas acknowledged its effect.
+    int("replica-ack-before-reply", None, HID | RDT, 0, INT_MAX, 0, Support::Yes),
     int("shutdown-timeout", None, 0, 0, INT_MAX, 10, NotYet),
     int("repl-diskless-sync-max-replicas", None, 0, 0, INT_MAX, 0, Support::Yes),
 
@@ -625,7 +635,7 @@ pub static DIRECTIVES: &[Directive] = &[
 
     // Redoubt's own: the Prometheus endpoint's port (0: off). Hidden, so `CONFIG GET *` stays
     // Redis's list; immutable, as the listener is opened once at startup.
-    int("redoubt-metrics-port", None, HID | IMM, 0, 65535, 0, Support::Yes),
+    int("redoubt-metrics-port", None, HID | IMM | RDT, 0, 65535, 0, Support::Yes),
 
     // TLS configs: the oracle is built with TLS, so `CONFIG GET *` lists them.
     int("tls-port", None, 0, 0, 65535, 0, Never),
@@ -752,18 +762,24 @@ mod tests {
     #[test]
     fn counts_match_redis_7_0_15() {
         // 192 names from `CONFIG GET *` (173 directives + 19 aliases) plus 6 hidden ones,
-        // and Redoubt's own (hidden) `redoubt-metrics-port`.
+        // plus Redoubt's own (hidden) directives.
         let visible = DIRECTIVES.iter().filter(|d| !d.is_hidden()).count();
         let aliases = DIRECTIVES.iter().filter(|d| d.alias.is_some()).count();
+        let ours = DIRECTIVES.iter().filter(|d| d.is_redoubt_only()).count();
         assert_eq!(visible, 173);
         assert_eq!(aliases, 19);
-        assert_eq!(DIRECTIVES.len(), 180);
-        let ours: Vec<&str> = DIRECTIVES
+        assert_eq!(DIRECTIVES.len() - ours, 179);
+        let mut ours: Vec<&str> = DIRECTIVES
             .iter()
-            .filter(|d| d.name.starts_with("redoubt-"))
+            .filter(|d| d.is_redoubt_only())
             .map(|d| d.name)
             .collect();
-        assert_eq!(ours, ["redoubt-metrics-port"]);
+        ours.sort_unstable();
+        assert_eq!(ours, ["redoubt-metrics-port", "replica-ack-before-reply"]);
+        assert!(DIRECTIVES
+            .iter()
+            .filter(|d| d.is_redoubt_only())
+            .all(|d| d.is_hidden()));
     }
 
     #[test]

@@ -261,7 +261,12 @@ fn config_set_matches_a_live_redis() {
     let ctx = SetContext::default();
     let mut mismatches = Vec::new();
     for dir in DIRECTIVES {
-        if dir.is_immutable() || skip.contains(&dir.name) || dir.name.starts_with("tls-") {
+        // Redoubt's own directives are unknown to Redis by design.
+        if dir.is_immutable()
+            || dir.is_redoubt_only()
+            || skip.contains(&dir.name)
+            || dir.name.starts_with("tls-")
+        {
             continue;
         }
         let chosen = non_default(dir.name, &dir.kind);

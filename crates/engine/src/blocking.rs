@@ -70,7 +70,10 @@ impl Engine {
     /// Removes `client` from the registry; returns what it waited for.
     pub fn unregister_blocked(&mut self, client: &mut Client) -> Option<BlockState> {
         let st = client.blocked.take()?;
-        self.repl.waiting.retain(|w| w.client != client.id);
+        // WAIT's entry goes; a hold of replies (`crate::safe`) is not a blocked state.
+        self.repl
+            .waiting
+            .retain(|w| w.hold || w.client != client.id);
         for k in &st.keys {
             let slot = (st.db, k.clone());
             if let Some(q) = self.blocking.waiting.get_mut(&slot) {
@@ -171,11 +174,24 @@ impl Engine {
                     if let crate::table::Lookup::Found(cmd) = table.lookup(&argv) {
                         let saved_db = c.db;
                         c.db = st.db;
+                        let (offset_before, out_from) = (self.stream.offset(), c.out.buf.len());
                         self.blocking.reprocessing = true;
                         self.call(&mut c, cmd, &argv, now_ms, false);
                         self.blocking.reprocessing = false;
                         c.db = saved_db;
                         self.stream.commit_staged();
+                        // The pop is a write: under `replica-ack-before-reply` its reply
+                        // waits for the ACKs too (crate::safe).
+                        if !self.is_replica() {
+                            self.hold_for_acks(
+                                &mut c,
+                                &argv,
+                                true,
+                                offset_before,
+                                out_from,
+                                now_ms,
+                            );
+                        }
                     }
                     c.io.notify.notify();
                     self.clients.insert(id, c);
@@ -211,7 +227,12 @@ impl Engine {
         let Some(mut c) = self.clients.remove(&id) else {
             return false;
         };
-        let wait = self.repl.waiting.iter().find(|w| w.client == id).copied();
+        let wait = self
+            .repl
+            .waiting
+            .iter()
+            .find(|w| w.client == id && !w.hold)
+            .copied();
         let done = match self.unregister_blocked(&mut c) {
             Some(st) => {
                 if let (Some(w), false) = (wait, error) {

@@ -144,6 +144,10 @@ pub struct Client {
     pub repl_pending: Option<crate::repl::ReplicaInfo>,
     /// `master_repl_offset` after this client's last write (`c->woff`), for WAIT.
     pub woff: u64,
+    /// Replies of this batch held until replicas acknowledged them
+    /// (`replica-ack-before-reply`, see [`crate::safe`]); the connection takes it with the
+    /// batch's output.
+    pub hold: Option<crate::safe::Hold>,
 }
 
 impl Client {
@@ -191,6 +195,7 @@ impl Client {
             repl: None,
             repl_pending: None,
             woff: 0,
+            hold: None,
         }
     }
 

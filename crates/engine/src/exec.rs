@@ -159,6 +159,7 @@ impl Engine {
             return;
         }
         let offset_before = self.stream.offset();
+        let out_from = client.out.buf.len();
         self.call(client, cmd, &argv, now_ms, false);
         if cmd.has(flags::TOUCHES_ARBITRARY_KEYS) {
             // SCAN and RANDOMKEY may expire many unrelated keys: Redis 7.0 propagates those
@@ -169,6 +170,9 @@ impl Engine {
         }
         if self.stream.offset() != offset_before {
             client.woff = self.stream.offset();
+        }
+        if !self.is_replica() {
+            self.hold_for_acks(client, &argv, is_write, offset_before, out_from, now_ms);
         }
         if !self.blocking.ready.is_empty() && client.multi.is_none() {
             self.serve_blocked(now_ms);

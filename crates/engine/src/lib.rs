@@ -50,6 +50,9 @@ pub mod repl_load;
 pub mod repl_sync;
 #[cfg(test)]
 mod repl_tests;
+pub mod safe;
+#[cfg(test)]
+mod safe_tests;
 pub mod sentinel_mode;
 pub mod slowlog;
 pub mod snapshot;
@@ -444,6 +447,7 @@ impl Engine {
     pub fn remove_client(&mut self, id: ClientId) {
         if let Some(mut c) = self.clients.remove(&id) {
             self.unregister_blocked(&mut c);
+            self.repl.waiting.retain(|w| w.client != id);
             commands::transactions::unwatch_all(self, &mut c);
             self.pubsub.unsubscribe_all(&mut c);
             self.monitors.retain(|&m| m != id);

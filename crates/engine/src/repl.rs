@@ -129,6 +129,9 @@ pub struct MasterLink {
     /// The master client's database, kept across reconnections (Redis keeps the cached
     /// master client): a partially resynced stream continues without a SELECT.
     pub stream_db: usize,
+    /// REPLCONF FREEZE's epoch while frozen: no link, no ACK until REPLICAOF (see
+    /// [`crate::safe`]).
+    pub frozen: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -160,6 +163,8 @@ pub struct Waiting {
     pub client: ClientId,
     pub offset: u64,
     pub replicas: i64,
+    /// Not WAIT but a write's reply held by `replica-ack-before-reply` ([`crate::safe`]).
+    pub hold: bool,
 }
 
 impl Default for Repl {
@@ -317,6 +322,8 @@ impl Engine {
         let was_master = self.repl.master.is_none();
         self.drop_master_client();
         self.unblock_all_role_change();
+        // Held replies fail at once: no replica will acknowledge them now.
+        self.wake_holds();
         self.disconnect_replicas();
         if was_master {
             // `replicationCacheMasterUsingMyself`: our own history is what we ask to continue,
@@ -344,6 +351,7 @@ impl Engine {
             transfer_read: 0,
             transfer_last_io_ms: now_ms,
             stream_db: self.repl.restored_stream_db.take().unwrap_or(0),
+            frozen: None,
         });
         self.hooks
             .replication_changed(self.repl.generation, self.repl.master.is_some());
@@ -560,20 +568,24 @@ impl Engine {
 
     /// Releases WAITing clients whose count is reached (`processClientsWaitingReplicas`).
     pub(crate) fn serve_waiting_replicas(&mut self) {
-        let ready: Vec<(ClientId, usize)> = self
+        let ready: Vec<(ClientId, usize, bool)> = self
             .repl
             .waiting
             .iter()
-            .map(|w| (w.client, w.replicas, self.replicas_acked(w.offset)))
-            .filter(|&(_, want, got)| got as i64 >= want)
-            .map(|(id, _, got)| (id, got))
+            .map(|w| (w.client, w.replicas, self.replicas_acked(w.offset), w.hold))
+            .filter(|&(_, want, got, _)| got as i64 >= want)
+            .map(|(id, _, got, hold)| (id, got, hold))
             .collect();
-        for (id, got) in ready {
+        for (id, got, hold) in ready {
             let Some(mut c) = self.clients.remove(&id) else {
                 self.repl.waiting.retain(|w| w.client != id);
                 continue;
             };
-            if self.unregister_blocked(&mut c).is_some() {
+            if hold {
+                // The connection holding the replies re-checks (`Engine::hold_status`).
+                self.repl.waiting.retain(|w| !(w.hold && w.client == id));
+                c.io.notify.notify();
+            } else if self.unregister_blocked(&mut c).is_some() {
                 c.out.int(got as i64);
                 if let crate::table::Lookup::Found(cmd) =
                     self.table.clone().lookup(&[Bytes::from_static(b"wait")])
@@ -606,6 +618,11 @@ impl Engine {
     pub fn enough_good_replicas(&self, now_ms: i64) -> bool {
         let to_write = self.config.get_int("min-replicas-to-write");
         let max_lag = self.config.get_int("min-replicas-max-lag");
+        // `replica-ack-before-reply`: a write that cannot be acknowledged is not applied.
+        let acks = self.acks_before_reply();
+        if acks > 0 && self.repl.replicas.len() < acks {
+            return false;
+        }
         self.is_replica()
             || to_write == 0
             || max_lag == 0

@@ -71,6 +71,83 @@ impl TestEngine {
         }
     }
 
+    /// Runs one command on another client of this engine and returns its raw reply.
+    pub fn run_on(&mut self, id: ClientId, line: &str) -> Vec<u8> {
+        let args = redoubt_resp::split_args(line.as_bytes()).expect("balanced test command");
+        let mut c = self.eng.take_client(id).expect("client exists");
+        self.eng.execute(
+            &mut c,
+            args.into_iter().map(Bytes::from).collect(),
+            self.now_ms,
+        );
+        let out = c.out.buf.split().to_vec();
+        self.eng.put_client(c);
+        out
+    }
+
+    /// Attaches `n` replica clients through a whole diskless full sync (handshake, PSYNC,
+    /// the snapshot walked to its end, payload drained, first ACK): they come back online,
+    /// with empty output buffers. Sets `repl-diskless-sync-delay 0` so the snapshot starts at
+    /// the end of the batch.
+    pub fn attach_replicas(&mut self, n: usize) -> Vec<ClientId> {
+        self.run("CONFIG SET repl-diskless-sync-delay 0");
+        let mut reps = Vec::new();
+        for i in 0..n {
+            let r = self.eng.add_client(
+                ClientKind::Normal,
+                Rc::new(ClientIo::default()),
+                self.now_ms,
+            );
+            self.run_on(r, &format!("REPLCONF listening-port {}", 7000 + i));
+            self.run_on(r, "REPLCONF capa eof capa psync2");
+            assert!(
+                self.run_on(r, "PSYNC ? -1").is_empty(),
+                "nothing before the snapshot"
+            );
+            reps.push(r);
+        }
+        self.stream();
+        for &r in &reps {
+            let c = self.eng.clients.get_mut(&r).expect("replica");
+            let out = c.out.buf.split().to_vec();
+            assert!(
+                out.starts_with(b"+FULLRESYNC"),
+                "{:?}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+        // Walk the snapshot to its end, draining the payload queues it fills (the slowest
+        // replica paces it, so a full queue makes it wait).
+        let now = self.now_ms;
+        let mut rounds = 0;
+        while self.eng.bgsave_work(now, 1) != crate::commands::bgsave::Work::Idle {
+            for &r in &reps {
+                let io = self.eng.clients.get(&r).expect("replica").io.clone();
+                while io.bulk.borrow_mut().pop().is_some() {}
+            }
+            rounds += 1;
+            assert!(rounds < 1_000_000, "the sync snapshot never ended");
+        }
+        for &r in &reps {
+            let io = self.eng.clients.get(&r).expect("replica").io.clone();
+            while io.bulk.borrow_mut().pop().is_some() {}
+            self.run_on(r, "REPLCONF ACK 0");
+            let c = self.eng.clients.get_mut(&r).expect("replica");
+            c.out.buf.clear();
+        }
+        self.stream();
+        for &r in &reps {
+            self.eng
+                .clients
+                .get_mut(&r)
+                .expect("replica")
+                .out
+                .buf
+                .clear();
+        }
+        reps
+    }
+
     /// Runs a command and returns the reply as text with CRLF shown as `|`.
     pub fn text(&mut self, line: &str) -> String {
         String::from_utf8_lossy(&self.run(line)).replace("\r\n", "|")

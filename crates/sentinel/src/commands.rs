@@ -554,6 +554,20 @@ impl Sentinel {
                         _ => m.quorum = v,
                     }
                 }
+                // Redoubt only (crate::safe).
+                "safe-failover" if moreargs > 0 => {
+                    j += 1;
+                    let v = text(&argv[j]);
+                    let on = if v.eq_ignore_ascii_case("yes") {
+                        true
+                    } else if v.eq_ignore_ascii_case("no") {
+                        false
+                    } else {
+                        badfmt(out, j);
+                        break;
+                    };
+                    self.masters[mi].safe_failover = on;
+                }
                 "master-reboot-down-after-period" if moreargs > 0 => {
                     j += 1;
                     let Some(v) = parse_ll(&argv[j]).filter(|v| *v >= 0) else {

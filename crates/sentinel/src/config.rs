@@ -189,6 +189,14 @@ impl Sentinel {
                 let mi = master(self, &argv[1])?;
                 self.masters[mi].parallel_syncs = atoi(&argv[2]);
             }
+            // Redoubt only (crate::safe): written back only when set.
+            ("safe-failover", 3) => {
+                let mi = master(self, &argv[1])?;
+                self.masters[mi].safe_failover = match yesno(&argv[2]) {
+                    Some(v) => v,
+                    None => return Err("Please specify yes or no for safe-failover."),
+                };
+            }
             ("notification-script", 3) => {
                 let mi = master(self, &argv[1])?;
                 if !is_executable(&argv[2]) {
@@ -468,6 +476,13 @@ impl Sentinel {
                     true,
                 );
             }
+            if m.safe_failover {
+                push(
+                    "safe-failover",
+                    format!("sentinel safe-failover {name} yes"),
+                    true,
+                );
+            }
             if let Some(s) = &m.notification_script {
                 push(
                     "notification-script",
@@ -579,6 +594,7 @@ impl Sentinel {
             "down-after-milliseconds",
             "failover-timeout",
             "parallel-syncs",
+            "safe-failover",
             "notification-script",
             "client-reconfig-script",
             "auth-pass",

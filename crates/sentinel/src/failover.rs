@@ -254,7 +254,17 @@ impl Sentinel {
     }
 
     fn failover_select_slave(&mut self, mi: usize, now: i64) {
-        match self.select_replica(mi, now) {
+        let m = &self.masters[mi];
+        let choice = if self.redoubt && m.safe_failover && !m.inst.has(flags::FORCE_FAILOVER) {
+            match self.safe_select_step(mi, now) {
+                crate::safe::Step::Wait => return,
+                crate::safe::Step::Abort => None,
+                crate::safe::Step::Promote(ri) => Some(ri),
+            }
+        } else {
+            self.select_replica(mi, now)
+        };
+        match choice {
             None => {
                 self.master_event(Level::Warning, "-failover-abort-no-good-slave", mi, "");
                 self.abort_failover(mi, now);
@@ -534,12 +544,15 @@ impl Sentinel {
             m.inst.name, m.inst.ip, m.inst.port, ip, port
         );
         self.event_of(Level::Warning, "+switch-master", mi, msg);
+        // The frozen replicas were reconfigured (or the promoted one promoted): done.
+        self.masters[mi].safe = None;
         self.reset_master_and_change_address(mi, &ip, port, now);
     }
 
     /// `sentinelAbortFailover`.
     pub(crate) fn abort_failover(&mut self, mi: usize, now: i64) {
         self.unpause_old_master(mi);
+        self.safe_abort(mi);
         self.masters[mi].coord = None;
         let pi = self.promoted_index(mi);
         let m = &mut self.masters[mi];

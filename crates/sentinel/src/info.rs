@@ -18,6 +18,9 @@ pub struct InfoFields {
     pub slave_repl_offset: Option<u64>,
     pub replica_announced: Option<bool>,
     pub master_repl_offset: Option<u64>,
+    pub master_replid: Option<String>,
+    /// Redoubt's `replica_ack_before_reply` (shown only when set).
+    pub replica_ack_before_reply: Option<i64>,
 }
 
 /// Reads INFO as Redis does: line by line, by prefix, in one pass; the replica fields only
@@ -44,6 +47,12 @@ pub fn parse(info: &str) -> InfoFields {
         }
         if let Some(v) = l.strip_prefix("master_repl_offset:") {
             f.master_repl_offset = Some(strtoull(v));
+        }
+        if let Some(v) = l.strip_prefix("master_replid:") {
+            f.master_replid = Some(v.to_string());
+        }
+        if let Some(v) = l.strip_prefix("replica_ack_before_reply:") {
+            f.replica_ack_before_reply = Some(atoi(v));
         }
         if f.role == Some(Role::Replica) {
             if let Some(v) = l.strip_prefix("master_host:") {

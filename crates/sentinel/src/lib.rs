@@ -30,6 +30,7 @@ pub mod failover;
 pub mod hello;
 pub mod info;
 mod monitor;
+pub mod safe;
 pub mod scripts;
 pub mod state;
 #[cfg(test)]

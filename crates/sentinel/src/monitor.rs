@@ -583,6 +583,7 @@ impl Sentinel {
                 }
             }
             Pending::IsMasterDown => self.is_master_down_reply(mi, at, reply, now),
+            Pending::Freeze => self.freeze_reply(mi, at, reply, now),
             Pending::PausedInfo => {
                 if let Value::Bulk(b) | Value::Verbatim(_, b) = reply {
                     let text = String::from_utf8_lossy(b).into_owned();
@@ -865,6 +866,9 @@ impl Sentinel {
             m.leader = None;
             m.promoted_slave = None;
             m.coord = None;
+            m.safe = None;
+            m.inst.master_replid = None;
+            m.inst.acks_before_reply = 0;
             m.failover_state = 0;
             m.failover_state_change_time = 0;
             m.failover_start_time = 0;
@@ -892,6 +896,10 @@ impl Sentinel {
             let inst = self.inst_mut(mi, at);
             inst.info = Some(text.to_string());
             inst.master_link_down_time = f.master_link_down_since_ms;
+            if f.master_replid.is_some() {
+                inst.master_replid = f.master_replid.clone();
+            }
+            inst.acks_before_reply = f.replica_ack_before_reply.unwrap_or(0);
         }
         if let Some(id) = &f.run_id {
             let inst = self.inst(mi, at);

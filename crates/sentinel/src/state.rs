@@ -38,6 +38,8 @@ pub(crate) enum Pending {
     /// INFO sent to a master right after CLIENT PAUSE WRITE (coordinated failover): its
     /// `master_repl_offset` is the offset the promoted replica must reach.
     PausedInfo,
+    /// REPLCONF FREEZE sent to a replica by a safe failover (see [`crate::safe`]).
+    Freeze,
 }
 
 /// A time far enough in the past that any period has elapsed since.
@@ -135,6 +137,10 @@ pub struct Instance {
     pub slave_repl_offset: u64,
     /// `master_repl_offset` from the last INFO (any role).
     pub master_repl_offset: u64,
+    /// `master_replid` from the last INFO (any role).
+    pub master_replid: Option<String>,
+    /// Redoubt's `replica_ack_before_reply` from the last INFO (0 when absent).
+    pub acks_before_reply: i64,
     pub master_reboot_since_time: i64,
     /// When SLAVEOF <new master> was sent during a failover.
     pub slave_reconf_sent_time: i64,
@@ -178,6 +184,8 @@ impl Instance {
             slave_master_link_up: false,
             slave_repl_offset: 0,
             master_repl_offset: 0,
+            master_replid: None,
+            acks_before_reply: 0,
             master_reboot_since_time: 0,
             slave_reconf_sent_time: 0,
             fence_link: None,
@@ -232,6 +240,10 @@ pub struct Master {
     /// they were failed over: one reporting `role:master` is converted at once (Redoubt's
     /// fencing; Redis waits 4 publish periods).
     pub fenced: Vec<(String, i64)>,
+    /// `sentinel safe-failover <master> yes` (Redoubt only, see [`crate::safe`]).
+    pub safe_failover: bool,
+    /// The freeze round of a safe failover in progress.
+    pub safe: Option<crate::safe::FreezeRound>,
 }
 
 impl Master {
@@ -267,6 +279,8 @@ impl Master {
             promoted_slave: None,
             coord: None,
             fenced: Vec::new(),
+            safe_failover: false,
+            safe: None,
         }
     }
 
@@ -365,7 +379,8 @@ pub struct Sentinel {
     pub(crate) next_script: u64,
     /// Redoubt's documented improvements (docs/COMPATIBILITY.md): coordinated manual
     /// failover, immediate fencing of a returning old master, faster asking and INFO
-    /// polling around a failover. `false` gives redis-sentinel 7.0's timing exactly.
+    /// polling around a failover, and the opt-in safe failover (`crate::safe`, only for
+    /// masters with `safe-failover yes`). `false` gives redis-sentinel 7.0's timing exactly.
     pub redoubt: bool,
 }
 

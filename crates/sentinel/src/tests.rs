@@ -587,6 +587,19 @@ struct World {
     held: Vec<(u16, String)>,
     /// Down nodes that still accept connections (a stopped process: the kernel accepts).
     stopped: Vec<u16>,
+    /// Safe mode: the nodes' `replica-ack-before-reply` (0: the INFO line is absent), whether
+    /// they know REPLCONF FREEZE (Redoubt) or not (Redis), the nodes frozen, each node's
+    /// replication id (default `r` * 40), and the log.
+    safe: SafeWorld,
+}
+
+#[derive(Default)]
+struct SafeWorld {
+    acks: i64,
+    redoubt_nodes: bool,
+    frozen: Vec<u16>,
+    replids: std::collections::HashMap<u16, String>,
+    logs: Vec<String>,
 }
 
 impl World {
@@ -597,6 +610,10 @@ impl World {
             None => {
                 let mut s =
                     format!("run_id:{runid}\r\nrole:master\r\nmaster_repl_offset:{off}\r\n");
+                s.push_str(&format!("master_replid:{}\r\n", self.replid(port)));
+                if self.safe.acks > 0 {
+                    s.push_str(&format!("replica_ack_before_reply:{}\r\n", self.safe.acks));
+                }
                 let mut replicas: Vec<_> = self
                     .nodes
                     .iter()
@@ -618,6 +635,14 @@ impl World {
                 )
             }
         }
+    }
+
+    fn replid(&self, port: u16) -> String {
+        self.safe
+            .replids
+            .get(&port)
+            .cloned()
+            .unwrap_or_else(|| "r".repeat(40))
     }
 
     fn step(&mut self, s: &mut Sentinel, now: i64) {
@@ -644,6 +669,7 @@ impl World {
                     Action::Publish { channel, message } => {
                         self.events.push(format!("{channel} {message}"))
                     }
+                    Action::Log { line, .. } => self.safe.logs.push(line),
                     _ => {}
                 }
             }
@@ -718,6 +744,22 @@ impl World {
             "PING" => Value::Simple("PONG".into()),
             "INFO" => Value::Bulk(Bytes::from(self.info(port))),
             "PUBLISH" => Value::Int(1),
+            "REPLCONF"
+                if argv
+                    .get(1)
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"freeze")) =>
+            {
+                if self.safe.redoubt_nodes {
+                    self.safe.frozen.push(port);
+                    let off = self.nodes[&port].3;
+                    Value::Array(vec![
+                        Value::Bulk(Bytes::from(self.replid(port))),
+                        Value::Int(off as i64),
+                    ])
+                } else {
+                    Value::Error("ERR Unrecognized REPLCONF option: FREEZE".into())
+                }
+            }
             "MULTI" => {
                 self.in_multi.insert(link, Vec::new());
                 Value::Simple("OK".into())
@@ -748,6 +790,7 @@ fn failover_promotes_the_best_replica_and_reconfigures_the_rest() {
         sent: Vec::new(),
         held: Vec::new(),
         stopped: Vec::new(),
+        safe: SafeWorld::default(),
     };
     let mut t = 1_000_000;
     for _ in 0..30 {
@@ -1014,3 +1057,6 @@ fn absurd_values_from_peers_and_clients_do_not_crash() {
 
 #[path = "tests_redoubt.rs"]
 mod redoubt;
+
+#[path = "tests_safe.rs"]
+mod safe;

@@ -16,6 +16,7 @@ fn world(nodes: &[(u16, FakeNode)]) -> World {
         sent: Vec::new(),
         held: Vec::new(),
         stopped: Vec::new(),
+        safe: SafeWorld::default(),
     }
 }
 
@@ -27,7 +28,7 @@ fn group(down_after: i64, now: i64) -> Sentinel {
 }
 
 /// Runs `steps` ticks of 100 ms, returning the new time.
-fn run(w: &mut World, s: &mut Sentinel, mut t: i64, steps: usize) -> i64 {
+pub(super) fn run(w: &mut World, s: &mut Sentinel, mut t: i64, steps: usize) -> i64 {
     for _ in 0..steps {
         w.step(s, t);
         t += 100;
@@ -36,7 +37,7 @@ fn run(w: &mut World, s: &mut Sentinel, mut t: i64, steps: usize) -> i64 {
 }
 
 /// Runs until `cond` holds (or `limit_ms` passes); the time it held at.
-fn run_until(
+pub(super) fn run_until(
     w: &mut World,
     s: &mut Sentinel,
     mut t: i64,

@@ -178,7 +178,7 @@ where
         if io.killed.get() {
             break;
         }
-        let (out, close) = {
+        let (out, close, hold) = {
             let mut guard = shared.engine.borrow_mut();
             let eng = &mut *guard;
             let Some(mut client) = eng.take_client(id) else {
@@ -249,10 +249,16 @@ where
                 close = true;
             }
             let out = client.out.buf.split().freeze();
+            let hold = client.hold.take();
             eng.put_client(client);
             shared.end_batch(eng);
             eng.stats.total_net_output_bytes += out.len() as u64;
-            (out, close)
+            (out, close, hold)
+        };
+        // `replica-ack-before-reply`: the batch's replies wait for the replicas' ACKs.
+        let out = match hold {
+            Some(h) => crate::safe_hold::wait(&shared, id, &io, h, out).await,
+            None => out,
         };
         if !out.is_empty() {
             shared.engine.borrow_mut().stats.total_writes_processed += 1;

@@ -20,6 +20,7 @@ pub mod rdbfile;
 pub mod repl_load;
 pub mod repl_send;
 pub mod replica_link;
+pub mod safe_hold;
 pub mod sentinel_driver;
 pub mod sentinel_startup;
 pub mod server;

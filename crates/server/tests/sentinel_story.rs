@@ -11,8 +11,9 @@
 //! run ids masked (`<A>`, `<S1>`). Real Redis in every role must pass (that validates the
 //! tests); each role switches to Redoubt through the environment
 //! (`REDOUBT_SENTINEL_NODES`, `REDOUBT_SENTINEL_SENTINELS`: `redis`, `redoubt`, or a comma
-//! list such as `redis,redoubt,redoubt`) or through the `#[ignore]`d variants below, which
-//! name the Redoubt feature they wait for.
+//! list such as `redis,redoubt,redoubt`) or through the `redoubt_*` variants, which assert
+//! what Redoubt promises beyond Redis (in `loss.rs`: zero loss on a manual failover, and with
+//! safe mode after a paused or killed master).
 //!
 //! `REDOUBT_SENTINEL_TRANSCRIPT=<file>` writes the story's events, masked, one per line
 //! (`S0 +sdown master mymaster 127.0.0.1 <A>`); `sentinel/redis-7.0.15-story-events.txt` is

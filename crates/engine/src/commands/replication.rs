@@ -86,6 +86,11 @@ pub fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             }
             // Our master asks for an ACK: the link task answers it on its socket.
             "getack" => return,
+            // Redoubt's safe mode: a Sentinel cuts us from our master (crate::safe).
+            "freeze" if argv.len() == 3 => {
+                crate::safe::freeze(ctx, val);
+                return;
+            }
             "rdb-only" | "rdb-filter-only" => {}
             _ => {
                 let msg = format!(
@@ -236,7 +241,8 @@ pub fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     };
     let host = String::from_utf8_lossy(&argv[1]).into_owned();
     if let Some(m) = &ctx.eng.repl.master {
-        if m.host.eq_ignore_ascii_case(&host) && i64::from(m.port) == port {
+        // A frozen replica is reconfigured even to the same master: that is its release.
+        if m.frozen.is_none() && m.host.eq_ignore_ascii_case(&host) && i64::from(m.port) == port {
             ctx.eng.log_notice("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
             ctx.out().simple("OK Already connected to specified master");
             return;
@@ -378,6 +384,12 @@ pub fn info_section(eng: &Engine, s: &mut String, now_ms: i64) {
             eng.good_replicas(now_ms)
         );
     }
+    // Redoubt's safe mode, shown only when set (INFO stays Redis's otherwise): Sentinels in
+    // safe mode learn the master's setting here.
+    let acks = eng.config.get_int(crate::safe::ACK_BEFORE_REPLY);
+    if acks > 0 {
+        let _ = write!(s, "replica_ack_before_reply:{acks}\r\n");
+    }
     let mut n = 0;
     for id in &eng.repl.replicas {
         let Some(c) = eng.clients.get(id) else {
@@ -458,6 +470,7 @@ pub fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         client: ctx.client.id,
         offset,
         replicas: numreplicas,
+        hold: false,
     });
     ctx.eng.repl.get_ack = true;
 }

@@ -5,9 +5,9 @@
 //! Against real Redis these tests *measure* (the counts are printed as `WRITE-LOSS ...` lines,
 //! and appended to `$REDOUBT_WRITE_LOSS_REPORT` when set) and check only what Redis
 //! guarantees: no id twice, nothing B acknowledged is lost, the final topology. The Redoubt
-//! variants assert what issue 7 promises (zero loss on a manual failover, and on a paused or
-//! partitioned master in safe mode) and are `#[ignore]`d until Redoubt has replication and
-//! Sentinel.
+//! variants assert what issue 7 promises: zero loss on a manual failover, and on a paused or
+//! killed master in safe mode (`replica-ack-before-reply 1` on the nodes,
+//! `sentinel safe-failover` on the Sentinels).
 
 use std::io::Write;
 use std::time::Duration;
@@ -50,10 +50,29 @@ fn writer_for(d: &Deployment, op_timeout: Duration) -> Writer {
 /// Runs one fault against the story's deployment (with `min-replicas-to-write` set to
 /// `min_replicas`) and returns the losses.
 fn scenario(fault: Fault, min_replicas: u32, nodes: &[Flavor], sentinels: &[Flavor]) -> Losses {
-    let mut d = Deployment::builder()
+    scenario_with(fault, min_replicas, nodes, sentinels, false)
+}
+
+/// As [`scenario`]; `safe` turns on Redoubt's safe mode (docs/ARCHITECTURE.md): every data
+/// node runs with `replica-ack-before-reply 1` and every Sentinel with
+/// `sentinel safe-failover mymaster yes`.
+fn scenario_with(
+    fault: Fault,
+    min_replicas: u32,
+    nodes: &[Flavor],
+    sentinels: &[Flavor],
+    safe: bool,
+) -> Losses {
+    let mut b = Deployment::builder()
         .node_flavors(nodes)
         .sentinels(sentinels)
-        .min_replicas_to_write(min_replicas)
+        .min_replicas_to_write(min_replicas);
+    if safe {
+        b = b
+            .node_line("replica-ack-before-reply 1")
+            .sentinel_line("sentinel safe-failover mymaster yes");
+    }
+    let mut d = b
         .start()
         .unwrap_or_else(|e| panic!("starting the deployment: {e:#}"));
     d.wait_discovered(2, DISCOVERY);
@@ -92,6 +111,21 @@ fn scenario(fault: Fault, min_replicas: u32, nodes: &[Flavor], sentinels: &[Flav
             d.node_mut("A").resume().expect("SIGCONT A");
         }
     }
+    if safe && fault != Fault::Manual {
+        // The failover went through the freeze round (not Redis's selection).
+        let froze = (0..d.sentinels.len()).any(|i| {
+            d.sentinels[i]
+                .log()
+                .contains("Safe failover of 'mymaster': freezing replicas, 2 of 2 must answer")
+        });
+        assert!(froze, "no safe failover in the Sentinel logs");
+        for n in ["B", "C"] {
+            assert!(
+                d.node(n).log().contains("Replication FROZEN by a Sentinel"),
+                "{n} was not frozen"
+            );
+        }
+    }
     // The writer follows the Sentinels to B (without min-replicas-to-write, only once the
     // old master, converted to a replica, refuses writes: 8 to 20 s in Redis).
     assert!(
@@ -126,7 +160,7 @@ fn scenario(fault: Fault, min_replicas: u32, nodes: &[Flavor], sentinels: &[Flav
         })
         .collect();
     let line = format!(
-        "WRITE-LOSS fault={fault:?} min_replicas={min_replicas} nodes={} sentinels={} acked={} lost={} lost_by=[{}] \
+        "WRITE-LOSS fault={fault:?} min_replicas={min_replicas} safe={safe} nodes={} sentinels={} acked={} lost={} lost_by=[{}] \
          acked_by_A={} acked_by_B={} unknown={} refused={:?} present_unacked={} \
          rate={:.0}/s first_write_on_B_after_fault_ms={}",
         flavor_list(nodes),
@@ -223,13 +257,38 @@ fn redoubt_manual_failover_loses_nothing() {
 }
 
 #[test]
-#[ignore = "needs the opt-in safe mode (not designed yet: the test must enable it once it exists)"]
 fn redoubt_paused_master_loses_nothing_in_safe_mode() {
-    let l = scenario(
+    let l = scenario_with(
         Fault::Pause,
         1,
         &[Flavor::Redoubt; 3],
         &[Flavor::Redoubt; 3],
+        true,
+    );
+    assert!(l.lost.is_empty(), "lost acknowledged writes: {:?}", l.lost);
+}
+
+/// Safe-mode nodes do not change the coordinated manual failover (it does not freeze).
+#[test]
+fn redoubt_manual_failover_with_safe_nodes_loses_nothing() {
+    let l = scenario_with(
+        Fault::Manual,
+        1,
+        &[Flavor::Redoubt; 3],
+        &[Flavor::Redoubt; 3],
+        true,
+    );
+    assert!(l.lost.is_empty(), "lost acknowledged writes: {:?}", l.lost);
+}
+
+#[test]
+fn redoubt_killed_master_loses_nothing_in_safe_mode() {
+    let l = scenario_with(
+        Fault::Kill,
+        1,
+        &[Flavor::Redoubt; 3],
+        &[Flavor::Redoubt; 3],
+        true,
     );
     assert!(l.lost.is_empty(), "lost acknowledged writes: {:?}", l.lost);
 }
@@ -237,4 +296,45 @@ fn redoubt_paused_master_loses_nothing_in_safe_mode() {
 #[test]
 fn redoubt_master_kill9_is_measured() {
     scenario(Fault::Kill, 1, &[Flavor::Redoubt; 3], &[Flavor::Redoubt; 3]);
+}
+
+/// Safe mode over real redis-server nodes: they cannot hold replies for ACKs nor be frozen,
+/// so the Redoubt Sentinels refuse to fail over (and say why) instead of risking losses.
+#[test]
+fn redoubt_safe_mode_over_redis_nodes_refuses_to_fail_over() {
+    let mut d = Deployment::builder()
+        .node_flavors(&[Flavor::Redis; 3])
+        .sentinels(&[Flavor::Redoubt; 3])
+        .sentinel_line("sentinel safe-failover mymaster yes")
+        .start()
+        .unwrap_or_else(|e| panic!("starting the deployment: {e:#}"));
+    d.wait_discovered(2, DISCOVERY);
+    let mark = d.events().mark();
+    d.node_mut("A").kill9().expect("kill -9 A");
+    let master = format!("master {} 127.0.0.1 <A>", d.master_name);
+    let abort = d.wait_event(
+        mark,
+        None,
+        "-failover-abort-no-good-slave",
+        &master,
+        FAILOVER,
+    );
+    let log = d.sentinels[abort.sentinel].log();
+    assert!(
+        log.contains("Safe failover of 'mymaster' refused: the master does not report replica-ack-before-reply"),
+        "{log}"
+    );
+    assert!(
+        d.events_since(mark, None, "+selected-slave").is_empty()
+            && d.events_since(mark, None, "+switch-master").is_empty(),
+        "{}",
+        d.event_dump()
+    );
+    for n in ["B", "C"] {
+        assert_eq!(
+            d.node(n).role().as_deref(),
+            Some("slave"),
+            "{n} was promoted"
+        );
+    }
 }
