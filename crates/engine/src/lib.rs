@@ -44,6 +44,7 @@ pub mod meta;
 pub mod pause;
 pub mod pubsub;
 pub mod repl;
+pub mod repl_apply;
 #[cfg(test)]
 mod repl_tests;
 pub mod sentinel_mode;
