@@ -124,6 +124,8 @@ struct Sim {
     writes: u64,
     key_space: u64,
     partial_ok: u64,
+    /// Partial resyncs that crossed a promotion (`+CONTINUE <new id>`: replid2 at work).
+    partial_new_id: u64,
     full: u64,
 }
 
@@ -156,6 +158,7 @@ impl Sim {
             writes: 0,
             key_space: 20,
             partial_ok: 0,
+            partial_new_id: 0,
             full: 0,
         };
         for i in 0..NODES {
@@ -608,6 +611,7 @@ impl Sim {
                             if let Some(id) = new_replid {
                                 if id != eng.repl.ids.replid {
                                     eng.master_id_changed(id);
+                                    self.partial_new_id += 1;
                                 }
                             }
                             self.partial_ok += 1;
@@ -834,7 +838,7 @@ fn run(eng: &mut Engine, id: ClientId, line: &str, now: i64) -> Vec<u8> {
 }
 
 /// One seed: chaos, then healing until everyone converges.
-fn simulate(seed: u64, chaos_steps: usize) -> (u64, u64, u64) {
+fn simulate(seed: u64, chaos_steps: usize) -> [u64; 4] {
     let mut sim = Sim::new(seed);
     for _ in 0..chaos_steps {
         sim.step(true);
@@ -861,7 +865,7 @@ fn simulate(seed: u64, chaos_steps: usize) -> (u64, u64, u64) {
             .collect::<Vec<_>>(),
         sim.events.join("\n")
     );
-    (sim.partial_ok, sim.full, sim.writes)
+    [sim.partial_ok, sim.partial_new_id, sim.full, sim.writes]
 }
 
 #[test]
@@ -870,14 +874,16 @@ fn seeded_partitions_crashes_and_promotions_converge() {
         Ok(s) => vec![s.parse().expect("REPL_SIM_SEED is a number")],
         Err(_) => (1..=40).collect(),
     };
-    let (mut partial, mut full, mut writes) = (0, 0, 0);
+    let mut total = [0u64; 4];
     for seed in seeds {
-        let (p, f, w) = simulate(seed, 3000);
-        partial += p;
-        full += f;
-        writes += w;
+        for (t, n) in total.iter_mut().zip(simulate(seed, 3000)) {
+            *t += n;
+        }
     }
-    eprintln!("repl_sim: {partial} partial resyncs, {full} full syncs, {writes} writes");
-    // The runs exercised both paths (a sim that never resyncs partially checks little).
-    assert!(partial > 0 && full > 0 && writes > 0);
+    let [partial, across_promotion, full, writes] = total;
+    eprintln!(
+        "repl_sim: {partial} partial resyncs ({across_promotion} across a promotion), {full} full syncs, {writes} writes"
+    );
+    // The runs exercised every path (a sim that never resyncs partially checks little).
+    assert!(partial > 0 && across_promotion > 0 && full > 0 && writes > 0);
 }
