@@ -46,6 +46,7 @@ pub mod meta;
 pub mod pause;
 pub mod pubsub;
 pub mod repl;
+pub mod repl_apply;
 pub mod repl_load;
 pub mod repl_sync;
 #[cfg(test)]

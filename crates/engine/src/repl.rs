@@ -320,6 +320,14 @@ impl Engine {
     /// `replicationSetMaster`: start replicating from host:port.
     pub fn set_master(&mut self, host: String, port: u16, now_ms: i64) {
         let was_master = self.repl.master.is_none();
+        // Redis caches the master client when it frees it (`replicationCacheMaster`), so a
+        // partial resync with the next master continues in the database the old stream had
+        // selected; only a promoted replica's new stream is sure to start with a SELECT.
+        let cached_db = self.repl.master.as_ref().map(|m| {
+            m.client
+                .and_then(|id| self.clients.get(&id))
+                .map_or(m.stream_db, |c| c.db)
+        });
         self.drop_master_client();
         self.unblock_all_role_change();
         // Held replies fail at once: no replica will acknowledge them now.
@@ -350,7 +358,12 @@ impl Engine {
             transfer_size: None,
             transfer_read: 0,
             transfer_last_io_ms: now_ms,
-            stream_db: self.repl.restored_stream_db.take().unwrap_or(0),
+            stream_db: self
+                .repl
+                .restored_stream_db
+                .take()
+                .or(cached_db)
+                .unwrap_or(0),
             frozen: None,
         });
         self.hooks

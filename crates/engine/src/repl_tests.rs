@@ -197,3 +197,29 @@ fn writable_replica_local_writes_stay_local() {
     t.run("SET after 1");
     assert_eq!(t.stream_cmds(), "SELECT 0\nSET after 1");
 }
+
+#[test]
+fn replicaof_another_master_keeps_the_stream_database() {
+    // Found by tests/repl_sim.rs (seed 17): a replica moved to the promoted replica by
+    // REPLICAOF continues by partial resync, and the backlog bytes it gets may follow the
+    // old master's SELECT 3 without repeating it. Redis keeps the cached master client, and
+    // so its database; resetting it to 0 applied those writes to the wrong database.
+    let mut t = TestEngine::new();
+    let now = t.now_ms;
+    t.eng.set_master("127.0.0.1".into(), 1, now);
+    t.eng.adopt_master_history("a".repeat(40), 0, 0);
+    let m = t
+        .eng
+        .attach_master_client(Rc::new(ClientIo::default()), "m".into(), now);
+    let raw = b"*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n";
+    let mut c = t.eng.take_client(m).expect("master client");
+    let args = vec![Bytes::from_static(b"SELECT"), Bytes::from_static(b"3")];
+    t.eng
+        .apply_from_master(&mut c, args, raw, &mut Vec::new(), now);
+    t.eng.put_client(c);
+    t.eng.set_master("127.0.0.1".into(), 2, now);
+    let m2 = t
+        .eng
+        .attach_master_client(Rc::new(ClientIo::default()), "m2".into(), now);
+    assert_eq!(t.eng.clients.get(&m2).map(|c| c.db), Some(3));
+}

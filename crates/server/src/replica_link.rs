@@ -12,9 +12,9 @@ use crate::server::Shared;
 use crate::{notice, warning};
 use bytes::BytesMut;
 use redoubt_engine::repl::LinkState;
+use redoubt_engine::repl_apply::{ack_bytes, StreamApplier};
 use redoubt_engine::ClientIo;
 use redoubt_replication::handshake::{self, Payload, PsyncReply};
-use redoubt_resp::{DecodeLimits, RequestDecoder};
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -400,16 +400,6 @@ fn find(hay: &[u8], needle: &[u8; 40]) -> Option<usize> {
     hay.windows(40).position(|w| w == needle)
 }
 
-fn ack_bytes(offset: u64) -> Vec<u8> {
-    let off = offset.to_string();
-    format!(
-        "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{}\r\n",
-        off.len(),
-        off
-    )
-    .into_bytes()
-}
-
 /// Applies the master's stream until the link is lost or the master changes.
 async fn stream_from_master(shared: &Rc<Shared>, gen: u64, link: Link) {
     let Link {
@@ -432,7 +422,7 @@ async fn stream_from_master(shared: &Rc<Shared>, gen: u64, link: Link) {
         }
         id
     };
-    let mut st = Applier::default();
+    let mut st = StreamApplier::default();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let mut last_io = tokio::time::Instant::now();
     let mut to_send: Vec<u8> = ack_bytes(shared.engine.borrow().stream.offset());
@@ -496,25 +486,13 @@ async fn stream_from_master(shared: &Rc<Shared>, gen: u64, link: Link) {
     }
 }
 
-/// What applying the stream keeps between reads.
-#[derive(Default)]
-struct Applier {
-    decoder: RequestDecoder,
-    /// Bytes read since the last complete request: the decoder consumes a partial request
-    /// as it arrives, so each request's exact bytes (`wire_len`) are cut from here.
-    carry: BytesMut,
-    /// Bytes at the start of `buf` already copied into `carry` (left there undecoded).
-    seen: usize,
-    /// Bytes of a transaction not yet executed (see `Engine::apply_from_master`).
-    held: Vec<u8>,
-}
-
-/// Runs every complete request in `buf` as the master client.
+/// Runs every complete request in `buf` as the master client (the engine's sans-IO
+/// [`StreamApplier`]), then ends the batch.
 fn apply(
     shared: &Rc<Shared>,
     gen: u64,
     id: redoubt_engine::ClientId,
-    st: &mut Applier,
+    st: &mut StreamApplier,
     buf: &mut BytesMut,
     to_send: &mut Vec<u8>,
 ) -> Result<(), String> {
@@ -526,41 +504,7 @@ fn apply(
     let Some(mut client) = eng.take_client(id) else {
         return Err(String::new());
     };
-    st.carry.extend_from_slice(&buf[st.seen.min(buf.len())..]);
-    let limits = DecodeLimits {
-        proto_max_bulk_len: eng.conf.proto_max_bulk_len,
-        auth_required: false,
-        is_master: true,
-    };
-    let now = crate::log::now_ms();
-    let mut result = Ok(());
-    loop {
-        match st.decoder.decode(buf, &limits) {
-            Ok(Some(req)) => {
-                if req.wire_len > st.carry.len() {
-                    result =
-                        Err("Protocol error from MASTER: request longer than its input".into());
-                    break;
-                }
-                let raw = st.carry.split_to(req.wire_len);
-                let getack = req.args.len() >= 2
-                    && req.args[0].eq_ignore_ascii_case(b"replconf")
-                    && req.args[1].eq_ignore_ascii_case(b"getack");
-                if getack {
-                    // The ACK counts what was applied before this request, as Redis's
-                    // `replicationSendAck` inside the command does.
-                    to_send.extend_from_slice(&ack_bytes(eng.stream.offset()));
-                }
-                eng.apply_from_master(&mut client, req.args, &raw, &mut st.held, now);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                result = Err(format!("Protocol error from MASTER: {e}"));
-                break;
-            }
-        }
-    }
-    st.seen = buf.len();
+    let result = st.apply(eng, &mut client, buf, to_send, crate::log::now_ms());
     eng.put_client(client);
     shared.end_batch(eng);
     result
