@@ -134,12 +134,13 @@ fn crash_rounds(flavor: Flavor, fsync: &str, rewrite: bool, rounds: usize) -> Ou
     if rewrite {
         // The rewrite walks the keyspace slowly (microseconds per key), so it is still
         // running when the kill comes.
-        b = b.directive("rdb-key-save-delay", "2000");
+        b = b.directive("rdb-key-save-delay", "5000");
     }
     let mut s = b.start().expect("server");
     let mut c = must_connect(&s);
     if rewrite {
-        // Real writes (in the AOF) for the rewrite to walk: 3000 keys x 2 ms = 6 s.
+        // Real writes (in the AOF) for the rewrite to walk: 3000 keys x 5 ms = 15 s, room for
+        // a slow fsync on a busy machine.
         for chunk in 0..30 {
             for i in 0..100 {
                 c.send_cmd(&["SET", &format!("pad:{chunk}:{i}"), "v"])

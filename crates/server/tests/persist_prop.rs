@@ -246,7 +246,7 @@ fn random_writes_during_an_aof_rewrite_restart_same_digest() {
             pipeline(&mut c, &before);
             // Slow the rewrite down (microseconds per key) so the writes below land while
             // it runs.
-            c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "3000"]);
+            c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "10000"]);
             assert_eq!(
                 text(c.cmd(&["BGREWRITEAOF"])),
                 "Background append only file rewriting started"
