@@ -260,6 +260,38 @@ impl Db {
             self.find_slot(key).is_none(),
             "insert_new on an existing key"
         );
+        let h = self.hash(key);
+        self.insert_hashed(h, key, value);
+    }
+
+    /// An RDB load's insert: one hash and one probe for the duplicate check, the insert and
+    /// the TTL (a load is mostly this, for every key). `None`, and nothing changed, when the
+    /// key is already there; else its slot.
+    pub fn insert_loaded(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire_at_ms: Option<i64>,
+    ) -> Option<u32> {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        let dup = self.index.find(h, |&s| {
+            slots[s as usize].as_ref().is_some_and(|e| &*e.key == key)
+        });
+        if dup.is_some() {
+            return None;
+        }
+        let s = self.insert_hashed(h, key, value);
+        if let Some(at) = expire_at_ms {
+            let e = self.slots[s as usize].as_mut().expect("just inserted");
+            e.exp_pos = self.expires.len() as u32;
+            e.expire_at_ms = at;
+            self.expires.push(s);
+        }
+        Some(s)
+    }
+
+    fn insert_hashed(&mut self, h: u64, key: &[u8], value: Value) -> u32 {
         let entry = Entry {
             key: ByteStr::new(key),
             value,
@@ -281,7 +313,6 @@ impl Db {
         if let Some(cow) = self.cow.as_deref_mut() {
             cow.new_entry(slot);
         }
-        let h = self.hash(key);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(h, slot, |&s| {
             hasher.hash_one(
@@ -292,6 +323,7 @@ impl Db {
             )
         });
         self.len += 1;
+        slot
     }
 
     /// Removes a key, returning its entry.

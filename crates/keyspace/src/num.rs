@@ -98,6 +98,43 @@ pub fn ll2string(value: i64) -> Vec<u8> {
 /// empty input, leading space, trailing bytes, NaN, overflow, or a nonzero value that
 /// underflows to zero. Infinity spelled out (`inf`, `-Infinity`) is accepted.
 pub fn string2d(s: &[u8]) -> Option<f64> {
+    if let Some(d) = plain_decimal_fast(s) {
+        return Some(d);
+    }
+    string2d_exact(s)
+}
+
+/// The common case of [`string2d`] (scores like `1.5` or `-42`, parsed for every zset
+/// member an RDB load reads): `[+-]?digits[.digits]` of at most 40 bytes, no exponent. On that
+/// grammar C's `strtod` and Rust's `f64::from_str` accept the same strings and are both
+/// correctly rounded (nearest, ties to even), so they agree bit for bit; and such a literal
+/// can neither overflow nor underflow to zero (|x| < 1e40, nonzero |x| >= 1e-39), so no
+/// refusal of [`string2d`] applies. Anything else takes the exact path.
+fn plain_decimal_fast(s: &[u8]) -> Option<f64> {
+    if s.len() > 40 {
+        return None;
+    }
+    let body = match s.first() {
+        Some(b'-' | b'+') => &s[1..],
+        _ => s,
+    };
+    let mut digits = 0;
+    let mut points = 0;
+    for &c in body {
+        match c {
+            b'0'..=b'9' => digits += 1,
+            b'.' => points += 1,
+            _ => return None,
+        }
+    }
+    if digits == 0 || points > 1 {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse::<f64>().ok()
+}
+
+/// [`string2d`] by exact big-integer conversion, for every grammar `strtod` accepts.
+fn string2d_exact(s: &[u8]) -> Option<f64> {
     if s.is_empty() {
         return None;
     }

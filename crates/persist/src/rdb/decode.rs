@@ -539,7 +539,7 @@ pub fn load(buf: &[u8], opts: &LoadOptions<'_>, dbs: &mut [Db]) -> R<LoadStats> 
             continue;
         }
         let d = &mut dbs[db];
-        if d.find(&key).is_some() {
+        let Some(slot) = d.insert_loaded(&key, value, exp) else {
             return Err(r.err_at(
                 op_at,
                 RdbErrorKind::DuplicateKey {
@@ -547,15 +547,9 @@ pub fn load(buf: &[u8], opts: &LoadOptions<'_>, dbs: &mut [Db]) -> R<LoadStats> 
                     db,
                 },
             ));
-        }
-        d.insert_new(&key, value);
-        if let Some(t) = exp {
-            d.set_expire(&key, t);
-        }
+        };
         if let Some(w) = (opts.access_word)(idle_v, freq_v) {
-            if let Some(e) = d.get_raw_mut(&key) {
-                e.lru = w;
-            }
+            d.at_mut(slot).lru = w;
         }
         stats.keys_loaded += 1;
     }
