@@ -51,6 +51,13 @@ fn moved_replica_keeps_the_database(flavor: Flavor) {
     wait_for("a on the replica", DEADLINE, || {
         c2.cmd(&["GET", "a"]) == Value::Bulk(bytes::Bytes::from_static(b"1"))
     });
+    // r1 must hold everything r2 has, or its answer to r2's PSYNC is a full resync (the
+    // requested offset would be past its own): wait until both have the master's offset.
+    wait_for("both replicas at the master's offset", DEADLINE, || {
+        let want = info_field(&mut mc, "replication", "master_repl_offset");
+        info_field(&mut c1, "replication", "master_repl_offset") == want
+            && info_field(&mut c2, "replication", "master_repl_offset") == want
+    });
     let r1port = r1.port().to_string();
     c2.cmd(&["REPLICAOF", "127.0.0.1", &r1port]);
     wait_for("the moved replica's link up", DEADLINE, || link_up(&mut c2));
