@@ -145,6 +145,22 @@ pub struct ObufLimit {
     pub soft_secs: u64,
 }
 
+impl ObufLimit {
+    /// `used` bytes for `c` are past the hard limit, or past the soft limit for longer than
+    /// its seconds (`checkClientOutputBufferLimits`); tracks when the soft limit was crossed.
+    pub fn reached(&self, c: &mut Client, used: u64, now_ms: i64) -> bool {
+        let hard = self.hard_bytes > 0 && used >= self.hard_bytes;
+        let mut soft = false;
+        if self.soft_bytes > 0 && used >= self.soft_bytes {
+            let since = *c.obuf_soft_since_ms.get_or_insert(now_ms);
+            soft = (now_ms - since) as u64 > self.soft_secs * 1000;
+        } else {
+            c.obuf_soft_since_ms = None;
+        }
+        hard || soft
+    }
+}
+
 /// Index into `RuntimeConf::obuf_limits`, as Redis's CLIENT_TYPE_* order in the directive.
 pub const OBUF_NORMAL: usize = 0;
 pub const OBUF_REPLICA: usize = 1;
@@ -488,17 +504,8 @@ impl Engine {
         } else {
             OBUF_NORMAL
         };
-        let lim = self.conf.obuf_limits[class];
         let used = c.out.len() as u64;
-        let hard = lim.hard_bytes > 0 && used >= lim.hard_bytes;
-        let mut soft = false;
-        if lim.soft_bytes > 0 && used >= lim.soft_bytes {
-            let since = *c.obuf_soft_since_ms.get_or_insert(now_ms);
-            soft = (now_ms - since) as u64 > lim.soft_secs * 1000;
-        } else {
-            c.obuf_soft_since_ms = None;
-        }
-        if (hard || soft) && !c.io.killed.get() {
+        if self.conf.obuf_limits[class].reached(c, used, now_ms) && !c.io.killed.get() {
             c.io.killed.set(true);
             c.io.notify.notify();
             c.out.buf.clear();

@@ -493,16 +493,7 @@ impl Engine {
     /// `client-output-buffer-limit replica` (hard, and soft for its seconds) applied to
     /// `used` bytes held for `c` (`checkClientOutputBufferLimits`).
     pub(crate) fn held_over_limit(&self, c: &mut crate::Client, used: u64, now_ms: i64) -> bool {
-        let lim = self.conf.obuf_limits[crate::OBUF_REPLICA];
-        let hard = lim.hard_bytes > 0 && used >= lim.hard_bytes;
-        let mut soft = false;
-        if lim.soft_bytes > 0 && used >= lim.soft_bytes {
-            let since = *c.obuf_soft_since_ms.get_or_insert(now_ms);
-            soft = (now_ms - since) as u64 > lim.soft_secs * 1000;
-        } else {
-            c.obuf_soft_since_ms = None;
-        }
-        (hard || soft) && !c.io.killed.get()
+        self.conf.obuf_limits[crate::OBUF_REPLICA].reached(c, used, now_ms) && !c.io.killed.get()
     }
 
     /// The full sync part of `replicationCron`: keepalive newlines to replicas waiting for a

@@ -2,27 +2,9 @@
 //! end of the batch, the backlog, and applying a master's stream.
 
 use crate::testing::TestEngine;
-use crate::{ClientId, ClientIo, ClientKind};
+use crate::{ClientId, ClientIo};
 use bytes::Bytes;
 use std::rc::Rc;
-
-fn add(t: &mut TestEngine) -> ClientId {
-    t.eng
-        .add_client(ClientKind::Normal, Rc::new(ClientIo::default()), t.now_ms)
-}
-
-fn run_on(t: &mut TestEngine, id: ClientId, line: &str) -> Vec<u8> {
-    let args = redoubt_resp::split_args(line.as_bytes()).expect("test command");
-    let mut c = t.eng.take_client(id).expect("client");
-    t.eng.execute(
-        &mut c,
-        args.into_iter().map(Bytes::from).collect(),
-        t.now_ms,
-    );
-    let out = c.out.buf.split().to_vec();
-    t.eng.put_client(c);
-    out
-}
 
 /// What the connection task would write of a full sync payload.
 fn drain_payload(t: &mut TestEngine, id: ClientId) -> Vec<u8> {
@@ -37,40 +19,29 @@ fn drain_payload(t: &mut TestEngine, id: ClientId) -> Vec<u8> {
     out
 }
 
-fn take_out(t: &mut TestEngine, id: ClientId) -> Vec<u8> {
-    let c = t.eng.clients.get_mut(&id).expect("client");
-    c.out.buf.split().to_vec()
-}
-
 #[test]
 fn full_sync_then_stream_then_partial() {
     let mut t = TestEngine::new();
     t.run("SET before 1");
     t.stream();
     assert_eq!(t.eng.stream.offset(), 0, "no backlog, no offset (as Redis)");
-    let r = add(&mut t);
-    assert_eq!(
-        run_on(&mut t, r, "REPLCONF listening-port 7000"),
-        b"+OK\r\n"
-    );
-    assert_eq!(
-        run_on(&mut t, r, "REPLCONF capa eof capa psync2"),
-        b"+OK\r\n"
-    );
+    let r = t.add_client();
+    assert_eq!(t.run_on(r, "REPLCONF listening-port 7000"), b"+OK\r\n");
+    assert_eq!(t.run_on(r, "REPLCONF capa eof capa psync2"), b"+OK\r\n");
     assert_eq!(t.text("CONFIG SET repl-diskless-sync-delay 0"), "+OK|");
     // Nothing before the snapshot starts, at the end of the batch.
-    assert!(run_on(&mut t, r, "PSYNC ? -1").is_empty());
+    assert!(t.run_on(r, "PSYNC ? -1").is_empty());
     t.stream();
     let id = t.eng.repl.ids.replid.clone();
     assert_eq!(
-        String::from_utf8_lossy(&take_out(&mut t, r)),
+        String::from_utf8_lossy(&t.take_out(r)),
         format!("+FULLRESYNC {id} 0\r\n")
     );
     assert_eq!(t.eng.stats.sync_full, 1);
     // A write during the transfer is held until the replica has loaded the payload.
     t.run("SET during 1");
     let during = t.stream();
-    assert!(take_out(&mut t, r).is_empty());
+    assert!(t.take_out(r).is_empty());
     let now = t.now_ms;
     while t.eng.bgsave_work(now, 1) == crate::commands::bgsave::Work::More {}
     let payload = drain_payload(&mut t, r);
@@ -86,20 +57,20 @@ fn full_sync_then_stream_then_partial() {
         t.eng.bgsave_work(now, 1),
         crate::commands::bgsave::Work::Idle
     );
-    assert!(take_out(&mut t, r).is_empty(), "held until the first ACK");
+    assert!(t.take_out(r).is_empty(), "held until the first ACK");
     // The ACK gets no reply: what follows it is the held stream.
-    assert_eq!(run_on(&mut t, r, "REPLCONF ACK 0"), during);
+    assert_eq!(t.run_on(r, "REPLCONF ACK 0"), during);
     // A write reaches the replica at the end of the batch.
     t.run("SET a 1");
     let mut bytes = during.clone();
     let more = t.stream();
-    assert_eq!(take_out(&mut t, r), more);
+    assert_eq!(t.take_out(r), more);
     bytes.extend_from_slice(&more);
     assert!(bytes.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"));
     let end = t.eng.stream.offset();
     assert_eq!(end, bytes.len() as u64);
     // ACKs are never answered and feed ROLE / INFO.
-    assert!(run_on(&mut t, r, &format!("REPLCONF ACK {end}")).is_empty());
+    assert!(t.run_on(r, &format!("REPLCONF ACK {end}")).is_empty());
     let info = t.text("INFO replication");
     assert!(
         info.contains(&format!(
@@ -108,19 +79,19 @@ fn full_sync_then_stream_then_partial() {
         "{info}"
     );
     // A second replica continues from the backlog: every byte after offset 1.
-    let r2 = add(&mut t);
-    run_on(&mut t, r2, "REPLCONF capa psync2");
-    let reply = run_on(&mut t, r2, &format!("PSYNC {id} 1"));
+    let r2 = t.add_client();
+    t.run_on(r2, "REPLCONF capa psync2");
+    let reply = t.run_on(r2, &format!("PSYNC {id} 1"));
     let mut expect = format!("+CONTINUE {id}\r\n").into_bytes();
     expect.extend_from_slice(&bytes);
     assert_eq!(reply, expect);
     assert_eq!(t.eng.stats.sync_partial_ok, 1);
     // An unknown history is a full sync and counts as a refused partial.
-    let r3 = add(&mut t);
-    run_on(&mut t, r3, "REPLCONF capa eof");
-    run_on(&mut t, r3, &format!("PSYNC {} 1", "f".repeat(40)));
+    let r3 = t.add_client();
+    t.run_on(r3, "REPLCONF capa eof");
+    t.run_on(r3, &format!("PSYNC {} 1", "f".repeat(40)));
     t.stream();
-    assert!(take_out(&mut t, r3).starts_with(b"+FULLRESYNC"));
+    assert!(t.take_out(r3).starts_with(b"+FULLRESYNC"));
     assert_eq!(t.eng.stats.sync_partial_err, 1);
     assert!(t.eng.rdb_child(), "the sockets snapshot runs");
     // A disk sync cannot start here (no file sink): Redis's refusal, and the link closes.
@@ -128,11 +99,11 @@ fn full_sync_then_stream_then_partial() {
     drain_payload(&mut t, r3);
     t.eng.bgsave_work(now, 100);
     assert!(!t.eng.rdb_child());
-    let r4 = add(&mut t);
-    run_on(&mut t, r4, "PSYNC ? -1");
+    let r4 = t.add_client();
+    t.run_on(r4, "PSYNC ? -1");
     t.stream();
     assert_eq!(
-        take_out(&mut t, r4),
+        t.take_out(r4),
         b"-ERR BGSAVE failed, replication can't continue\r\n"
     );
 }

@@ -3,34 +3,11 @@
 
 use crate::safe::{substitute, Hold, HoldStatus};
 use crate::testing::TestEngine;
-use crate::{ClientId, ClientIo, ClientKind};
+use crate::{ClientId, ClientIo};
 use bytes::Bytes;
 use std::rc::Rc;
 
 const NOREPLICAS: &[u8] = b"-NOREPLICAS Not enough good replicas to write.\r\n";
-
-fn add(t: &mut TestEngine) -> ClientId {
-    t.eng
-        .add_client(ClientKind::Normal, Rc::new(ClientIo::default()), t.now_ms)
-}
-
-fn run_on(t: &mut TestEngine, id: ClientId, line: &str) -> Vec<u8> {
-    let args = redoubt_resp::split_args(line.as_bytes()).expect("test command");
-    let mut c = t.eng.take_client(id).expect("client");
-    t.eng.execute(
-        &mut c,
-        args.into_iter().map(Bytes::from).collect(),
-        t.now_ms,
-    );
-    let out = c.out.buf.split().to_vec();
-    t.eng.put_client(c);
-    out
-}
-
-fn take_out(t: &mut TestEngine, id: ClientId) -> Vec<u8> {
-    let c = t.eng.clients.get_mut(&id).expect("client");
-    c.out.buf.split().to_vec()
-}
 
 fn hold_of(t: &mut TestEngine, id: ClientId) -> Option<Hold> {
     t.eng.clients.get_mut(&id).and_then(|c| c.hold.take())
@@ -47,8 +24,8 @@ fn master_with_replicas(n: usize) -> (TestEngine, Vec<ClientId>) {
 
 fn ack(t: &mut TestEngine, r: ClientId, offset: u64) {
     // (The replica's buffer holds the stream fed to it; an ACK adds no reply.)
-    take_out(t, r);
-    assert!(run_on(t, r, &format!("REPLCONF ACK {offset}")).is_empty());
+    t.take_out(r);
+    assert!(t.run_on(r, &format!("REPLCONF ACK {offset}")).is_empty());
     // The end of the replica's batch serves the waiting clients.
     t.stream();
 }
@@ -64,7 +41,7 @@ fn woken(t: &TestEngine, id: ClientId) -> bool {
 #[test]
 fn a_write_reply_is_held_until_the_ack_then_released_unchanged() {
     let (mut t, reps) = master_with_replicas(1);
-    let w = add(&mut t);
+    let w = t.add_client();
     let now = t.now_ms;
     // A pipelined batch: a read, two writes, a read. Nothing blocks; the writes' replies
     // are recorded as held and the whole output waits at the connection.
@@ -102,14 +79,14 @@ fn a_write_reply_is_held_until_the_ack_then_released_unchanged() {
     assert_eq!(t.eng.hold_status(w, &hold, now), HoldStatus::Released);
     assert!(t.eng.repl.waiting.is_empty());
     // (The connection writes the batch's output now.)
-    take_out(&mut t, w);
+    t.take_out(w);
     // Reads are never held; a write whose offset is already acknowledged is not either.
-    assert_eq!(run_on(&mut t, w, "GET k"), b"$1\r\nv\r\n");
+    assert_eq!(t.run_on(w, "GET k"), b"$1\r\nv\r\n");
     assert!(hold_of(&mut t, w).is_none());
     t.stream();
     let end = t.eng.stream.offset();
     ack(&mut t, reps[0], end);
-    assert_eq!(run_on(&mut t, w, "SETNX k other"), b":0\r\n");
+    assert_eq!(t.run_on(w, "SETNX k other"), b":0\r\n");
     assert!(hold_of(&mut t, w).is_none());
 }
 
@@ -133,9 +110,9 @@ fn without_the_acks_the_held_replies_become_noreplicas() {
     let (mut t, _reps) = master_with_replicas(2);
     assert_eq!(t.text("CONFIG SET replica-ack-before-reply 2"), "+OK|");
     assert_eq!(t.text("CONFIG SET min-replicas-max-lag 3"), "+OK|");
-    let w = add(&mut t);
+    let w = t.add_client();
     // PUBLISH is never held (Sentinel hellos).
-    assert_eq!(run_on(&mut t, w, "PUBLISH ch hello"), b":0\r\n");
+    assert_eq!(t.run_on(w, "PUBLISH ch hello"), b":0\r\n");
     assert!(hold_of(&mut t, w).is_none());
     let mut out = run_on_keep(&mut t, w, "INCR n");
     out.extend(run_on_keep(&mut t, w, "GET n"));
@@ -166,12 +143,12 @@ fn without_the_acks_the_held_replies_become_noreplicas() {
 #[test]
 fn a_transaction_reply_is_held_at_exec() {
     let (mut t, reps) = master_with_replicas(1);
-    let w = add(&mut t);
-    assert_eq!(run_on(&mut t, w, "MULTI"), b"+OK\r\n");
-    assert_eq!(run_on(&mut t, w, "SET a 1"), b"+QUEUED\r\n");
-    assert_eq!(run_on(&mut t, w, "INCR b"), b"+QUEUED\r\n");
+    let w = t.add_client();
+    assert_eq!(t.run_on(w, "MULTI"), b"+OK\r\n");
+    assert_eq!(t.run_on(w, "SET a 1"), b"+QUEUED\r\n");
+    assert_eq!(t.run_on(w, "INCR b"), b"+QUEUED\r\n");
     assert!(hold_of(&mut t, w).is_none(), "queued commands are not held");
-    assert_eq!(run_on(&mut t, w, "EXEC"), b"*2\r\n+OK\r\n:1\r\n");
+    assert_eq!(t.run_on(w, "EXEC"), b"*2\r\n+OK\r\n:1\r\n");
     let hold = hold_of(&mut t, w).expect("EXEC's reply is held");
     assert_eq!(hold.ranges, vec![(0, 13)]);
     t.stream();
@@ -183,7 +160,7 @@ fn a_transaction_reply_is_held_at_exec() {
 #[test]
 fn a_blocking_command_after_a_held_write_keeps_the_hold_registered() {
     let (mut t, reps) = master_with_replicas(1);
-    let w = add(&mut t);
+    let w = t.add_client();
     run_on_keep(&mut t, w, "SET k v");
     assert!(run_on_keep(&mut t, w, "BLPOP list 0").is_empty());
     let hold = hold_of(&mut t, w).expect("held");
@@ -199,15 +176,15 @@ fn a_blocking_command_after_a_held_write_keeps_the_hold_registered() {
 #[test]
 fn a_blocked_pop_served_later_is_held_too() {
     let (mut t, reps) = master_with_replicas(1);
-    let popper = add(&mut t);
-    let pusher = add(&mut t);
-    assert!(run_on(&mut t, popper, "BLPOP list 0").is_empty());
+    let popper = t.add_client();
+    let pusher = t.add_client();
+    assert!(t.run_on(popper, "BLPOP list 0").is_empty());
     assert!(hold_of(&mut t, popper).is_none());
     assert_eq!(run_on_keep(&mut t, pusher, "RPUSH list x"), b":1\r\n");
     assert!(hold_of(&mut t, pusher).is_some());
     // The popper was served by the push: its reply is in its buffer, held for the ACK of
     // its LPOP.
-    assert_eq!(take_out(&mut t, popper), b"*2\r\n$4\r\nlist\r\n$1\r\nx\r\n");
+    assert_eq!(t.take_out(popper), b"*2\r\n$4\r\nlist\r\n$1\r\nx\r\n");
     let hold = hold_of(&mut t, popper).expect("held");
     assert_eq!(hold.ranges, vec![(0, 21)]);
     let bytes = t.stream();
@@ -229,20 +206,20 @@ fn a_blocked_pop_served_later_is_held_too() {
 fn too_few_replicas_refuse_the_write_before_it_runs() {
     let (mut t, _reps) = master_with_replicas(1);
     assert_eq!(t.text("CONFIG SET replica-ack-before-reply 2"), "+OK|");
-    let w = add(&mut t);
-    assert_eq!(run_on(&mut t, w, "SET k v"), NOREPLICAS);
+    let w = t.add_client();
+    assert_eq!(t.run_on(w, "SET k v"), NOREPLICAS);
     assert_eq!(t.text("EXISTS k"), ":0|");
     // Off again: writes are answered at once, as in Redis.
     assert_eq!(t.text("CONFIG SET replica-ack-before-reply 0"), "+OK|");
-    assert_eq!(run_on(&mut t, w, "SET k v"), b"+OK\r\n");
+    assert_eq!(t.run_on(w, "SET k v"), b"+OK\r\n");
     assert!(hold_of(&mut t, w).is_none());
 }
 
 #[test]
 fn held_replies_fail_when_the_master_becomes_a_replica() {
     let (mut t, _reps) = master_with_replicas(1);
-    let w = add(&mut t);
-    run_on(&mut t, w, "SET k v");
+    let w = t.add_client();
+    t.run_on(w, "SET k v");
     let hold = hold_of(&mut t, w).expect("held");
     woken(&t, w);
     let now = t.now_ms;

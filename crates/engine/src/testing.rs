@@ -71,6 +71,21 @@ impl TestEngine {
         }
     }
 
+    /// Connects another (normal) client.
+    pub fn add_client(&mut self) -> ClientId {
+        self.eng.add_client(
+            ClientKind::Normal,
+            Rc::new(ClientIo::default()),
+            self.now_ms,
+        )
+    }
+
+    /// What the client's reply buffer holds, taken out (as its connection would write it).
+    pub fn take_out(&mut self, id: ClientId) -> Vec<u8> {
+        let c = self.eng.clients.get_mut(&id).expect("client exists");
+        c.out.buf.split().to_vec()
+    }
+
     /// Runs one command on another client of this engine and returns its raw reply.
     pub fn run_on(&mut self, id: ClientId, line: &str) -> Vec<u8> {
         let args = redoubt_resp::split_args(line.as_bytes()).expect("balanced test command");
@@ -93,11 +108,7 @@ impl TestEngine {
         self.run("CONFIG SET repl-diskless-sync-delay 0");
         let mut reps = Vec::new();
         for i in 0..n {
-            let r = self.eng.add_client(
-                ClientKind::Normal,
-                Rc::new(ClientIo::default()),
-                self.now_ms,
-            );
+            let r = self.add_client();
             self.run_on(r, &format!("REPLCONF listening-port {}", 7000 + i));
             self.run_on(r, "REPLCONF capa eof capa psync2");
             assert!(

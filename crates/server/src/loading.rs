@@ -142,8 +142,8 @@ pub async fn load_rdb_bytes(
     Ok((st, bytes))
 }
 
-/// The aux-field lines `rdbLoadRio` logs.
-fn log_aux(st: &LoadStats, now_ms: i64) {
+/// The aux-field lines `rdbLoadRio` logs (also for a replica's sync payload).
+pub(crate) fn log_aux(st: &LoadStats, now_ms: i64) {
     if let Some(v) = st.aux("redis-ver") {
         notice!(
             "Loading RDB produced by version {}",

@@ -146,28 +146,7 @@ pub async fn load(
 
 /// `rdbLoad`'s lines about what it loaded.
 fn log_loaded(st: &LoadStats, checksum: bool) {
-    if let Some(v) = st.aux("redis-ver") {
-        notice!(
-            "Loading RDB produced by version {}",
-            String::from_utf8_lossy(v)
-        );
-    }
-    let now_s = crate::log::now_ms() / 1000;
-    if let Some(t) = st
-        .aux("ctime")
-        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
-    {
-        notice!("RDB age {} seconds", (now_s - t).max(0));
-    }
-    if let Some(m) = st
-        .aux("used-mem")
-        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<f64>().ok())
-    {
-        notice!(
-            "RDB memory usage when created {:.2} Mb",
-            m / 1024.0 / 1024.0
-        );
-    }
+    crate::loading::log_aux(st, crate::log::now_ms());
     if st.checksum_disabled && checksum {
         warning!("RDB file was saved with checksum disabled: no check performed.");
     }
