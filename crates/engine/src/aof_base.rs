@@ -30,29 +30,40 @@ pub fn select(out: &mut Vec<u8>, db: usize) {
     bulk(out, db.to_string().as_bytes());
 }
 
-/// Writes `items` (each `per_item` bulk strings) as `cmd key item...` commands of at most
-/// `ITEMS_PER_CMD` items, as `rewriteListObject` and its siblings batch them.
-fn batched<I>(out: &mut Vec<u8>, cmd: &[u8], key: &[u8], total: usize, per_item: usize, items: I)
-where
-    I: Iterator<Item = Vec<Vec<u8>>>,
-{
-    let mut left = total;
-    let mut in_cmd = 0;
-    for item in items {
-        if in_cmd == 0 {
-            let n = left.min(ITEMS_PER_CMD);
-            count(out, 2 + n * per_item);
-            bulk(out, cmd);
-            bulk(out, key);
+/// Splits a key's items into `cmd key item...` commands of at most `ITEMS_PER_CMD` items,
+/// as `rewriteListObject` and its siblings batch them: call [`Batch::item`] before writing
+/// each item's `per_item` bulk strings.
+struct Batch<'a> {
+    cmd: &'a [u8],
+    key: &'a [u8],
+    per_item: usize,
+    left: usize,
+    in_cmd: usize,
+}
+
+impl<'a> Batch<'a> {
+    fn new(cmd: &'a [u8], key: &'a [u8], total: usize, per_item: usize) -> Self {
+        Batch {
+            cmd,
+            key,
+            per_item,
+            left: total,
+            in_cmd: 0,
         }
-        for part in &item {
-            bulk(out, part);
+    }
+
+    fn item(&mut self, out: &mut Vec<u8>) {
+        if self.in_cmd == 0 {
+            let n = self.left.min(ITEMS_PER_CMD);
+            count(out, 2 + n * self.per_item);
+            bulk(out, self.cmd);
+            bulk(out, self.key);
         }
-        in_cmd += 1;
-        if in_cmd == ITEMS_PER_CMD {
-            in_cmd = 0;
+        self.in_cmd += 1;
+        if self.in_cmd == ITEMS_PER_CMD {
+            self.in_cmd = 0;
         }
-        left = left.saturating_sub(1);
+        self.left = self.left.saturating_sub(1);
     }
 }
 
@@ -66,29 +77,45 @@ pub fn write_entry(out: &mut Vec<u8>, e: &Entry) {
             bulk(out, &s.to_vec());
         }
         Value::List(l) => {
-            let items = l.iter().map(|v| vec![v.to_vec()]);
-            batched(out, b"RPUSH", key, l.len(), 1, items);
+            let mut b = Batch::new(b"RPUSH", key, l.len(), 1);
+            for v in l.iter() {
+                b.item(out);
+                bulk(out, v);
+            }
         }
-        Value::Set(s) => match &**s {
-            SetVal::IntSet(is) => {
-                let items = is.iter().map(|v| vec![v.to_string().into_bytes()]);
-                batched(out, b"SADD", key, s.len(), 1, items);
+        Value::Set(s) => {
+            let mut b = Batch::new(b"SADD", key, s.len(), 1);
+            match &**s {
+                SetVal::IntSet(is) => {
+                    for v in is.iter() {
+                        b.item(out);
+                        bulk(out, v.to_string().as_bytes());
+                    }
+                }
+                SetVal::HashTable(_) => {
+                    for m in s.iter() {
+                        b.item(out);
+                        bulk(out, &m);
+                    }
+                }
             }
-            SetVal::HashTable(_) => {
-                let items = s.iter().map(|m| vec![m.to_vec()]);
-                batched(out, b"SADD", key, s.len(), 1, items);
-            }
-        },
+        }
         Value::ZSet(z) => {
             // `rioWriteBulkDouble`: `%.17g`, score before member.
-            let items = z
-                .iter()
-                .map(|(m, sc)| vec![redoubt_resp::format_double(sc).into_bytes(), m.to_vec()]);
-            batched(out, b"ZADD", key, z.len(), 2, items);
+            let mut b = Batch::new(b"ZADD", key, z.len(), 2);
+            for (m, sc) in z.iter() {
+                b.item(out);
+                bulk(out, redoubt_resp::format_double(sc).as_bytes());
+                bulk(out, m);
+            }
         }
         Value::Hash(h) => {
-            let items = h.iter().map(|(f, v)| vec![f.to_vec(), v.to_vec()]);
-            batched(out, b"HMSET", key, h.len(), 2, items);
+            let mut b = Batch::new(b"HMSET", key, h.len(), 2);
+            for (f, v) in h.iter() {
+                b.item(out);
+                bulk(out, f);
+                bulk(out, v);
+            }
         }
     }
     if e.expire_at_ms != NO_EXPIRE {
