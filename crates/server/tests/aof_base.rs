@@ -109,6 +109,11 @@ fn listing(dir: &Path) -> Vec<String> {
 
 fn rewrite_and_wait(c: &mut RawConn, n: usize) {
     run(c, &cmd(&["BGREWRITEAOF"]));
+    wait_rewrites(c, n);
+}
+
+/// Until the `n`th rewrite is over.
+fn wait_rewrites(c: &mut RawConn, n: usize) {
     wait_for("the rewrite", Duration::from_secs(60), || {
         let i = text(c.cmd(&["INFO", "persistence"]));
         i.contains("aof_rewrite_in_progress:0")
@@ -326,4 +331,49 @@ fn rewrite_and_wait_done(c: &mut RawConn) {
         let i = text(c.cmd(&["INFO", "persistence"]));
         i.contains("aof_rewrite_in_progress:0") && i.contains("aof_last_bgrewrite_status:ok")
     });
+}
+
+/// CONFIG SET appendonly yes with `aof-use-rdb-preamble no`: the first base comes from the
+/// same rewrite (Redis's `AOF_WAIT_REWRITE`), so it is an AOF-format `.1.base.aof` too.
+#[test]
+fn aof_format_base_from_config_set_appendonly_as_redis() {
+    let mut outcomes = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut s = server(flavor, d.path(), &[("appendonly", "no")]);
+        let mut c = must_connect(&s);
+        for cmd in dataset() {
+            run(&mut c, &cmd);
+        }
+        run(&mut c, &cmd(&["CONFIG", "SET", "appendonly", "yes"]));
+        wait_rewrites(&mut c, 1);
+        run(&mut c, &cmd(&["SET", "after", "1"]));
+        let dg = text(c.cmd(&["DEBUG", "DIGEST"]));
+        s.stop().expect("stop");
+        let aofs = d.path().join("appendonlydir");
+        let manifest =
+            std::fs::read_to_string(aofs.join("appendonly.aof.manifest")).expect("manifest");
+        let base = std::fs::read(aofs.join("appendonly.aof.1.base.aof")).expect("base");
+        let hashed: &[&[u8]] = &[b"strset", b"bigset", b"bigz", b"bigh", b"hwide"];
+        let keys: Vec<_> = by_key(&commands(&base))
+            .into_iter()
+            .map(|(k, cmds)| {
+                if hashed.contains(&&k.1[..]) {
+                    (k, unordered(&cmds))
+                } else {
+                    (k, (Vec::new(), cmds))
+                }
+            })
+            .collect();
+        outcomes.push((listing(&aofs), manifest, dg, keys));
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    assert_eq!(
+        outcomes[1].0,
+        [
+            "appendonly.aof.1.base.aof",
+            "appendonly.aof.1.incr.aof",
+            "appendonly.aof.manifest"
+        ]
+    );
 }
