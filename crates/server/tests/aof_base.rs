@@ -9,7 +9,8 @@
 //! - `redis-check-aof` accepts our directory, and each server loads the other's to the
 //!   same DEBUG DIGEST;
 //! - a rewrite under concurrent writes (slowed with `rdb-key-save-delay`), then a restart,
-//!   gives the same digest; with `aof-timestamp-enabled` the base opens with `#TS:`.
+//!   gives the same digest; with `aof-timestamp-enabled` the base opens with `#TS:`;
+//! - CONFIG SET appendonly yes writes its first base the same way.
 
 use redoubt_harness::{must_connect, wait_for, Flavor, RawConn, ServerProcess, Value};
 use std::collections::BTreeMap;
