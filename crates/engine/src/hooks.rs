@@ -37,12 +37,14 @@ pub trait ServerHooks {
     }
     /// BGREWRITEAOF's start: the server opens a new incremental file, which takes the
     /// stream from offset `split_offset` on (earlier bytes are in the snapshot), and returns
-    /// the sink that writes the new base file. Fails when the AOF is off (not supported yet)
+    /// the sink that writes the new base file (`rdb`: a `.base.rdb` with the CRC64 trailer;
+    /// else a `.base.aof` of commands, no trailer). Fails when the AOF is off (not supported yet)
     /// or a file cannot be created; the error is logged.
     fn aof_rewrite_sink(
         &self,
         _checksum: bool,
         _split_offset: u64,
+        _rdb: bool,
     ) -> Result<Box<dyn crate::snapshot::SnapshotSink>, String> {
         Err("the AOF is off".into())
     }

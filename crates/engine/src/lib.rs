@@ -24,6 +24,7 @@
 //! Must not depend on: tokio, sockets, files, the system clock.
 #![forbid(unsafe_code)]
 
+pub mod aof_base;
 pub mod aof_replay;
 pub mod blocking;
 pub mod client;

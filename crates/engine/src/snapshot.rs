@@ -65,6 +65,9 @@ pub struct Snapshot {
     /// A database's data could not be found (a bug): the image is incomplete and must be
     /// reported as a failed save, never written as if whole.
     pub incomplete: bool,
+    /// An AOF-format base (`crate::aof_base`): SELECT commands instead of SELECTDB, no EOF
+    /// opcode (the entry writer emits commands too).
+    pub aof_format: bool,
 }
 
 impl Snapshot {
@@ -92,6 +95,7 @@ impl Snapshot {
             done: false,
             keys_total,
             incomplete: false,
+            aof_format: false,
         }
     }
 
@@ -101,7 +105,7 @@ impl Snapshot {
         out.append(&mut self.header);
         while !self.done {
             let Some(&(tag, keys, expires)) = self.order.get(self.next) else {
-                encode::eof(out);
+                self.eof(out);
                 self.done = true;
                 break;
             };
@@ -119,7 +123,11 @@ impl Snapshot {
                 continue;
             };
             if !self.opened {
-                encode::select_db(out, tag, keys, expires);
+                if self.aof_format {
+                    crate::aof_base::select(out, tag);
+                } else {
+                    encode::select_db(out, tag, keys, expires);
+                }
                 self.opened = true;
             }
             // Copies happen only on changes, never during a step: read the count first,
@@ -134,12 +142,18 @@ impl Snapshot {
             self.next += 1;
             self.opened = false;
             return self.next == self.order.len() && {
-                encode::eof(out);
+                self.eof(out);
                 self.done = true;
                 true
             };
         }
         true
+    }
+
+    fn eof(&self, out: &mut Vec<u8>) {
+        if !self.aof_format {
+            encode::eof(out);
+        }
     }
 
     /// Hands over a database just emptied (`Db::take`) if the snapshot still needs it;

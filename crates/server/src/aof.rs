@@ -225,11 +225,13 @@ impl AofWriter {
     }
 
     /// A rewrite starts (`openNewIncrAofForAppend`): later writes go to a new incremental
-    /// file, listed in the manifest at once; returns the sink for the new base.
+    /// file, listed in the manifest at once; returns the sink for the new base (an RDB, or
+    /// commands with `rdb` false).
     pub fn start_rewrite(
         &mut self,
         checksum: bool,
         split_offset: u64,
+        rdb: bool,
     ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
         let incr = if self.waiting {
             // Not in the manifest until the rewrite ends (Redis's temp incr file).
@@ -264,12 +266,13 @@ impl AofWriter {
             notice!("Creating AOF incr file {} on background rewrite", incr.name);
         }
         self.switch = Some((split_offset, file));
-        let base = self.manifest.next_base(&self.basename, true);
+        let base = self.manifest.next_base(&self.basename, rdb);
         let tmp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
         let dir = std::env::current_dir()
             .map(|d| d.join(&self.dir))
             .unwrap_or_else(|_| self.dir.clone());
-        let sink = crate::rdbfile::FileSink::start_in(dir, &tmp, &base.name, checksum)?;
+        // An AOF-format base has no CRC64 trailer.
+        let sink = crate::rdbfile::FileSink::start_in(dir, &tmp, &base.name, checksum, rdb)?;
         // Every increment but the new one is covered by the new base.
         // (Waiting: all of the old AOF's increments, the new one is not listed yet.)
         let covered = if self.waiting {

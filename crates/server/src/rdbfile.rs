@@ -78,15 +78,18 @@ impl FileSink {
         // Redis's child names it after its own pid; ours must differ from SAVE's
         // `temp-<pid>.rdb`, which DEBUG RELOAD may write while a BGSAVE runs.
         let tmp = format!("temp-bgsave-{}.rdb", std::process::id());
-        Self::start_in(dir, &tmp, filename, checksum)
+        Self::start_in(dir, &tmp, filename, checksum, true)
     }
 
     /// Writes `dir/tmp_name`, then renames it to `dir/filename` (an AOF rewrite's base).
+    /// `trailer`: append the RDB's CRC64 (zero without `checksum`); an AOF-format base
+    /// has none.
     pub fn start_in(
         dir: std::path::PathBuf,
         tmp_name: &str,
         filename: &str,
         checksum: bool,
+        trailer: bool,
     ) -> Result<FileSink, String> {
         let tmp = dir.join(tmp_name);
         let target = dir.join(filename);
@@ -96,7 +99,7 @@ impl FileSink {
         std::thread::Builder::new()
             .name("bgsave".into())
             .spawn(move || {
-                let res = write_file(&rx, &tmp, &target, &dir, checksum);
+                let res = write_file(&rx, &tmp, &target, &dir, checksum, trailer);
                 let _ = done_tx.send(res);
             })
             .map_err(|e| strerror(&e))?;
@@ -115,6 +118,7 @@ fn write_file(
     target: &std::path::Path,
     dir: &std::path::Path,
     checksum: bool,
+    trailer: bool,
 ) -> Result<(), String> {
     let tmp_name = tmp
         .file_name()
@@ -163,10 +167,12 @@ fn write_file(
     }
     let written = match failed {
         Some(e) => Err(e),
-        None => file
-            .write_all(&crc.to_le_bytes())
-            .and_then(|()| file.flush())
-            .and_then(|()| file.get_ref().sync_all()),
+        None => {
+            let crc = if trailer { &crc.to_le_bytes()[..] } else { &[] };
+            file.write_all(crc)
+        }
+        .and_then(|()| file.flush())
+        .and_then(|()| file.get_ref().sync_all()),
     };
     drop(file);
     if let Err(e) = written {

@@ -446,11 +446,12 @@ impl redoubt_engine::hooks::ServerHooks for Hooks {
         &self,
         checksum: bool,
         split_offset: u64,
+        rdb: bool,
     ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
         let shared = self.shared.upgrade().ok_or("shutting down")?;
         let mut aof = shared.aof.borrow_mut();
         match aof.as_mut() {
-            Some(w) => w.start_rewrite(checksum, split_offset),
+            Some(w) => w.start_rewrite(checksum, split_offset, rdb),
             None => Err("BGREWRITEAOF with appendonly no is not supported by Redoubt yet".into()),
         }
     }

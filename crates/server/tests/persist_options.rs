@@ -2,8 +2,8 @@
 //! - `appenddirname` / `appendfilename`: the same directory, file names and manifest after a
 //!   rewrite (history removed), `redis-check-aof` accepts ours, and each server loads the
 //!   other's directory to the same DEBUG DIGEST; the same with `aof-use-rdb-preamble no`
-//!   before any rewrite (a `.base.aof` base). Known gap: with `aof-use-rdb-preamble no` a
-//!   BGREWRITEAOF of ours still writes an RDB base (docs/COMPATIBILITY.md).
+//!   before any rewrite (a `.base.aof` base; the rewrite's AOF-format base is tested in
+//!   aof_base.rs).
 //! - `dbfilename` / `rdbcompression no` / `rdbchecksum no`: the file is written under that
 //!   name, `redis-check-rdb` accepts ours, and each server loads the other's file.
 

@@ -1,7 +1,8 @@
 //! BGREWRITEAOF (Redis 7.0 aof.c `bgrewriteaofCommand`, `rewriteAppendOnlyFileBackground`,
 //! `backgroundRewriteDoneHandler`). The new base file is a point-in-time snapshot taken
-//! exactly like BGSAVE's (`crate::snapshot`), always as an RDB (`aof-base` aux field 1), so
-//! a rewrite costs what a BGSAVE costs. The server does the file work through
+//! exactly like BGSAVE's (`crate::snapshot`), as an RDB (`aof-base` aux field 1), or with
+//! `aof-use-rdb-preamble no` as commands (`crate::aof_base`), so a rewrite costs what a
+//! BGSAVE costs. The server does the file work through
 //! `ServerHooks`: at the start it opens a new incremental file (the stream goes there from
 //! now on) and hands a sink writing the new base; at the end it switches the manifest to the
 //! new base and the new increment and deletes the files that became history. Nothing is
@@ -21,10 +22,11 @@ impl Engine {
         }
         self.rdb.aof_rewrite_scheduled = false;
         let checksum = self.config.get_bool("rdbchecksum");
+        let rdb = self.config.get_bool("aof-use-rdb-preamble");
         // Effects up to this offset are in the snapshot about to begin; later ones go to
         // the new increment.
         let split = self.stream.offset();
-        let sink = match self.hooks.clone().aof_rewrite_sink(checksum, split) {
+        let sink = match self.hooks.clone().aof_rewrite_sink(checksum, split, rdb) {
             Ok(s) => s,
             Err(e) => {
                 self.log_warning(&format!(
@@ -35,7 +37,11 @@ impl Engine {
                 return false;
             }
         };
-        let (header, writer) = self.rdb_snapshot_parts(now_ms, true);
+        let (header, writer) = if rdb {
+            self.rdb_snapshot_parts(now_ms, true)
+        } else {
+            self.aof_snapshot_parts(now_ms)
+        };
         // Counted when started, as `stat_aof_rewrites` in Redis 7.0.
         self.rdb.aof_rewrites += 1;
         self.log_notice(&format!(
@@ -43,9 +49,27 @@ impl Engine {
             self.info.pid
         ));
         self.begin_job(Job::AofRewrite, now_ms, sink, header, writer);
+        if let Some(bg) = self.bgsave.as_mut() {
+            bg.snap.aof_format = !rdb;
+        }
         // The increments start afresh: their first effect carries a SELECT.
         self.stream.force_select();
         true
+    }
+
+    /// The start and entry writer of an AOF-format base (`crate::aof_base`): with
+    /// `aof-timestamp-enabled` the file opens with a `#TS` annotation, as
+    /// `rewriteAppendOnlyFileRio` forces one.
+    fn aof_snapshot_parts(&self, now_ms: i64) -> (Vec<u8>, redoubt_keyspace::cow::EntryWriter) {
+        let header = if self.config.get_bool("aof-timestamp-enabled") {
+            format!("#TS:{}\r\n", now_ms / 1000).into_bytes()
+        } else {
+            Vec::new()
+        };
+        let writer = std::sync::Arc::new(|e: &redoubt_keyspace::Entry, out: &mut Vec<u8>| {
+            crate::aof_base::write_entry(out, e);
+        });
+        (header, writer)
     }
 
     /// CONFIG SET appendonly yes (`startAppendOnly`): the AOF is on once a rewrite has
