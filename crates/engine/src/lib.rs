@@ -51,6 +51,7 @@ pub mod repl_load;
 pub mod repl_sync;
 #[cfg(test)]
 mod repl_tests;
+pub mod replica_expire;
 pub mod safe;
 #[cfg(test)]
 mod safe_tests;

@@ -155,6 +155,8 @@ pub struct Repl {
     pub failover: crate::failover::Failover,
     /// Full syncs from the snapshot (`crate::repl_sync`).
     pub sync: crate::repl_sync::SyncState,
+    /// A writable replica's own keys with a TTL (`crate::replica_expire`).
+    pub own_expires: crate::replica_expire::OwnExpires,
 }
 
 /// A client blocked in WAIT until `replicas` replicas acknowledged `offset`.
@@ -182,6 +184,7 @@ impl Default for Repl {
             restored_stream_db: None,
             failover: crate::failover::Failover::default(),
             sync: crate::repl_sync::SyncState::default(),
+            own_expires: Default::default(),
         }
     }
 }
