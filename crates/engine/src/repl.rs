@@ -249,10 +249,12 @@ impl Engine {
                 } else if skip < bytes.len() {
                     c.out.raw(&bytes[skip..]);
                     c.io.notify.notify();
-                    if !fresh && self.check_output_limits(&mut c, now) {
+                    if !fresh && self.output_limit_reached(&mut c, now) {
+                        // Described before it is marked and emptied, as Redis logs it.
+                        let info = crate::commands::client::client_info_string(&c, now);
+                        Self::close_for_output_limit(&mut c);
                         self.log_warning(&format!(
-                            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                            crate::commands::client::client_info_string(&c, now)
+                            "Client {info} scheduled to be closed ASAP for overcoming of output buffer limits."
                         ));
                     }
                 }
