@@ -140,3 +140,65 @@ impl Engine {
         deleted
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestEngine;
+
+    fn writable_replica() -> TestEngine {
+        let mut t = TestEngine::new();
+        let now = t.now_ms;
+        t.eng.set_master("127.0.0.1".into(), 1, now);
+        t.eng.adopt_master_history("a".repeat(40), 100, 0);
+        assert_eq!(t.text("CONFIG SET replica-read-only no"), "+OK|");
+        t
+    }
+
+    #[test]
+    fn long_lived_keys_do_not_starve_the_expired_ones() {
+        let mut t = writable_replica();
+        // Many keys that stay: a pass stops after more than 3 of them, so only random
+        // picks reach the expired ones over a few passes.
+        for i in 0..50 {
+            t.run(&format!("SET long{i} v EX 1000"));
+        }
+        for i in 0..5 {
+            t.run(&format!("SET short{i} v PX 10"));
+        }
+        t.run("SELECT 3");
+        t.run("SET short v PX 10");
+        assert_eq!(t.eng.repl.own_expires.len(), 56);
+        let later = t.now_ms + 20;
+        for _ in 0..200 {
+            t.eng.active_expire_cycle(later, u64::MAX, &|| 0);
+        }
+        assert_eq!(t.eng.dbs[0].len(), 50);
+        assert_eq!(t.eng.dbs[3].len(), 0);
+        assert_eq!(t.eng.repl.own_expires.len(), 50);
+        assert_eq!(t.eng.stats.expired_keys, 6);
+        assert!(t.stream().is_empty(), "nothing propagated");
+        assert_eq!(t.eng.stream.offset(), 100);
+    }
+
+    #[test]
+    fn only_ttls_set_by_own_clients_are_tracked() {
+        let mut t = writable_replica();
+        t.run("SET own v");
+        t.run("PERSIST own");
+        assert!(t.eng.repl.own_expires.is_empty(), "no TTL set");
+        t.run("SET k v EX 100");
+        t.run("FLUSHALL");
+        assert!(t.eng.repl.own_expires.is_empty(), "forgotten on FLUSHALL");
+        // A master's key is never deleted by the replica, however late.
+        let now = t.now_ms;
+        let io = std::rc::Rc::new(crate::ClientIo::default());
+        let master = t.eng.add_client(crate::ClientKind::Master, io, now);
+        t.run_on(master, "SET mk v PX 1");
+        assert!(
+            t.eng.repl.own_expires.is_empty(),
+            "the master's TTLs are not ours"
+        );
+        t.eng.active_expire_cycle(now + 1000, u64::MAX, &|| 0);
+        assert_eq!(t.eng.dbs[0].len(), 1);
+    }
+}
