@@ -460,7 +460,7 @@ pub static DIRECTIVES: &[Directive] = &[
     b("lazyfree-lazy-server-del", None, 0, false, Support::Yes),
     b("lazyfree-lazy-user-del", None, 0, false, Support::Yes),
     b("lazyfree-lazy-user-flush", None, 0, false, Support::Yes),
-    b("repl-disable-tcp-nodelay", None, 0, false, NotYet),
+    b("repl-disable-tcp-nodelay", None, 0, false, Support::Yes),
     b("repl-diskless-sync", None, 0, true, Support::Yes),
     b("aof-rewrite-incremental-fsync", None, 0, true, NotYet),
     b("no-appendfsync-on-rewrite", None, 0, false, NotYet),

@@ -24,6 +24,9 @@ pub struct ClientIo {
     /// A replica's full sync payload, written by the connection task before anything
     /// buffered after it (`crate::repl_sync`).
     pub bulk: std::cell::RefCell<crate::repl_sync::BulkQueue>,
+    /// `repl-disable-tcp-nodelay`: set at a replica's full sync, for the connection task to
+    /// turn TCP_NODELAY off on the socket before it writes the sync's output.
+    pub disable_nodelay: Cell<bool>,
 }
 
 /// A tiny single-threaded notifier so this crate stays free of tokio: the server wraps it.

@@ -196,6 +196,12 @@ impl Engine {
         self.set_new_key_clock(now_ms);
         let clock = self.info.clock_us;
         let start_us = clock();
+        // A writable replica remembers the keys its own clients give a TTL (Redis's
+        // `setExpire` -> `rememberSlaveKeyWithExpire`), to expire them from its cron.
+        let own_expires = self.tracks_own_expires(client.kind);
+        if own_expires {
+            self.own_expires_begin();
+        }
         let mut ctx = Ctx {
             eng: self,
             client,
@@ -204,6 +210,9 @@ impl Engine {
             in_exec,
         };
         handler(&mut ctx, argv);
+        if own_expires {
+            self.own_expires_end();
+        }
         let duration_us = clock().saturating_sub(start_us);
         let failed = client.out.errors > errors_before;
         // A command that blocked is counted once, when it is served, times out or is

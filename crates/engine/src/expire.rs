@@ -20,7 +20,14 @@ impl Engine {
         budget_us: u64,
         elapsed_us: &dyn Fn() -> u64,
     ) -> u64 {
-        if !self.conf.active_expire_enabled || self.is_replica() || self.expire_paused(now_ms) {
+        if !self.conf.active_expire_enabled {
+            return 0;
+        }
+        // A replica deletes only the keys its own clients gave a TTL (`expireSlaveKeys`).
+        if self.is_replica() {
+            return self.expire_replica_own_keys(now_ms, elapsed_us);
+        }
+        if self.expire_paused(now_ms) {
             return 0;
         }
         let mut total = 0;

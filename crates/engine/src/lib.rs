@@ -52,6 +52,7 @@ pub mod repl_load;
 pub mod repl_sync;
 #[cfg(test)]
 mod repl_tests;
+pub mod replica_expire;
 pub mod safe;
 #[cfg(test)]
 mod safe_tests;
@@ -498,6 +499,17 @@ impl Engine {
     /// for longer than its seconds, the client is closed as soon as possible. Returns true
     /// when the client was marked for closing.
     pub fn check_output_limits(&self, c: &mut Client, now_ms: i64) -> bool {
+        if self.output_limit_reached(c, now_ms) {
+            Self::close_for_output_limit(c);
+            return true;
+        }
+        false
+    }
+
+    /// The check of [`Engine::check_output_limits`] alone (it updates the soft-limit timer),
+    /// so a caller can describe the client as Redis logs it: before it is marked for closing
+    /// and its buffer dropped.
+    pub fn output_limit_reached(&self, c: &mut Client, now_ms: i64) -> bool {
         let class = if c.in_pubsub() {
             OBUF_PUBSUB
         } else if c.kind == ClientKind::Replica {
@@ -506,13 +518,14 @@ impl Engine {
             OBUF_NORMAL
         };
         let used = c.out.len() as u64;
-        if self.conf.obuf_limits[class].reached(c, used, now_ms) && !c.io.killed.get() {
-            c.io.killed.set(true);
-            c.io.notify.notify();
-            c.out.buf.clear();
-            return true;
-        }
-        false
+        self.conf.obuf_limits[class].reached(c, used, now_ms) && !c.io.killed.get()
+    }
+
+    /// Marks a client over its output limit for closing and drops what it had buffered.
+    pub fn close_for_output_limit(c: &mut Client) {
+        c.io.killed.set(true);
+        c.io.notify.notify();
+        c.out.buf.clear();
     }
 
     /// CONFIG RESETSTAT: every counter INFO reports, per-command stats and latency

@@ -155,6 +155,8 @@ pub struct Repl {
     pub failover: crate::failover::Failover,
     /// Full syncs from the snapshot (`crate::repl_sync`).
     pub sync: crate::repl_sync::SyncState,
+    /// A writable replica's own keys with a TTL (`crate::replica_expire`).
+    pub own_expires: crate::replica_expire::OwnExpires,
 }
 
 /// A client blocked in WAIT until `replicas` replicas acknowledged `offset`.
@@ -182,6 +184,7 @@ impl Default for Repl {
             restored_stream_db: None,
             failover: crate::failover::Failover::default(),
             sync: crate::repl_sync::SyncState::default(),
+            own_expires: Default::default(),
         }
     }
 }
@@ -246,10 +249,12 @@ impl Engine {
                 } else if skip < bytes.len() {
                     c.out.raw(&bytes[skip..]);
                     c.io.notify.notify();
-                    if !fresh && self.check_output_limits(&mut c, now) {
+                    if !fresh && self.output_limit_reached(&mut c, now) {
+                        // Described before it is marked and emptied, as Redis logs it.
+                        let info = crate::commands::client::client_info_string(&c, now);
+                        Self::close_for_output_limit(&mut c);
                         self.log_warning(&format!(
-                            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                            crate::commands::client::client_info_string(&c, now)
+                            "Client {info} scheduled to be closed ASAP for overcoming of output buffer limits."
                         ));
                     }
                 }

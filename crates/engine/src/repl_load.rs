@@ -21,6 +21,7 @@ impl Engine {
             self.kill_job();
         }
         let old = std::mem::replace(&mut self.dbs, dbs);
+        self.repl.own_expires.clear();
         for db in old {
             self.lazyfree.free_db(db);
         }
@@ -33,6 +34,7 @@ impl Engine {
     pub fn discard_dataset(&mut self) {
         let n = self.dbs.len();
         let old = std::mem::replace(&mut self.dbs, (0..n).map(|_| Db::new()).collect());
+        self.repl.own_expires.clear();
         for db in old {
             self.lazyfree.free_db(db);
         }

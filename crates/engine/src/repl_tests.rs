@@ -194,3 +194,37 @@ fn replicaof_another_master_keeps_the_stream_database() {
         .attach_master_client(Rc::new(ClientIo::default()), "m2".into(), now);
     assert_eq!(t.eng.clients.get(&m2).map(|c| c.db), Some(3));
 }
+
+#[test]
+fn repl_disable_tcp_nodelay_asks_only_at_a_full_sync() {
+    let mut t = TestEngine::new();
+    let wants = |t: &TestEngine, id: ClientId| {
+        t.eng
+            .clients
+            .get(&id)
+            .expect("client")
+            .io
+            .disable_nodelay
+            .get()
+    };
+    // Off (the default): no request.
+    let r1 = t.add_client();
+    t.run_on(r1, "REPLCONF capa eof capa psync2");
+    t.run_on(r1, "PSYNC ? -1");
+    assert!(!wants(&t, r1));
+    assert_eq!(t.text("CONFIG SET repl-disable-tcp-nodelay yes"), "+OK|");
+    // On: a full sync asks for it...
+    let r2 = t.add_client();
+    t.run_on(r2, "REPLCONF capa eof capa psync2");
+    t.run_on(r2, "PSYNC ? -1");
+    assert!(wants(&t, r2));
+    // ...a partial resync does not (`syncCommand` returns before it).
+    t.run("SET k v");
+    t.stream();
+    let id = t.eng.repl.ids.replid.clone();
+    let r3 = t.add_client();
+    t.run_on(r3, "REPLCONF capa psync2");
+    let reply = t.run_on(r3, &format!("PSYNC {id} 1"));
+    assert!(reply.starts_with(b"+CONTINUE"), "{reply:?}");
+    assert!(!wants(&t, r3));
+}

@@ -56,6 +56,9 @@ pub struct Db {
     /// A snapshot in progress over this data (see `crate::cow`): every method that changes
     /// an entry goes through it first. Boxed: one pointer when no snapshot runs.
     cow: Option<Box<Cow>>,
+    /// When set, the keys [`Db::set_expire`] gives a TTL are logged here: a writable replica
+    /// remembers the keys its own clients put a TTL on (Redis's `rememberSlaveKeyWithExpire`).
+    pub ttl_log: Option<Vec<Box<[u8]>>>,
 }
 
 /// One SCAN step's result: the keys seen and the next cursor (0 when done).
@@ -395,6 +398,9 @@ impl Db {
             self.expires.push(s);
         }
         e.expire_at_ms = at_ms;
+        if let Some(log) = self.ttl_log.as_mut() {
+            log.push(key.into());
+        }
         true
     }
 

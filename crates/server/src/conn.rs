@@ -12,6 +12,7 @@ use bytes::Bytes;
 use bytes::BytesMut;
 use redoubt_engine::{ClientIo, ClientKind};
 use redoubt_resp::{DecodeLimits, RequestDecoder};
+use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -36,6 +37,15 @@ const PAUSE_POLL: Duration = Duration::from_millis(10);
 const MAXCLIENTS: &[u8] = b"-ERR max number of clients reached\r\n";
 
 const PROTECTED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Socket changes the engine asked for (it owns no sockets): `repl-disable-tcp-nodelay` at
+/// a replica's full sync. Non critical if it fails, as Redis says (a Unix socket has no
+/// TCP_NODELAY).
+pub(crate) fn apply_socket_options<S: AsFd>(stream: &S, io: &ClientIo) {
+    if io.disable_nodelay.replace(false) {
+        let _ = socket2::SockRef::from(stream).set_tcp_nodelay(false);
+    }
+}
 
 /// Writes `out` fully, unless the client is killed meanwhile (CLIENT KILL, output buffer
 /// limits, timeout): a client that does not read must not pin its task in a write forever.
@@ -64,7 +74,7 @@ pub(crate) async fn write_or_killed<S: AsyncWrite + Unpin>(
 
 pub async fn serve<S>(shared: Rc<Shared>, mut stream: S, peer: Peer)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + AsFd,
 {
     let io = Rc::new(ClientIo::default());
     let admitted = {
@@ -260,6 +270,7 @@ where
             Some(h) => crate::safe_hold::wait(&shared, id, &io, h, out).await,
             None => out,
         };
+        apply_socket_options(&stream, &io);
         if !out.is_empty() {
             shared.engine.borrow_mut().stats.total_writes_processed += 1;
             // `appendfsync always`: no reply leaves before the fsync of this batch's writes.
@@ -281,4 +292,31 @@ where
     let _ = stream.shutdown().await;
     shared.engine.borrow_mut().remove_client(id);
     shared.wake_shutdown_if_requested();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TCP_NODELAY is not observable from the peer, so the switch is checked on a real
+    /// loopback socket pair here (the engine side, which sets the request only at a full
+    /// sync with the option on, is tested in the engine).
+    #[tokio::test(flavor = "current_thread")]
+    async fn disable_nodelay_request_turns_the_option_off_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        server.set_nodelay(true).expect("nodelay");
+        let io = ClientIo::default();
+        apply_socket_options(&server, &io);
+        assert!(server.nodelay().expect("get"), "no request: unchanged");
+        io.disable_nodelay.set(true);
+        apply_socket_options(&server, &io);
+        assert!(!server.nodelay().expect("get"));
+        assert!(!io.disable_nodelay.get(), "the request is consumed");
+        drop(client);
+    }
 }

@@ -397,7 +397,7 @@ fn section_stats(eng: &Engine, s: &mut String) {
          latest_fork_usec:0\r\n\
          total_forks:0\r\n\
          migrate_cached_sockets:0\r\n\
-         slave_expires_tracked_keys:0\r\n\
+         slave_expires_tracked_keys:{}\r\n\
          active_defrag_hits:0\r\n\
          active_defrag_misses:0\r\n\
          active_defrag_key_hits:0\r\n\
@@ -438,6 +438,7 @@ fn section_stats(eng: &Engine, s: &mut String) {
         eng.pubsub.channels.len(),
         eng.pubsub.patterns.len(),
         eng.pubsub.shard_channels.len(),
+        eng.repl.own_expires.len(),
         st.unexpected_error_replies,
         st.total_error_replies,
         st.total_reads_processed,

@@ -200,6 +200,11 @@ fn sync_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], psync: bool) {
         info.pre_psync = true;
     }
     ctx.eng.stats.sync_full += 1;
+    // As `syncCommand`: a full sync only (a partial resync returned above keeps the option
+    // off), read when the sync starts.
+    if ctx.eng.config.get_bool("repl-disable-tcp-nodelay") {
+        ctx.client.io.disable_nodelay.set(true);
+    }
     ctx.eng.ensure_backlog();
     info.state = crate::repl::ReplicaState::WaitBgsaveStart;
     info.wait_since_ms = now;

@@ -120,6 +120,8 @@ pub fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         n += ctx.eng.dbs[db].len() as u64;
         ctx.eng.empty_db(db, lazy);
     }
+    // `emptyData` -> `flushSlaveKeysWithExpireList`.
+    ctx.eng.repl.own_expires.clear();
     ctx.dirty(n);
     if !ctx.eng.save_points().is_empty() {
         let now = ctx.now_ms;
