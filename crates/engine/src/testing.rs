@@ -204,6 +204,34 @@ pub fn decode_stream(bytes: &[u8]) -> Vec<Vec<Bytes>> {
     out
 }
 
+/// Server hooks whose BGSAVE writes its image into memory (each new image replaces the
+/// last), for tests that take snapshots without a server.
+pub struct MemHooks(pub std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl crate::hooks::ServerHooks for MemHooks {
+    fn chdir(&self, _dir: &str) -> Result<String, String> {
+        Err("no".into())
+    }
+    fn rewrite_config(&self, _p: &str, _c: &redoubt_config::Config) -> Result<(), String> {
+        Err("no".into())
+    }
+    fn rebind(&self, _c: &redoubt_config::Config) -> Result<(), String> {
+        Err("no".into())
+    }
+    fn settings_changed(&self, _c: &redoubt_config::Config) {}
+    fn rdb_sink(
+        &self,
+        _f: &str,
+        checksum: bool,
+    ) -> Result<Box<dyn crate::snapshot::SnapshotSink>, String> {
+        self.0.borrow_mut().clear();
+        Ok(Box::new(crate::snapshot::MemorySink::new(
+            self.0.clone(),
+            checksum,
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

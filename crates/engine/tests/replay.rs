@@ -226,32 +226,7 @@ proptest! {
     }
 }
 
-/// Hooks whose BGSAVE writes into memory.
-struct MemHooks(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-
-impl redoubt_engine::hooks::ServerHooks for MemHooks {
-    fn chdir(&self, _dir: &str) -> Result<String, String> {
-        Err("no".into())
-    }
-    fn rewrite_config(&self, _p: &str, _c: &redoubt_config::Config) -> Result<(), String> {
-        Err("no".into())
-    }
-    fn rebind(&self, _c: &redoubt_config::Config) -> Result<(), String> {
-        Err("no".into())
-    }
-    fn settings_changed(&self, _c: &redoubt_config::Config) {}
-    fn rdb_sink(
-        &self,
-        _f: &str,
-        checksum: bool,
-    ) -> Result<Box<dyn redoubt_engine::snapshot::SnapshotSink>, String> {
-        self.0.borrow_mut().clear();
-        Ok(Box::new(redoubt_engine::snapshot::MemorySink::new(
-            self.0.clone(),
-            checksum,
-        )))
-    }
-}
+use redoubt_engine::testing::MemHooks;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]

@@ -332,32 +332,11 @@ pub static HANDLERS: &[(&str, Handler)] = &[("bgsave", bgsave)];
 
 #[cfg(test)]
 mod tests {
-    use crate::snapshot::MemorySink;
     use crate::testing::TestEngine;
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    struct MemHooks(Rc<RefCell<Vec<u8>>>);
-
-    impl crate::hooks::ServerHooks for MemHooks {
-        fn chdir(&self, _d: &str) -> Result<String, String> {
-            Err("no".into())
-        }
-        fn rewrite_config(&self, _p: &str, _c: &redoubt_config::Config) -> Result<(), String> {
-            Err("no".into())
-        }
-        fn rebind(&self, _c: &redoubt_config::Config) -> Result<(), String> {
-            Err("no".into())
-        }
-        fn settings_changed(&self, _c: &redoubt_config::Config) {}
-        fn rdb_sink(
-            &self,
-            _f: &str,
-            checksum: bool,
-        ) -> Result<Box<dyn crate::snapshot::SnapshotSink>, String> {
-            Ok(Box::new(MemorySink::new(self.0.clone(), checksum)))
-        }
-    }
+    use crate::testing::MemHooks;
 
     fn with_memory_sink() -> (TestEngine, Rc<RefCell<Vec<u8>>>) {
         let mut t = TestEngine::new();
